@@ -1,0 +1,227 @@
+"""`skilltrack-daemon start | stop | status [--json] | run`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from skilltrack.daemon import instance, spool
+from skilltrack.daemon.server import Daemon, StartupError
+from skilltrack.daemon.store import Store
+
+from skilltrack import paths as paths_mod
+from skilltrack.format import iso
+from skilltrack.paths import InsecurePathError, Paths
+from skilltrack.wire import CONTROL
+
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="skilltrack-daemon",
+        description="The skilltrack daemon: receives Claude Code hook events and stores them.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("start", help="start the daemon in the background (no-op if running)")
+    sub.add_parser("stop", help="stop the running daemon, committing what it holds")
+    status = sub.add_parser("status", help="show whether it runs, its paths and counters")
+    status.add_argument("--json", action="store_true", help="print JSON for programs")
+    sub.add_parser("run", help="run in the foreground (what `start` runs)")
+    args = parser.parse_args(argv)
+    paths = paths_mod.resolve()
+    try:
+        if args.command == "run":
+            return run(paths)
+        if args.command == "start":
+            return start(paths)
+        if args.command == "stop":
+            return stop(paths)
+        return show_status(paths, as_json=args.json)
+    except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
+        print(f"skilltrack-daemon: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(paths: Paths) -> int:
+    _setup_logging(paths)
+    asyncio.run(Daemon(paths).serve())
+    return 0
+
+
+def start(paths: Paths) -> int:
+    pid = instance.running_pid(paths)
+    if pid is not None:
+        print(f"skilltrack daemon already running (pid {pid})")
+        return 0
+    paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(paths.log, "ab") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            print(
+                f"skilltrack-daemon: the daemon exited at start (code {child.returncode}); "
+                f"see {paths.log}",
+                file=sys.stderr,
+            )
+            return 1
+        if query_status(paths) is not None:
+            print(f"skilltrack daemon started (pid {child.pid}), socket {paths.socket}")
+            print("check it with: skilltrack-daemon status")
+            return 0
+        time.sleep(0.05)
+    print(
+        f"skilltrack-daemon: no answer within {START_TIMEOUT_S:.0f}s; see {paths.log}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def stop(paths: Paths) -> int:
+    pid = instance.running_pid(paths)
+    if pid is None:
+        print("skilltrack daemon is not running")
+        return 0
+    if pid <= 0:
+        print("skilltrack-daemon: the daemon's pid file is missing", file=sys.stderr)
+        return 1
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if instance.running_pid(paths) is None:
+            print(f"skilltrack daemon stopped (pid {pid})")
+            return 0
+        time.sleep(0.05)
+    print(
+        f"skilltrack-daemon: pid {pid} did not stop within {STOP_TIMEOUT_S:.0f}s", file=sys.stderr
+    )
+    return 1
+
+
+def query_status(paths: Paths, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The running daemon's own status over its socket, or None if it does not answer."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(os.fspath(paths.socket))
+            s.sendall(CONTROL + b" status\n")
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+    except OSError:
+        return None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def collect_status(paths: Paths) -> dict[str, Any]:
+    """Everything `status` shows: the daemon's own view if it runs, and what is on disk."""
+    live = query_status(paths)
+    if live is None:
+        pid = instance.running_pid(paths)
+        live = {"running": False, "pid": pid if pid and pid > 0 else None}
+        if pid is not None:
+            live["problem"] = "the daemon holds its lock but does not answer on its socket"
+    records, size = spool.backlog(paths.spool_dir)
+    live["paths"] = {
+        "socket": str(paths.socket),
+        "database": str(paths.db),
+        "spool": str(paths.spool),
+        "log": str(paths.log),
+        "config": str(paths.config),
+    }
+    live["spool"] = {"records": records, "bytes": size}
+    live["database"] = asyncio.run(_database_status(paths))
+    return live
+
+
+async def _database_status(paths: Paths) -> dict[str, Any]:
+    if not paths.db.exists():
+        return {"events": 0, "bytes": 0, "last_event_at": None}
+    store = await Store.open(paths.db)
+    try:
+        last = await store.last_event_time()
+        return {
+            "events": await store.count_events(),
+            "bytes": paths.db.stat().st_size,
+            "last_event_at": iso(last),
+        }
+    finally:
+        await store.close()
+
+
+def show_status(paths: Paths, *, as_json: bool) -> int:
+    status = collect_status(paths)
+    if as_json:
+        print(json.dumps(status, indent=2))
+        return 0
+    db, sp = status["database"], status["spool"]
+    if status["running"]:
+        c = status["counters"]
+        print(f"skilltrack daemon running (pid {status['pid']}, up {status['uptime_s']:.0f}s)")
+        print(
+            f"  buffer     {status['buffer']['pending']} pending of {status['buffer']['capacity']}"
+        )
+        store = status["store"]
+        print(
+            f"  store      {'ok' if store['healthy'] else 'DEGRADED: ' + str(store['last_error'])}"
+        )
+        print(
+            f"  since start: {c['stored']} stored, {c['duplicates']} duplicates, "
+            f"{c['replayed']} replayed from spool, {c['spooled']} spooled"
+        )
+        print(f"  rejected   {_by_reason(c['rejected'])}")
+        print(f"  dropped    {_by_reason(c['dropped'])}")
+    else:
+        print(
+            "skilltrack daemon is not running"
+            + (f": {status['problem']}" if "problem" in status else "")
+        )
+    print(f"  events     {db['events']} stored, last at {db['last_event_at'] or 'never'}")
+    print(f"  spool      {sp['records']} events waiting ({sp['bytes']} bytes)")
+    for name, path in status["paths"].items():
+        print(f"  {name:<10} {path}")
+    return 0
+
+
+def _by_reason(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _setup_logging(paths: Paths) -> None:
+    paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [
+        logging.handlers.RotatingFileHandler(paths.log, maxBytes=1 << 20, backupCount=3)
+    ]
+    if sys.stderr.isatty():
+        handlers.append(logging.StreamHandler())
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )

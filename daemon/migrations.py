@@ -1,0 +1,100 @@
+"""The schema, as an ordered list of small named steps.
+
+Each step runs once, in its own transaction with the row that records it in `migrations`.
+A shipped step is never edited: change the schema by appending a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+
+@migration
+async def m001_events(db: aiosqlite.Connection) -> None:
+    # Normalized columns for the reports beside the payload as received (JSON text), so that
+    # fields Claude Code adds later are kept even before anything reads them.
+    await db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            hook_event TEXT NOT NULL,
+            client_ts REAL NOT NULL,
+            received_at REAL NOT NULL,
+            session_id TEXT,
+            prompt_id TEXT,
+            tool_use_id TEXT,
+            tool_name TEXT,
+            artifact_type TEXT,
+            artifact_name TEXT,
+            plugin TEXT,
+            mcp_server TEXT,
+            agent_id TEXT,
+            agent_type TEXT,
+            success INTEGER,
+            duration_ms INTEGER,
+            cwd TEXT,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            payload TEXT NOT NULL
+        )
+        """
+    )
+    await db.execute(
+        "CREATE INDEX events_artifact ON events (artifact_type, artifact_name, client_ts)"
+    )
+    await db.execute("CREATE INDEX events_session ON events (session_id, client_ts)")
+    await db.execute("CREATE INDEX events_client_ts ON events (client_ts)")
+
+
+@migration
+async def m002_artifact_summary(db: aiosqlite.Connection) -> None:
+    # One row per artifact, kept by a trigger so it changes in the same transaction as the
+    # insert, and only for rows really inserted (a duplicate event id inserts nothing).
+    await db.execute(
+        """
+        CREATE TABLE artifact_summary (
+            artifact_type TEXT NOT NULL,
+            artifact_name TEXT NOT NULL,
+            plugin TEXT,
+            mcp_server TEXT,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            timed_uses INTEGER NOT NULL,
+            total_duration_ms INTEGER NOT NULL,
+            first_used REAL NOT NULL,
+            last_used REAL NOT NULL,
+            PRIMARY KEY (artifact_type, artifact_name)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_use AFTER INSERT ON events
+        WHEN NEW.artifact_type IS NOT NULL
+        BEGIN
+            INSERT INTO artifact_summary (
+                artifact_type, artifact_name, plugin, mcp_server, uses, failures,
+                timed_uses, total_duration_ms, first_used, last_used
+            ) VALUES (
+                NEW.artifact_type, NEW.artifact_name, NEW.plugin, NEW.mcp_server, 1,
+                NEW.success IS 0, NEW.duration_ms IS NOT NULL, coalesce(NEW.duration_ms, 0),
+                NEW.client_ts, NEW.client_ts
+            )
+            ON CONFLICT (artifact_type, artifact_name) DO UPDATE SET
+                plugin = coalesce(excluded.plugin, plugin),
+                mcp_server = coalesce(excluded.mcp_server, mcp_server),
+                uses = uses + 1,
+                failures = failures + excluded.failures,
+                timed_uses = timed_uses + excluded.timed_uses,
+                total_duration_ms = total_duration_ms + excluded.total_duration_ms,
+                first_used = min(first_used, excluded.first_used),
+                last_used = max(last_used, excluded.last_used);
+        END
+        """
+    )

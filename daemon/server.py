@@ -1,0 +1,411 @@
+"""The daemon: a Unix socket server that turns hook frames into committed rows.
+
+Lifecycle, after uvicorn: `serve()` = start up, wait for SIGTERM/SIGINT, shut down.
+- Start-up: private run directory, instance lock, pid file, store (migrated), socket (a stale
+  one replaced, anything else at its path refused), then the writer, the spool replayer and
+  the sweeper of stalled connections.
+- Each connection carries one frame; the reply is sent once the event is committed (`OK`),
+  put in the spool because the buffer is full (`SPOOLED`), refused for good (`ERR reason`),
+  or `BUSY reason` when the daemon cannot take it now (the hook then spools it).
+- Shut-down: stop accepting, commit what is buffered (a few seconds at most), spool whatever
+  could not be committed, close, remove the socket and pid file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import resource
+import signal
+import socket
+import stat
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from skilltrack.daemon import ingest, instance, spool
+from skilltrack.daemon.skills import SkillLocator
+from skilltrack.daemon.stats import Counters
+from skilltrack.daemon.store import EventRow, Store
+from skilltrack.daemon.writer import BufferFull, Writer
+
+from skilltrack import __version__
+from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
+from skilltrack.wire import (
+    ACK_OK,
+    ACK_SPOOLED,
+    CONTROL,
+    MAX_FRAME,
+    FrameError,
+    decode_spool_record,
+    split_frame,
+)
+
+log = logging.getLogger(__name__)
+
+FRAME_TIMEOUT_S = 5.0  # a connection must deliver its whole frame within this
+MAX_CONNECTIONS = 4096
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024  # frames being received, all connections together
+DRAIN_TIMEOUT_S = 3.0
+REPLAY_INTERVAL_S = 1.0
+REPLAY_CHUNK = 500
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says why in one line."""
+
+
+class Daemon:
+    def __init__(self, paths: Paths, *, frame_timeout: float = FRAME_TIMEOUT_S) -> None:
+        self.paths = paths
+        self.frame_timeout = frame_timeout
+        self.counters = Counters()
+        self.skills = SkillLocator()
+        self.started_at = time.time()
+        self.connections: set[Connection] = set()
+        self.buffered_bytes = 0
+        self._stop = asyncio.Event()
+        self._signals = 0
+        self._store: Store | None = None
+        self._writer: Writer | None = None
+
+    @property
+    def writer(self) -> Writer:
+        assert self._writer is not None, "daemon not started"
+        return self._writer
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        lock_fd = self._prepare()
+        try:
+            self._store = await Store.open(self.paths.db)
+            try:
+                server = await self._listen()
+                try:
+                    await self._run(server, loop)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.paths.socket.unlink()
+            finally:
+                await self._store.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.paths.pid.unlink()
+            os.close(lock_fd)
+            log.info("stopped")
+
+    def _prepare(self) -> int:
+        os.umask(0o077)
+        try:
+            ensure_private_dir(self.paths.run_dir)
+            for d in (self.paths.spool_dir, self.paths.data_dir, self.paths.log.parent):
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(str(exc)) from exc
+        if len(os.fsencode(self.paths.socket)) > MAX_SOCKET_PATH:
+            raise StartupError(
+                f"socket path {self.paths.socket} is longer than {MAX_SOCKET_PATH} bytes; "
+                "set SKILLTRACK_HOME to a shorter directory"
+            )
+        lock_fd = instance.acquire(self.paths)
+        instance.write_pid(self.paths)
+        _raise_fd_limit()
+        return lock_fd
+
+    async def _listen(self) -> asyncio.Server:
+        path = self.paths.socket
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            pass
+        else:
+            if not stat.S_ISSOCK(st.st_mode):
+                raise StartupError(f"{path} exists and is not a socket; refusing to replace it")
+            if _is_listening(path):
+                raise StartupError(f"another process is serving on {path}")
+            log.info("replacing stale socket %s", path)
+            path.unlink()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_unix_server(
+            lambda: Connection(self), str(path), backlog=1024, start_serving=False
+        )
+        os.chmod(path, 0o600)
+        return server
+
+    async def _run(self, server: asyncio.Server, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._store is not None
+        self._writer = Writer(self._store, self.counters)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        tasks = [
+            asyncio.create_task(self._writer.run(), name="writer"),
+            asyncio.create_task(self._replay_loop(), name="replay"),
+            asyncio.create_task(self._sweep_loop(), name="sweeper"),
+        ]
+        await server.start_serving()
+        log.info(
+            "skilltrack daemon %s (pid %d) listening on %s, store %s",
+            __version__, os.getpid(), self.paths.socket, self.paths.db,
+        )  # fmt: skip
+        await self._stop.wait()
+        log.info("stopping: draining %d buffered events", self._writer.backlog)
+        server.close()
+        self._writer.close()
+        for task in tasks[1:]:
+            task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(tasks[0]), DRAIN_TIMEOUT_S)
+        except TimeoutError:
+            tasks[0].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        leftover = self._writer.take_uncommitted()
+        if leftover:
+            spooled = self.spool_rows([row for row, _ in leftover])
+            for _, future in leftover:
+                if not future.done():
+                    future.set_result(False) if spooled else future.cancel()
+        for conn in list(self.connections):
+            conn.close()
+
+    def _on_signal(self, sig: int) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second %s: exiting at once", signal.Signals(sig).name)
+            os._exit(1)  # acknowledged events are committed; the rest are in hooks' spools
+        log.info("received %s", signal.Signals(sig).name)
+        self._stop.set()
+
+    # -- frames ------------------------------------------------------------------------
+
+    def handle_frame(self, data: bytes) -> bytes | asyncio.Future[bool]:
+        """The reply to a complete frame, or a future that resolves when it is committed."""
+        self.counters.received += 1
+        try:
+            row = ingest.parse(split_frame(data), self.skills.is_skill)
+        except FrameError as exc:
+            self.reject(exc.reason)
+            return b"ERR %s\n" % exc.reason.encode()
+        try:
+            return self.writer.submit(row)
+        except BufferFull:
+            return ACK_SPOOLED if self.spool_rows([row]) else b"BUSY spool_failed\n"
+
+    def reject(self, reason: str) -> None:
+        self.counters.rejected[reason] += 1
+
+    def spool_rows(self, rows: list[EventRow]) -> bool:
+        """Put rows in the spool for a later replay; False (and counted drops) if it fails."""
+        try:
+            spool.append(self.paths.spool_dir, [ingest.spool_record(r) for r in rows])
+        except OSError as exc:
+            log.error("could not spool %d events: %s", len(rows), exc)
+            self.counters.dropped["spool_failed"] += len(rows)
+            return False
+        self.counters.spooled += len(rows)
+        return True
+
+    def status(self) -> dict[str, Any]:
+        writer = self.writer
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "version": __version__,
+            "started_at": self.started_at,
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "connections": len(self.connections),
+            "buffer": {"pending": writer.backlog, "capacity": writer.capacity},
+            "store": {"healthy": writer.healthy, "last_error": writer.last_error},
+            "counters": self.counters.as_dict(),
+        }
+
+    # -- background tasks --------------------------------------------------------------
+
+    async def _replay_loop(self) -> None:
+        while True:
+            if self.writer.healthy and spool.has_backlog(self.paths.spool_dir):
+                try:
+                    await self._replay()
+                except OSError as exc:
+                    log.warning("spool replay failed, will retry: %s", exc)
+            await asyncio.sleep(REPLAY_INTERVAL_S)
+
+    async def _replay(self) -> None:
+        files = spool.replay_files(self.paths.spool_dir)
+        rotated = spool.rotate(self.paths.spool_dir)
+        if rotated is not None:
+            files.append(rotated)
+        for path in files:
+            if not await self._replay_file(path):
+                return
+            path.unlink()
+            log.info("replayed spool file %s", path.name)
+
+    async def _replay_file(self, path: Path) -> bool:
+        """Submit every record of a spool file; True once all are committed."""
+        futures: list[asyncio.Future[bool]] = []
+        for line in spool.records(path):
+            self.counters.replayed += 1
+            try:
+                row = ingest.parse(decode_spool_record(line), self.skills.is_skill)
+            except FrameError as exc:
+                self.reject(exc.reason)
+                continue
+            while True:
+                try:
+                    futures.append(self.writer.submit(row))
+                    break
+                except BufferFull:  # live traffic comes first: wait for room
+                    if not await _all_committed(futures):
+                        return False
+                    futures = []
+                    await asyncio.sleep(0.1)
+            if len(futures) >= REPLAY_CHUNK:
+                if not await _all_committed(futures):
+                    return False
+                futures = []
+        return await _all_committed(futures)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.frame_timeout / 2))
+            deadline = time.monotonic() - self.frame_timeout
+            for conn in list(self.connections):
+                if conn.receiving and conn.opened < deadline:
+                    conn.refuse("timeout")
+
+
+async def _all_committed(futures: list[asyncio.Future[bool]]) -> bool:
+    if not futures:
+        return True
+    await asyncio.wait(futures)
+    return all(not f.cancelled() and f.exception() is None and f.result() for f in futures)
+
+
+class Connection(asyncio.Protocol):
+    """One hook's connection: read one frame until EOF, answer once, close."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.opened = time.monotonic()
+        self.receiving = True
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        daemon = self.daemon
+        if len(daemon.connections) >= MAX_CONNECTIONS:
+            daemon.reject("too_many_connections")
+            transport.abort()
+            return
+        uid = _peer_uid(transport)
+        if uid is not None and uid != os.getuid():
+            log.warning("refused a connection from uid %d", uid)
+            daemon.reject("peer_uid")
+            transport.abort()
+            return
+        daemon.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.receiving:
+            return
+        daemon = self.daemon
+        if self._size + len(data) > MAX_FRAME:
+            self.refuse("too_large")
+            return
+        if daemon.buffered_bytes + len(data) > MAX_BUFFERED_BYTES:
+            daemon.reject("overloaded")
+            self._finish(b"BUSY overloaded\n")
+            return
+        self._chunks.append(data)
+        self._size += len(data)
+        daemon.buffered_bytes += len(data)
+
+    def eof_received(self) -> bool:
+        if not self.receiving:
+            return False
+        data = b"".join(self._chunks)
+        self._release_buffer()
+        if data.startswith(CONTROL + b" "):
+            self._finish(self._control(data))
+            return True
+        reply = self.daemon.handle_frame(data)
+        if isinstance(reply, bytes):
+            self._finish(reply)
+        else:
+            reply.add_done_callback(self._committed)
+        return True  # keep the transport open to write the reply
+
+    def _committed(self, future: asyncio.Future[bool]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.close()  # no acknowledgement: the hook spools the event
+        else:
+            self._finish(ACK_OK if future.result() else ACK_SPOOLED)
+
+    def _control(self, data: bytes) -> bytes:
+        command = data[len(CONTROL) + 1 :].strip()
+        if command == b"status":
+            return json.dumps(self.daemon.status()).encode() + b"\n"
+        self.daemon.reject("bad_control")
+        return b"ERR bad_control\n"
+
+    def refuse(self, reason: str) -> None:
+        self.daemon.reject(reason)
+        self._finish(b"ERR %s\n" % reason.encode())
+
+    def _finish(self, reply: bytes) -> None:
+        self._release_buffer()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(reply)
+            self._transport.close()
+
+    def close(self) -> None:
+        self._release_buffer()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _release_buffer(self) -> None:
+        self.receiving = False
+        self.daemon.buffered_bytes -= self._size
+        self._size = 0
+        self._chunks = []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release_buffer()
+        self.daemon.connections.discard(self)
+
+
+def _peer_uid(transport: asyncio.Transport) -> int | None:
+    sock = transport.get_extra_info("socket")
+    option = getattr(socket, "SO_PEERCRED", None)
+    if sock is None or option is None:
+        return None  # not Linux: the socket's 0600 mode in a 0700 directory guards it
+    creds = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+def _is_listening(path: os.PathLike[str]) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(os.fspath(path))
+        except OSError:
+            return False
+    return True
+
+
+def _raise_fd_limit() -> None:
+    # One connection per event: a burst of hooks needs more descriptors than the usual 1024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_CONNECTIONS + 256
+    if soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

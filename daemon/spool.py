@@ -1,0 +1,124 @@
+"""The spool: events that could not be handed over live, one line each, until replayed.
+
+Hooks append to `events.spool` when the daemon is down or silent, and the daemon appends to it
+when its buffer is full. Every writer appends under an exclusive `flock` and, once it holds the
+lock, checks that its descriptor is still the file at the path. To replay, the daemon takes the
+same lock and renames the file to `events.spool.replay-<ns>`: writers that were waiting then
+see the rename and open a new spool, so no append can land in a file already read. A replay
+file is deleted only after all its events are committed; one left by a crash is replayed at
+the next start (event ids make that harmless).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+SPOOL_NAME = "events.spool"
+REPLAY_PREFIX = SPOOL_NAME + ".replay-"
+LOCK_WAIT_S = 0.05
+
+
+def append(spool_dir: Path, records: Sequence[bytes]) -> None:
+    """Append whole records (each one line) to the spool; raises OSError if it cannot."""
+    spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = spool_dir / SPOOL_NAME
+    data = b"".join(records)
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _lock(fd)
+            if not _is_current(fd, path):
+                continue
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            return
+        finally:
+            os.close(fd)
+
+
+def rotate(spool_dir: Path) -> Path | None:
+    """Move the live spool aside for replay; None if it is missing or empty."""
+    path = spool_dir / SPOOL_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        # Unlike writers, never go on without the lock: a writer still appending to the file
+        # we rename would finish after we had read it.
+        if not _lock(fd):
+            return None
+        if not _is_current(fd, path) or os.fstat(fd).st_size == 0:
+            return None
+        target = spool_dir / f"{REPLAY_PREFIX}{time.time_ns()}"
+        os.rename(path, target)
+        return target
+    finally:
+        os.close(fd)
+
+
+def replay_files(spool_dir: Path) -> list[Path]:
+    """Files moved aside for replay and not yet finished, oldest first."""
+    if not spool_dir.is_dir():
+        return []
+    return sorted(spool_dir.glob(REPLAY_PREFIX + "*"))
+
+
+def records(path: Path) -> Iterator[bytes]:
+    """The lines of a replay file, read lazily (it may be large)."""
+    with path.open("rb") as f:
+        yield from f
+
+
+def backlog(spool_dir: Path) -> tuple[int, int]:
+    """(records, bytes) waiting in the spool and in unfinished replay files."""
+    count = size = 0
+    if not spool_dir.is_dir():
+        return 0, 0
+    for path in [spool_dir / SPOOL_NAME, *replay_files(spool_dir)]:
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    count += chunk.count(b"\n")
+                    size += len(chunk)
+        except FileNotFoundError:
+            continue
+    return count, size
+
+
+def has_backlog(spool_dir: Path) -> bool:
+    try:
+        return (spool_dir / SPOOL_NAME).stat().st_size > 0 or bool(replay_files(spool_dir))
+    except FileNotFoundError:
+        return bool(replay_files(spool_dir))
+
+
+def _lock(fd: int) -> bool:
+    """Take the spool lock within LOCK_WAIT_S; returns whether it was taken.
+
+    Writers hold it for one append. If it stays taken longer, a writer appends anyway rather
+    than wait on a stuck peer (an O_APPEND write of a whole record is still one piece).
+    """
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.0005)
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)

@@ -1,0 +1,33 @@
+"""Counters for everything that can go wrong, shown by `skilltrack-daemon status`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Counters:
+    """What the daemon has seen since it started."""
+
+    received: int = 0  # frames read, valid or not (live and replayed)
+    stored: int = 0  # events newly committed
+    duplicates: int = 0  # events whose id was already stored (replays, resends)
+    spooled: int = 0  # events the daemon itself put in the spool (buffer full, shutdown)
+    replayed: int = 0  # spool records read back
+    store_retries: int = 0  # failed commits that were retried after a backoff
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    dropped: Counter[str] = field(default_factory=Counter)  # by reason: truly lost
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "spooled": self.spooled,
+            "replayed": self.replayed,
+            "store_retries": self.store_retries,
+            "rejected": dict(self.rejected),
+            "dropped": dict(self.dropped),
+        }

@@ -1,0 +1,157 @@
+"""All of skilltrack's SQL, behind one object that owns one connection.
+
+The daemon writes through `insert_events` (one transaction per group of events); the
+commands read through the query methods. The database runs in WAL mode so that readers never
+wait for the writer; `synchronous=NORMAL` makes a commit survive the daemon being killed
+(what acknowledgements promise), though not a power cut in the last moment.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, Self
+
+import aiosqlite
+from skilltrack.daemon.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 250
+
+
+class EventRow(NamedTuple):
+    """One row of `events`, in column order."""
+
+    event_id: str
+    hook_event: str
+    client_ts: float
+    received_at: float
+    session_id: str | None
+    prompt_id: str | None
+    tool_use_id: str | None
+    tool_name: str | None
+    artifact_type: str | None
+    artifact_name: str | None
+    plugin: str | None
+    mcp_server: str | None
+    agent_id: str | None
+    agent_type: str | None
+    success: bool | None
+    duration_ms: int | None
+    cwd: str | None
+    truncated: bool
+    payload: str
+
+
+_INSERT = "INSERT OR IGNORE INTO events ({}) VALUES ({})".format(
+    ", ".join(EventRow._fields), ", ".join("?" * len(EventRow._fields))
+)
+
+
+class Store:
+    """skilltrack's SQLite database."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> Self:
+        """Open (creating if needed) and migrate the database at `path`."""
+        db = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            store = cls(db, path)
+            await store.migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded; returns the names applied."""
+        await self._db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+        )
+        applied = []
+        for step in MIGRATIONS:
+            name = step.__name__
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                done = await self._db.execute_fetchall(
+                    "SELECT 1 FROM migrations WHERE name = ?", (name,)
+                )
+                if not done:
+                    await step(self._db)
+                    await self._db.execute(
+                        "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                        (name, time.time()),
+                    )
+                    applied.append(name)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        return applied
+
+    async def schema_version(self) -> list[str]:
+        rows = await self._db.execute_fetchall("SELECT name FROM migrations ORDER BY name")
+        return [r[0] for r in rows]
+
+    async def insert_events(self, rows: Sequence[EventRow]) -> int:
+        """Store `rows` in one transaction; returns how many were new (ids already stored are
+        skipped, so replays and resends count once)."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self._db.executemany(_INSERT, rows)
+            inserted = cursor.rowcount
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+        return inserted
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction left to roll back (SQLite already ended it)
+
+    async def count_events(self) -> int:
+        rows = await self._db.execute_fetchall("SELECT count(*) FROM events")
+        return int(next(iter(rows))[0])
+
+    async def last_event_time(self) -> float | None:
+        rows = await self._db.execute_fetchall("SELECT max(received_at) FROM events")
+        value = next(iter(rows))[0]
+        return None if value is None else float(value)
+
+    async def recent_events(
+        self, limit: int, *, with_payload: bool = False
+    ) -> list[dict[str, Any]]:
+        """The newest `limit` events, newest first."""
+        columns = [c for c in EventRow._fields if with_payload or c != "payload"]
+        rows = await self._db.execute_fetchall(
+            f"SELECT {', '.join(columns)} FROM events ORDER BY client_ts DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def artifact_summary(self) -> list[dict[str, Any]]:
+        """Every artifact's lifetime totals, most used first."""
+        rows = await self._db.execute_fetchall(
+            """
+            SELECT artifact_type, artifact_name, plugin, mcp_server, uses, failures,
+                   timed_uses, total_duration_ms, first_used, last_used
+            FROM artifact_summary
+            ORDER BY uses DESC, artifact_type, artifact_name
+            """
+        )
+        return [dict(r) for r in rows]

@@ -1,0 +1,131 @@
+"""The bounded buffer between the socket and the store, and the task that commits it.
+
+Events wait here until they are committed; their futures resolve only then, which is when the
+hook gets its acknowledgement. Commits are grouped: whatever has arrived while the previous
+commit ran goes into the next transaction. When the store fails (locked, disk full, I/O
+error) the batch stays at the head of the buffer and the writer retries with exponential
+backoff; when the buffer is full `submit` refuses, and the caller spools the event instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+from collections import deque
+from dataclasses import dataclass
+
+from skilltrack.daemon.stats import Counters
+from skilltrack.daemon.store import EventRow, Store
+
+log = logging.getLogger(__name__)
+
+
+class BufferFull(Exception):
+    """The buffer holds as many events as it may; spool this one."""
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: the n-th delay is uniform in [c/2, c],
+    where c = min(cap, initial·2ⁿ).
+
+    Half rather than full jitter: a store that is down should not be hammered by near-zero
+    delays, and only one writer retries, so there is no herd to spread out.
+    """
+
+    initial: float = 0.05
+    cap: float = 2.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.initial * 2**self.attempt)
+        self.attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Writer:
+    """Owns the buffer of events waiting to be committed."""
+
+    def __init__(
+        self,
+        store: Store,
+        counters: Counters,
+        *,
+        capacity: int = 20_000,
+        max_batch: int = 2_000,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self.capacity = capacity
+        self._max_batch = max_batch
+        self._backoff = backoff or Backoff()
+        self._pending: deque[tuple[EventRow, asyncio.Future[bool]]] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self.healthy = True
+        self.last_error: str | None = None
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    def submit(self, row: EventRow) -> asyncio.Future[bool]:
+        """Queue `row`; the future resolves once it is committed."""
+        if len(self._pending) >= self.capacity or self._closing:
+            raise BufferFull
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        self._wake.set()
+        return future
+
+    async def run(self) -> None:
+        """Commit the buffer until `close()`; returns when closing and nothing is left."""
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = [self._pending.popleft() for _ in range(min(self._max_batch, self.backlog))]
+            try:
+                inserted = await self._store.insert_events([row for row, _ in batch])
+            except (sqlite3.Error, OSError) as exc:
+                # The store is degraded: keep the batch at the head, in order, and retry.
+                self._pending.extendleft(reversed(batch))
+                self._counters.store_retries += 1
+                self.healthy = False
+                if self.last_error != str(exc):
+                    log.warning("store failed, will retry: %s", exc)
+                self.last_error = str(exc)
+                if self._closing:
+                    return
+                await asyncio.sleep(self._backoff.next_delay())
+                continue
+            if not self.healthy:
+                log.info("store recovered after %d attempts", self._backoff.attempt)
+            self.healthy = True
+            self._backoff.reset()
+            self._counters.stored += inserted
+            self._counters.duplicates += len(batch) - inserted
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(True)  # True: committed
+
+    def close(self) -> None:
+        """Accept nothing more; `run()` returns once the buffer is committed."""
+        self._closing = True
+        self._wake.set()
+
+    def take_uncommitted(self) -> list[tuple[EventRow, asyncio.Future[bool]]]:
+        """Empty the buffer of what could not be committed (to spool it at shutdown); the
+        caller resolves the futures: True committed, False spooled."""
+        taken = list(self._pending)
+        self._pending.clear()
+        return taken

@@ -1,0 +1,264 @@
+"""skilltrack's Claude Code hook: hand one hook event to the daemon, or spool it.
+
+Claude Code runs `skilltrack_hook.py` (which calls `run()` here) for every registered hook
+event, as `python3 -I -S skilltrack_hook.py`,
+with the event's JSON on stdin, and waits for it: its run time is the user's cost. So it
+imports only what the standard library has built in (`_socket`, not `socket`, which alone costs
+several milliseconds), parses nothing on the fast path, and:
+
+- reads stdin with a bound (an oversized event is cut down to a marked, still-valid event);
+- stamps an event id and the client time, and sends the frame (see skilltrack/wire.py) to the
+  daemon's Unix socket, waiting for the acknowledgement within a short deadline;
+- if the daemon is unreachable or silent, appends the event to the spool file (0600, one line
+  per event) for the daemon to replay, and when no daemon is listening starts one, detached,
+  under a lock that lets exactly one of many simultaneous hooks do it; it never waits for it;
+- always exits 0 and never writes to stdout, whatever happens (Claude Code reports any other
+  exit as a hook error and may show stdout to the model).
+
+Paths must match skilltrack/paths.py (tests/test_paths.py proves they agree).
+"""
+
+import os
+import sys
+import time
+
+MAX_PAYLOAD = 1024 * 1024  # = skilltrack.wire.MAX_PAYLOAD
+HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the event's fields
+TAIL_KEEP = 64 * 1024
+DEADLINE_S = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "80")) / 1000.0
+STDIN_DEADLINE_S = 5.0
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Deadline
+
+
+def state_dirs() -> tuple[str, str]:
+    """(run dir, spool dir), exactly as skilltrack.paths.resolve() computes them."""
+    env = os.environ
+    home = env.get("SKILLTRACK_HOME")
+    if home:
+        base = os.path.abspath(home)
+    else:
+        xdg = env.get("XDG_STATE_HOME", "")
+        if xdg.startswith("/"):
+            root = xdg
+        elif sys.platform == "darwin":
+            root = os.path.join(_home(), "Library", "Application Support")
+        else:
+            root = os.path.join(_home(), ".local", "state")
+        base = os.path.join(root, "skilltrack")
+    return os.path.join(base, "run"), os.path.join(base, "spool")
+
+
+def _home() -> str:
+    home = os.environ.get("HOME")
+    if home is not None and home.startswith("/"):
+        return home.rstrip("/") or "/"
+    import pwd  # platformdirs treats a relative or missing HOME this way
+
+    return pwd.getpwuid(os.getuid()).pw_dir.rstrip("/") or "/"
+
+
+def read_stdin() -> tuple[bytes, bool]:
+    """The event's bytes, and whether they had to be cut down."""
+    chunks = []
+    size = 0
+    tail = b""  # the last bytes read past the limit
+    try:
+        while chunk := os.read(0, 1 << 16):
+            size += len(chunk)
+            if size <= MAX_PAYLOAD:
+                chunks.append(chunk)
+            else:
+                tail = (tail + chunk)[-TAIL_KEEP:]
+    except _Deadline:  # stdin never closed: go on with what came
+        pass
+    except OSError:  # no stdin at all: send what we have, the daemon judges it
+        pass
+    data = b"".join(chunks)
+    if size <= MAX_PAYLOAD:
+        return data, False
+    return salvage(data[:HEAD_KEEP], (data + tail)[-TAIL_KEEP:], size), True
+
+
+# Top-level fields worth keeping from an oversized event; the big ones (tool_input,
+# tool_response) are what made it oversized.
+_FIELDS = (
+    "session_id", "transcript_path", "cwd", "prompt_id", "permission_mode", "hook_event_name",
+    "tool_name", "agent_id", "agent_type", "command_name", "command_source", "expansion_type",
+    "source", "reason", "tool_use_id", "duration_ms", "error", "is_interrupt",
+)  # fmt: skip
+_INPUT_FIELDS = ("skill", "subagent_type")
+
+
+def salvage(head: bytes, tail: bytes, size: int) -> bytes:
+    """A small valid event built from the fields found in an oversized one's head and tail."""
+    import json
+    import re
+
+    value = rb'"(%s)"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)'
+    event: dict[str, object] = {}
+    tool_input: dict[str, object] = {}
+    for names, into in ((_FIELDS, event), (_INPUT_FIELDS, tool_input)):
+        pattern = re.compile(value % "|".join(names).encode())
+        # The head's first match is the top-level one for fields that precede the large
+        # values; the tail's last match for those that follow them (tool_use_id, duration_ms).
+        for found in [*pattern.finditer(head), *reversed([*pattern.finditer(tail)])]:
+            key = found.group(1).decode()
+            if key not in into:
+                try:
+                    into[key] = json.loads(found.group(2))
+                except ValueError:
+                    pass
+    if tool_input:
+        event["tool_input"] = tool_input
+    event["skilltrack_truncated"] = {"original_bytes": size, "limit": MAX_PAYLOAD}
+    return json.dumps(event).encode()
+
+
+def new_event_id() -> str:
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # UUID version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
+    """(acknowledged, nobody listening) after trying to hand `frame` to the daemon."""
+    import _socket
+
+    deadline = time.monotonic() + DEADLINE_S
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.settimeout(DEADLINE_S)
+        try:
+            s.connect(sock_path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False, True
+        s.settimeout(max(deadline - time.monotonic(), 0.001))
+        s.sendall(frame)
+        s.shutdown(_socket.SHUT_WR)
+        reply = b""
+        while not reply.endswith(b"\n"):
+            s.settimeout(max(deadline - time.monotonic(), 0.001))
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            reply += chunk
+        # ERR: the daemon read the frame and refused it for good; spooling it would only
+        # have it refused again at replay.
+        return reply in (b"OK\n", b"SPOOLED\n") or reply.startswith(b"ERR "), False
+    except OSError:
+        return False, False
+    finally:
+        s.close()
+
+
+def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
+    """Append one record to the spool, one line per event, under the spool's lock.
+
+    The daemon replays the spool by renaming it under the same lock; a writer that opened the
+    old file just before finds its inode gone from the path after locking and opens anew.
+    """
+    import binascii
+    import fcntl
+
+    os.makedirs(spool_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(spool_dir, "events.spool")
+    record = header + b" " + binascii.b2a_base64(payload, newline=False) + b"\n"
+    for _ in range(10):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            for _ in range(100):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.0005)
+            # Without the lock after ~50 ms, append anyway: a lost event is worse.
+            st = os.fstat(fd)
+            try:
+                cur = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if (cur.st_ino, cur.st_dev) != (st.st_ino, st.st_dev):
+                continue
+            view = memoryview(record)
+            while view:
+                view = view[os.write(fd, view) :]
+            return
+        finally:
+            os.close(fd)
+
+
+def autostart(run_dir: str) -> None:
+    """Start the daemon, detached, unless one is running or being started.
+
+    The daemon's instance lock doubles as the starter's guard: the hook that wins the lock
+    hands its descriptor to the daemon it spawns, so the lock is never free between the spawn
+    and the daemon taking over, and the other hooks of a burst see it held and leave it be.
+    """
+    import fcntl
+
+    exe = _daemon_executable()
+    if exe is None:
+        return
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(run_dir, "daemon.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        os.set_inheritable(fd, True)
+        null = os.open(os.devnull, os.O_RDWR)
+        env = dict(os.environ)
+        env["SKILLTRACK_LOCK_FD"] = str(fd)
+        actions = [(os.POSIX_SPAWN_DUP2, null, n) for n in (0, 1, 2)]
+        os.posix_spawn(exe, [exe, "run"], env, file_actions=actions, setsid=True)
+    finally:
+        os.close(fd)
+
+
+def _daemon_executable() -> str | None:
+    beside = os.path.join(os.path.dirname(sys.executable), "skilltrack-daemon")
+    candidates = [beside] + [
+        os.path.join(d, "skilltrack-daemon") for d in os.environ.get("PATH", "").split(":") if d
+    ]
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def main() -> None:
+    import _signal
+
+    _signal.signal(_signal.SIGALRM, _on_alarm)
+    _signal.setitimer(_signal.ITIMER_REAL, STDIN_DEADLINE_S)
+    try:
+        payload, truncated = read_stdin()
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+    header = b"ST1 %s %.6f %s" % (new_event_id().encode(), time.time(), b"t" if truncated else b"-")
+    run_dir, spool_dir = state_dirs()
+    acked, nobody = send(os.path.join(run_dir, "daemon.sock"), header + b"\n" + payload)
+    if not acked:
+        spool(spool_dir, header, payload)
+        if nobody and os.environ.get("SKILLTRACK_NO_AUTOSTART") != "1":
+            autostart(run_dir)
+
+
+def run() -> None:
+    """Handle this process's event and exit 0, whatever happens."""
+    try:
+        main()
+    except BaseException:  # never fail a tool call, never print: the event is best-effort here
+        pass
+    os._exit(0)

@@ -1,0 +1,140 @@
+"""`skilltrack events` and `skilltrack report`: what was stored, for people and programs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from skilltrack import paths as paths_mod
+from skilltrack.daemon.store import Store
+from skilltrack.format import iso, table
+from skilltrack.paths import Paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="skilltrack",
+        description="What Claude Code's skills, subagents, commands and tools were used for.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    events = sub.add_parser("events", help="the stored events, newest first")
+    events.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
+    events.add_argument("--payload", action="store_true", help="include each raw payload")
+    events.add_argument("--json", action="store_true", help="print JSON for programs")
+    report = sub.add_parser("report", help="uses and failures per skill, agent, command and tool")
+    report.add_argument(
+        "--type", choices=["skill", "agent", "mcp", "command", "tool"], help="only this kind"
+    )
+    report.add_argument("--json", action="store_true", help="print JSON for programs")
+    args = parser.parse_args(argv)
+    paths = paths_mod.resolve()
+    if args.command == "events":
+        rows = asyncio.run(
+            _read(paths, lambda s: s.recent_events(args.limit, with_payload=args.payload))
+        )
+        return _print_events([event_json(r) for r in rows], as_json=args.json)
+    rows = asyncio.run(_read(paths, lambda s: s.artifact_summary()))
+    artifacts = [artifact_json(r) for r in rows if args.type in (None, r["artifact_type"])]
+    return _print_report(artifacts, as_json=args.json)
+
+
+async def _read(paths: Paths, query: Any) -> list[dict[str, Any]]:
+    if not paths.db.exists():
+        return []  # nothing recorded yet; don't create a database just to read it
+    store = await Store.open(paths.db)
+    try:
+        result: list[dict[str, Any]] = await query(store)
+        return result
+    finally:
+        await store.close()
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An `events` row as `events --json` shows it."""
+    event = dict(row)
+    event["client_time"] = iso(event.pop("client_ts"))
+    event["received_at"] = iso(event["received_at"])
+    event["success"] = None if event["success"] is None else bool(event["success"])
+    event["truncated"] = bool(event["truncated"])
+    if "payload" in event:
+        event["payload"] = json.loads(event["payload"])
+    return event
+
+
+def artifact_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An `artifact_summary` row as `report --json` shows it."""
+    uses, timed = row["uses"], row["timed_uses"]
+    return {
+        "artifact_type": row["artifact_type"],
+        "artifact_name": row["artifact_name"],
+        "plugin": row["plugin"],
+        "mcp_server": row["mcp_server"],
+        "uses": uses,
+        "failures": row["failures"],
+        "failure_rate": round(row["failures"] / uses, 4) if uses else 0.0,
+        "avg_duration_ms": round(row["total_duration_ms"] / timed, 1) if timed else None,
+        "total_duration_ms": row["total_duration_ms"],
+        "first_used": iso(row["first_used"]),
+        "last_used": iso(row["last_used"]),
+    }
+
+
+def _print_events(events: list[dict[str, Any]], *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"events": events}, indent=2))
+        return 0
+    if not events:
+        print("no events stored yet")
+        return 0
+    rows = [
+        (
+            e["client_time"],
+            e["hook_event"],
+            e["artifact_type"],
+            e["artifact_name"] or e["tool_name"],
+            {True: "ok", False: "FAIL", None: None}[e["success"]],
+            e["duration_ms"],
+            e["agent_type"],
+        )
+        for e in events
+    ]
+    print(table(["TIME", "EVENT", "TYPE", "NAME", "RESULT", "MS", "SUBAGENT"], rows))
+    return 0
+
+
+def _print_report(artifacts: list[dict[str, Any]], *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"artifacts": artifacts}, indent=2))
+        return 0
+    if not artifacts:
+        print("nothing used yet")
+        return 0
+    rows = [
+        (
+            a["artifact_type"],
+            a["artifact_name"],
+            a["uses"],
+            a["failures"],
+            f"{a['failure_rate']:.0%}",
+            a["avg_duration_ms"],
+            a["last_used"],
+        )
+        for a in artifacts
+    ]
+    print(table(["TYPE", "NAME", "USES", "FAILURES", "FAIL%", "AVG MS", "LAST USED"], rows))
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

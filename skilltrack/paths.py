@@ -1,0 +1,98 @@
+"""Where skilltrack keeps its state.
+
+`SKILLTRACK_HOME` puts everything under one directory (tests and isolated runs use it);
+otherwise the platform's per-user directories from platformdirs are used.
+
+The hook (`hooks/skilltrack_hook.py`) runs with `python3 -I -S` and cannot import this
+module or platformdirs, so it computes the run directory and the spool path itself; a test
+proves the two agree. Keep `run_dir` and `spool` derivable from `$SKILLTRACK_HOME`,
+`$XDG_STATE_HOME` and the home directory alone. (The socket lives under the state dir rather
+than platformdirs' runtime dir: the latter's fallbacks are too involved to mirror in the
+hook, and a state dir path is short enough for a socket.)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "skilltrack"
+HOME_ENV = "SKILLTRACK_HOME"
+# sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL.
+MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file the hook, the daemon and the commands read or write."""
+
+    run_dir: Path  # 0700: socket, lock, pid
+    spool_dir: Path
+    data_dir: Path
+    config: Path
+    log: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "daemon.sock"
+
+    @property
+    def lock(self) -> Path:
+        return self.run_dir / "daemon.lock"
+
+    @property
+    def pid(self) -> Path:
+        return self.run_dir / "daemon.pid"
+
+    @property
+    def spool(self) -> Path:
+        return self.spool_dir / "events.spool"
+
+    @property
+    def db(self) -> Path:
+        return self.data_dir / "skilltrack.db"
+
+
+def resolve(environ: dict[str, str] | None = None) -> Paths:
+    """Paths from the environment: `$SKILLTRACK_HOME`, else platformdirs' user dirs."""
+    env = os.environ if environ is None else environ
+    home = env.get(HOME_ENV)
+    if home:
+        base = Path(os.path.abspath(home))
+        return Paths(
+            run_dir=base / "run",
+            spool_dir=base / "spool",
+            data_dir=base,
+            config=base / "config.toml",
+            log=base / "daemon.log",
+        )
+    dirs = platformdirs.PlatformDirs(APP, appauthor=False)
+    state = Path(dirs.user_state_dir)
+    return Paths(
+        run_dir=state / "run",
+        spool_dir=state / "spool",
+        data_dir=Path(dirs.user_data_dir),
+        config=Path(dirs.user_config_dir) / "config.toml",
+        log=Path(dirs.user_log_dir) / "daemon.log",
+    )
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (0700) if needed; refuse one that others can reach or that is not ours."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not path.is_dir() or path.is_symlink():
+        raise InsecurePathError(f"{path} is not a directory")
+    if st.st_uid != os.getuid():
+        raise InsecurePathError(f"{path} belongs to uid {st.st_uid}, not to us ({os.getuid()})")
+    if st.st_mode & 0o077:
+        raise InsecurePathError(
+            f"{path} is open to other users (mode {st.st_mode & 0o777:o}); run: chmod 700 {path}"
+        )
+
+
+class InsecurePathError(Exception):
+    """A directory skilltrack must keep private is shared or owned by someone else."""
