@@ -11,17 +11,17 @@ import logging.handlers
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
 from skilltrack.daemon.server import Daemon, StartupError
 from skilltrack.daemon.store import Store
-
-from skilltrack import paths as paths_mod
 from skilltrack.format import iso
 from skilltrack.paths import InsecurePathError, Paths
 from skilltrack.wire import CONTROL
@@ -57,8 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(paths: Paths) -> int:
+    os.umask(0o077)  # before the log file is created: nothing we write is for other users
+    os.chdir("/")  # a long-lived process should not pin whatever directory it was started in
     _setup_logging(paths)
-    asyncio.run(Daemon(paths).serve())
+    try:
+        asyncio.run(Daemon(paths).serve())
+    except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
+        logging.getLogger(__name__).error("not starting: %s", exc)
+        raise
     return 0
 
 
@@ -163,16 +169,19 @@ def collect_status(paths: Paths) -> dict[str, Any]:
 async def _database_status(paths: Paths) -> dict[str, Any]:
     if not paths.db.exists():
         return {"events": 0, "bytes": 0, "last_event_at": None}
-    store = await Store.open(paths.db)
     try:
-        last = await store.last_event_time()
-        return {
-            "events": await store.count_events(),
-            "bytes": paths.db.stat().st_size,
-            "last_event_at": iso(last),
-        }
-    finally:
-        await store.close()
+        store = await Store.open_readonly(paths.db)
+        try:
+            last = await store.last_event_time()
+            return {
+                "events": await store.count_events(),
+                "bytes": paths.db.stat().st_size,
+                "last_event_at": iso(last),
+            }
+        finally:
+            await store.close()
+    except sqlite3.Error as exc:  # status must still show the rest
+        return {"events": None, "bytes": None, "last_event_at": None, "error": str(exc)}
 
 
 def show_status(paths: Paths, *, as_json: bool) -> int:
@@ -202,7 +211,10 @@ def show_status(paths: Paths, *, as_json: bool) -> int:
             "skilltrack daemon is not running"
             + (f": {status['problem']}" if "problem" in status else "")
         )
-    print(f"  events     {db['events']} stored, last at {db['last_event_at'] or 'never'}")
+    if "error" in db:
+        print(f"  database   UNREADABLE: {db['error']}")
+    else:
+        print(f"  events     {db['events']} stored, last at {db['last_event_at'] or 'never'}")
     print(f"  spool      {sp['records']} events waiting ({sp['bytes']} bytes)")
     for name, path in status["paths"].items():
         print(f"  {name:<10} {path}")

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from skilltrack.daemon.classify import classify
 from skilltrack.daemon.models import Frame, parse_frame
 from skilltrack.daemon.store import EventRow
-
 from skilltrack.wire import FLAG_TRUNCATED, RawFrame, encode_spool_record
 
 SkillCheck = Callable[[str, str | None], bool]

@@ -27,13 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from skilltrack import __version__
 from skilltrack.daemon import ingest, instance, spool
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
 from skilltrack.daemon.store import EventRow, Store
-from skilltrack.daemon.writer import BufferFull, Writer
-
-from skilltrack import __version__
+from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
     ACK_OK,
@@ -279,10 +278,14 @@ class Daemon:
 
 
 async def _all_committed(futures: list[asyncio.Future[bool]]) -> bool:
+    """Whether every future ended for good: committed, or refused by SQLite (counted)."""
     if not futures:
         return True
     await asyncio.wait(futures)
-    return all(not f.cancelled() and f.exception() is None and f.result() for f in futures)
+    return all(
+        not f.cancelled() and (isinstance(f.exception(), Unstorable) or f.result() is True)
+        for f in futures
+    )
 
 
 class Connection(asyncio.Protocol):
@@ -343,8 +346,12 @@ class Connection(asyncio.Protocol):
         return True  # keep the transport open to write the reply
 
     def _committed(self, future: asyncio.Future[bool]) -> None:
-        if future.cancelled() or future.exception() is not None:
+        if future.cancelled():
             self.close()  # no acknowledgement: the hook spools the event
+        elif isinstance(future.exception(), Unstorable):
+            self._finish(b"ERR unstorable\n")
+        elif future.exception() is not None:
+            self.close()
         else:
             self._finish(ACK_OK if future.result() else ACK_SPOOLED)
 

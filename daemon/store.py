@@ -8,13 +8,16 @@ wait for the writer; `synchronous=NORMAL` makes a commit survive the daemon bein
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
 import aiosqlite
+
 from skilltrack.daemon.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 250
@@ -44,9 +47,24 @@ class EventRow(NamedTuple):
     payload: str
 
 
-_INSERT = "INSERT OR IGNORE INTO events ({}) VALUES ({})".format(
+# ON CONFLICT (event_id) rather than INSERT OR IGNORE: only a resent id is skipped; any other
+# constraint failure must raise, not vanish.
+_INSERT = "INSERT INTO events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING".format(
     ", ".join(EventRow._fields), ", ".join("?" * len(EventRow._fields))
 )
+# Errors that come from a row's values, not from the store's health.
+ROW_ERRORS = (
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+    sqlite3.ProgrammingError,
+    ValueError,  # UnicodeEncodeError included
+    OverflowError,
+)
+
+
+def _readonly_uri(path: Path) -> str:
+    return f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
 
 
 class Store:
@@ -58,7 +76,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path) -> Self:
-        """Open (creating if needed) and migrate the database at `path`."""
+        """Open (creating if needed) and migrate the database at `path`, for writing."""
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             db.row_factory = sqlite3.Row
@@ -71,6 +89,32 @@ class Store:
             await db.close()
             raise
         return store
+
+    @classmethod
+    async def open_readonly(cls, path: Path) -> Self:
+        """Open an existing database for reading: it never waits for the daemon's writes.
+
+        A database whose schema is behind this version's is migrated first (once, through a
+        writable connection), so that queries find the columns they expect.
+        """
+        db = await aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            store = cls(db, path)
+            if await store._pending_migrations():
+                await (await cls.open(path)).close()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _pending_migrations(self) -> bool:
+        try:
+            done = set(await self.schema_version())
+        except sqlite3.OperationalError:  # no migrations table: a new database
+            return True
+        return any(step.__name__ not in done for step in MIGRATIONS)
 
     async def close(self) -> None:
         await self._db.close()

@@ -17,13 +17,21 @@ from collections import deque
 from dataclasses import dataclass
 
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import EventRow, Store
+from skilltrack.daemon.store import ROW_ERRORS, EventRow, Store
 
 log = logging.getLogger(__name__)
+
+# An event waiting in the buffer, and what its sender awaits: True once committed, False if it
+# was spooled instead, `Unstorable` if SQLite refused its values.
+Pending = tuple[EventRow, "asyncio.Future[bool]"]
 
 
 class BufferFull(Exception):
     """The buffer holds as many events as it may; spool this one."""
+
+
+class Unstorable(Exception):
+    """SQLite refused this event's values; retrying cannot help."""
 
 
 @dataclass
@@ -65,7 +73,8 @@ class Writer:
         self.capacity = capacity
         self._max_batch = max_batch
         self._backoff = backoff or Backoff()
-        self._pending: deque[tuple[EventRow, asyncio.Future[bool]]] = deque()
+        self._pending: deque[Pending] = deque()
+        self._in_flight = 0  # taken from _pending for the commit under way
         self._wake = asyncio.Event()
         self._closing = False
         self.healthy = True
@@ -73,11 +82,12 @@ class Writer:
 
     @property
     def backlog(self) -> int:
-        return len(self._pending)
+        """Events not yet committed, the batch being committed included."""
+        return len(self._pending) + self._in_flight
 
     def submit(self, row: EventRow) -> asyncio.Future[bool]:
         """Queue `row`; the future resolves once it is committed."""
-        if len(self._pending) >= self.capacity or self._closing:
+        if self.backlog >= self.capacity or self._closing:
             raise BufferFull
         future = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
@@ -93,37 +103,78 @@ class Writer:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self._pending.popleft() for _ in range(min(self._max_batch, self.backlog))]
-            try:
-                inserted = await self._store.insert_events([row for row, _ in batch])
-            except (sqlite3.Error, OSError) as exc:
-                # The store is degraded: keep the batch at the head, in order, and retry.
-                self._pending.extendleft(reversed(batch))
-                self._counters.store_retries += 1
-                self.healthy = False
-                if self.last_error != str(exc):
-                    log.warning("store failed, will retry: %s", exc)
-                self.last_error = str(exc)
-                if self._closing:
-                    return
-                await asyncio.sleep(self._backoff.next_delay())
+            count = min(self._max_batch, len(self._pending))
+            error = await self._commit([self._pending.popleft() for _ in range(count)])
+            if error is None:
+                if not self.healthy:
+                    log.info("store recovered after %d attempts", self._backoff.attempt)
+                self.healthy = True
+                self._backoff.reset()
                 continue
-            if not self.healthy:
-                log.info("store recovered after %d attempts", self._backoff.attempt)
-            self.healthy = True
-            self._backoff.reset()
-            self._counters.stored += inserted
-            self._counters.duplicates += len(batch) - inserted
-            for _, future in batch:
+            # The store is degraded (locked, disk full, I/O error): what was not committed is
+            # back at the head of the buffer, in order; retry after a backoff.
+            self._counters.store_retries += 1
+            self.healthy = False
+            if self.last_error != str(error):
+                log.warning("store failed, will retry: %s", error)
+            self.last_error = str(error)
+            if self._closing:
+                return
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def _commit(self, batch: list[Pending]) -> Exception | None:
+        """Commit `batch` in one transaction; on a store failure put it back and return why."""
+        self._in_flight = len(batch)
+        try:
+            inserted = await self._store.insert_events([row for row, _ in batch])
+        except ROW_ERRORS:
+            # Some row's values are refused: commit row by row so that only that row is set
+            # aside, not the events that came with it.
+            self._in_flight = 0
+            return await self._commit_singly(batch)
+        except BaseException as exc:
+            # Also when cancelled at shutdown: the batch goes back to be spooled (it may still
+            # commit in the store's thread; its ids make the replay harmless).
+            self._in_flight = 0
+            self._pending.extendleft(reversed(batch))
+            if isinstance(exc, sqlite3.Error | OSError):
+                return exc
+            raise
+        self._in_flight = 0
+        self._resolve(batch, inserted)
+        return None
+
+    async def _commit_singly(self, batch: list[Pending]) -> Exception | None:
+        for i, (row, future) in enumerate(batch):
+            try:
+                inserted = await self._store.insert_events([row])
+            except ROW_ERRORS as exc:
+                log.error("event %s cannot be stored and is dropped: %s", row.event_id, exc)
+                self._counters.dropped["unstorable"] += 1
                 if not future.done():
-                    future.set_result(True)  # True: committed
+                    future.set_exception(Unstorable(str(exc)))
+                continue
+            except BaseException as exc:
+                self._pending.extendleft(reversed(batch[i:]))
+                if isinstance(exc, sqlite3.Error | OSError):
+                    return exc
+                raise
+            self._resolve([(row, future)], inserted)
+        return None
+
+    def _resolve(self, batch: list[Pending], inserted: int) -> None:
+        self._counters.stored += inserted
+        self._counters.duplicates += len(batch) - inserted
+        for _, future in batch:
+            if not future.done():
+                future.set_result(True)  # True: committed
 
     def close(self) -> None:
         """Accept nothing more; `run()` returns once the buffer is committed."""
         self._closing = True
         self._wake.set()
 
-    def take_uncommitted(self) -> list[tuple[EventRow, asyncio.Future[bool]]]:
+    def take_uncommitted(self) -> list[Pending]:
         """Empty the buffer of what could not be committed (to spool it at shutdown); the
         caller resolves the futures: True committed, False spooled."""
         taken = list(self._pending)

@@ -218,12 +218,20 @@ def autostart(run_dir: str) -> None:
             return
         os.set_inheritable(fd, True)
         null = os.open(os.devnull, os.O_RDWR)
-        env = dict(os.environ)
+        # The daemon outlives this session: it gets what locates its state, not the
+        # session's API keys and tokens.
+        env = {
+            k: v for k, v in os.environ.items() if k in _KEEP_ENV or k.startswith(_KEEP_PREFIXES)
+        }
         env["SKILLTRACK_LOCK_FD"] = str(fd)
         actions = [(os.POSIX_SPAWN_DUP2, null, n) for n in (0, 1, 2)]
         os.posix_spawn(exe, [exe, "run"], env, file_actions=actions, setsid=True)
     finally:
         os.close(fd)
+
+
+_KEEP_ENV = frozenset({"HOME", "PATH", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR"})
+_KEEP_PREFIXES = ("SKILLTRACK_", "XDG_", "LC_")
 
 
 def _daemon_executable() -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--json", action="store_true", help="print JSON for programs")
     args = parser.parse_args(argv)
     paths = paths_mod.resolve()
+    try:
+        return _run(args, paths)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"skilltrack: cannot read {paths.db}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, paths: Paths) -> int:
     if args.command == "events":
         rows = asyncio.run(
             _read(paths, lambda s: s.recent_events(args.limit, with_payload=args.payload))
@@ -45,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _read(paths: Paths, query: Any) -> list[dict[str, Any]]:
     if not paths.db.exists():
         return []  # nothing recorded yet; don't create a database just to read it
-    store = await Store.open(paths.db)
+    store = await Store.open_readonly(paths.db)
     try:
         result: list[dict[str, Any]] = await query(store)
         return result

@@ -56,19 +56,11 @@ class Paths:
         return self.data_dir / "skilltrack.db"
 
 
-def resolve(environ: dict[str, str] | None = None) -> Paths:
+def resolve() -> Paths:
     """Paths from the environment: `$SKILLTRACK_HOME`, else platformdirs' user dirs."""
-    env = os.environ if environ is None else environ
-    home = env.get(HOME_ENV)
+    home = os.environ.get(HOME_ENV)
     if home:
-        base = Path(os.path.abspath(home))
-        return Paths(
-            run_dir=base / "run",
-            spool_dir=base / "spool",
-            data_dir=base,
-            config=base / "config.toml",
-            log=base / "daemon.log",
-        )
+        return under(Path(os.path.abspath(home)))
     dirs = platformdirs.PlatformDirs(APP, appauthor=False)
     state = Path(dirs.user_state_dir)
     return Paths(
@@ -77,6 +69,17 @@ def resolve(environ: dict[str, str] | None = None) -> Paths:
         data_dir=Path(dirs.user_data_dir),
         config=Path(dirs.user_config_dir) / "config.toml",
         log=Path(dirs.user_log_dir) / "daemon.log",
+    )
+
+
+def under(base: Path) -> Paths:
+    """Everything in one directory, as `SKILLTRACK_HOME=base` selects."""
+    return Paths(
+        run_dir=base / "run",
+        spool_dir=base / "spool",
+        data_dir=base,
+        config=base / "config.toml",
+        log=base / "daemon.log",
     )
 
 

@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 
 
 def payload(hook_event: str = "PostToolUse", **fields: Any) -> bytes:
-    """A hook event's stdin, shaped like Claude Code 2.1.328's (see shared/claude-code-events.md)."""
+    """A hook event's stdin, shaped like Claude Code 2.1.328's (shared/claude-code-events.md)."""
     event: dict[str, Any] = {
         "session_id": fields.pop("session_id", "8350fdb2-23dd-490c-a332-ff6a54b6b4af"),
         "transcript_path": "/home/ann/.claude/projects/-home-ann-proj/s.jsonl",
@@ -60,10 +60,17 @@ class Home:
 
     dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    daemons: list[DaemonProcess] = field(default_factory=list)
+
+    def start_daemon(self) -> DaemonProcess:
+        """Run a daemon in the foreground as the test's child (stopped at teardown)."""
+        daemon = DaemonProcess(self)
+        self.daemons.append(daemon)
+        return daemon.start()
 
     @property
     def paths(self) -> Paths:
-        return paths_mod.resolve(self.env)
+        return paths_mod.under(self.dir)
 
     def hook(
         self, stdin: bytes, *, extra_env: dict[str, str] | None = None, timeout: float = 30
@@ -153,6 +160,9 @@ def home() -> Iterator[Home]:
     try:
         yield h
     finally:
+        for daemon in h.daemons:
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.kill()
         h.kill_daemon()
         shutil.rmtree(d, ignore_errors=True)
 
@@ -165,20 +175,22 @@ class DaemonProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DaemonProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
-            env=self.home.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        self.stderr = self.home.dir / "daemon.stderr"
+        with self.stderr.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
+                env=self.home.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         self.home.wait_for(self._answers, what="the daemon to answer")
         return self
 
     def _answers(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            err = self.stderr.read_text()
             raise AssertionError(f"daemon exited with {self.proc.returncode}: {err}")
         return self.home.paths.socket.exists() and self.home.status().get("running") is True
 
@@ -194,13 +206,5 @@ class DaemonProcess:
 
 
 @pytest.fixture
-def daemon(home: Home) -> Iterator[DaemonProcess]:
-    d = DaemonProcess(home).start()
-    try:
-        yield d
-    finally:
-        if d.proc is not None and d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(10)
-        if d.proc is not None and d.proc.stderr is not None:
-            d.proc.stderr.close()
+def daemon(home: Home) -> DaemonProcess:
+    return home.start_daemon()

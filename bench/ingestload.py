@@ -1,0 +1,320 @@
+"""Daemon ingest, one connection per event, end to end into SQLite; and spool replay.
+
+The load generator runs in the benchmark's own event loop (no hook processes): each event is a
+fresh Unix-socket connection carrying one frame (`skilltrack.wire.encode_frame`), half-closed,
+and answered with one line once the daemon has committed the event. A fixed number of workers
+keeps that many events in flight. The latency of an event is connect → reply, what a hook
+waits for. After the main load, a shorter sweep over other concurrencies shows whether the
+rate is bound by CPU or by latency. Afterwards the database is opened read-only and its
+events counted.
+
+The replay measurement writes N spool records (`encode_spool_record`) into a fresh home's
+spool before the daemon starts, starts it, and polls the database until all N are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bench.daemonproc import (
+    BenchError,
+    Daemon,
+    Home,
+    count_events,
+    machine_cpu_seconds,
+    running_daemon,
+)
+from bench.payloads import post_tool_use, post_tool_use_parts
+from bench.stats import Summary
+from skilltrack.wire import ACK_OK, RawFrame, encode_frame, encode_spool_record
+
+REPLY_TIMEOUT_S = 30.0
+OK = ACK_OK.decode().strip()
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds used so far, by whom (or a difference of two such readings)."""
+
+    loop: float  # the daemon's event-loop thread
+    sqlite: float  # the daemon's other threads (aiosqlite's SQLite thread)
+    loadgen: float  # this process
+    machine: float  # every process on the machine, all cores
+    stolen: float  # by the hypervisor, for other guests
+
+    @classmethod
+    def now(cls, daemon: Daemon) -> Cpu:
+        loop, sqlite = daemon.cpu_seconds()
+        machine, stolen = machine_cpu_seconds()
+        return cls(loop, sqlite, time.process_time(), machine, stolen)
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.loop - other.loop,
+            self.sqlite - other.sqlite,
+            self.loadgen - other.loadgen,
+            self.machine - other.machine,
+            self.stolen - other.stolen,
+        )
+
+    @property
+    def rest(self) -> float:
+        """CPU that neither the daemon nor the load generator used (other processes)."""
+        return max(0.0, self.machine - self.loop - self.sqlite - self.loadgen)
+
+
+@dataclass(frozen=True)
+class Load:
+    """One run of the load generator."""
+
+    events: int
+    concurrency: int
+    wall_s: float
+    latency_ms: list[float]
+    replies: collections.Counter[str]
+    errors: collections.Counter[str]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.wall_s
+
+    def latency(self) -> Summary:
+        return Summary.of(self.latency_ms)
+
+
+@dataclass
+class IngestResult:
+    main: Load
+    cpu: Cpu  # during the main load
+    warmup: Load
+    sweep: list[Load]
+    db_events: int
+    rss_idle_kib: int
+    rss_after_kib: int
+    hwm_after_kib: int
+    counters: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def loads(self) -> list[Load]:
+        return [self.warmup, self.main, *self.sweep]
+
+    @property
+    def sent(self) -> int:
+        return sum(load.events for load in self.loads)
+
+    @property
+    def acked_ok(self) -> int:
+        return sum(load.replies[OK] for load in self.loads)
+
+    @property
+    def errors(self) -> collections.Counter[str]:
+        total: collections.Counter[str] = collections.Counter()
+        for load in self.loads:
+            total.update(load.errors)
+        return total
+
+    def per_event_ms(self, cpu_s: float) -> float:
+        return cpu_s * 1000 / self.main.events
+
+    def cores(self, cpu_s: float) -> float:
+        return cpu_s / self.main.wall_s
+
+
+@dataclass
+class ReplayResult:
+    records: int
+    db_events: int
+    spool_left: int
+    start_to_socket_s: float
+    start_to_all_stored_s: float
+    replayed_counter: int
+
+    @property
+    def replay_s(self) -> float:
+        # The daemon starts replaying as it starts serving: with a small spool, the replay
+        # can finish about when the socket first answers.
+        return max(self.start_to_all_stored_s - self.start_to_socket_s, 0.001)
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.replay_s
+
+
+class _OneFrame(asyncio.Protocol):
+    """Send one frame, half-close, collect the reply until the daemon closes."""
+
+    def __init__(self, frame: bytes, done: asyncio.Future[bytes]) -> None:
+        self._frame = frame
+        self._done = done
+        self._reply = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(self._frame)
+        transport.write_eof()
+
+    def data_received(self, data: bytes) -> None:
+        self._reply += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._done.done():
+            return
+        if exc is not None and not self._reply:
+            self._done.set_exception(exc)
+        else:
+            self._done.set_result(bytes(self._reply))
+
+
+async def _send_one(socket_path: str, frame: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    transport, _ = await loop.create_unix_connection(lambda: _OneFrame(frame, done), socket_path)
+    try:
+        return await asyncio.wait_for(done, REPLY_TIMEOUT_S)
+    finally:
+        transport.close()
+
+
+_HEAD, _TAIL = post_tool_use_parts()
+
+
+def _frame() -> bytes:
+    """A fresh event: new event id, new tool_use_id, the client time now."""
+    event_id = uuid.uuid4()
+    payload = b"%stoolu_%s%s" % (_HEAD, event_id.hex[:24].encode(), _TAIL)
+    return encode_frame(event_id=str(event_id), client_ts=time.time(), payload=payload)
+
+
+async def _load(
+    socket_path: str, events: int, concurrency: int
+) -> tuple[float, list[float], collections.Counter[str], collections.Counter[str]]:
+    latencies: list[float] = []
+    replies: collections.Counter[str] = collections.Counter()
+    errors: collections.Counter[str] = collections.Counter()
+    remaining = events
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            frame = _frame()
+            t0 = time.perf_counter()
+            try:
+                reply = await _send_one(socket_path, frame)
+            except (OSError, TimeoutError) as exc:
+                errors[type(exc).__name__] += 1
+                continue
+            latencies.append((time.perf_counter() - t0) * 1000.0)
+            replies[reply.decode(errors="replace").strip() or "(no reply)"] += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies, replies, errors
+
+
+def _run_load(socket_path: str, events: int, concurrency: int) -> Load:
+    wall, latencies, replies, errors = asyncio.run(_load(socket_path, events, concurrency))
+    return Load(events, concurrency, wall, latencies, replies, errors)
+
+
+def measure_ingest(
+    h: Home,
+    events: int,
+    concurrency: int,
+    warmup: int,
+    sweep: Sequence[tuple[int, int]],
+    idle_s: float,
+    log: Callable[[str], None],
+) -> IngestResult:
+    """The main load (after a warm-up), then the sweep's (concurrency, events) loads."""
+    with running_daemon(h) as daemon:
+        time.sleep(idle_s)
+        rss_idle, _ = daemon.rss_kib()
+        sock = str(h.socket)
+        log(f"ingest: {warmup} warm-up events, then {events} at concurrency {concurrency}")
+        warm = _run_load(sock, warmup, concurrency)
+        before = Cpu.now(daemon)
+        main = _run_load(sock, events, concurrency)
+        cpu = Cpu.now(daemon) - before
+        rss_after, hwm_after = daemon.rss_kib()
+        log(f"ingest: {main.rate:,.0f} events/s")
+        swept = []
+        for c, n in sweep:
+            swept.append(_run_load(sock, n, c))
+            log(f"ingest sweep: concurrency {c}: {swept[-1].rate:,.0f} events/s")
+        db_events = count_events(h.db)
+        counters = daemon.status().get("counters", {})
+        _stop(daemon)
+    return IngestResult(
+        main=main,
+        cpu=cpu,
+        warmup=warm,
+        sweep=swept,
+        db_events=db_events,
+        rss_idle_kib=rss_idle,
+        rss_after_kib=rss_after,
+        hwm_after_kib=hwm_after,
+        counters=counters if isinstance(counters, dict) else {},
+    )
+
+
+def write_spool(h: Home, records: int) -> None:
+    h.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with h.spool.open("wb") as f:
+        h.spool.chmod(0o600)
+        for _ in range(records):
+            frame = RawFrame(str(uuid.uuid4()), f"{time.time():.6f}", "-", post_tool_use())
+            f.write(encode_spool_record(frame))
+
+
+def measure_replay(h: Home, records: int, log: Callable[[str], None]) -> ReplayResult:
+    write_spool(h, records)
+    log(f"replay: {records} spooled events, starting the daemon")
+    daemon = Daemon(h)
+    try:
+        socket_at = daemon.wait_socket() - daemon.started
+        deadline = time.monotonic() + 300
+        stored = 0
+        while stored < records:
+            if time.monotonic() > deadline:
+                raise BenchError(f"replay: only {stored} of {records} stored after 300 s")
+            try:
+                stored = count_events(h.db)
+            except sqlite3.OperationalError:  # the daemon is still creating the database
+                stored = 0
+            if stored < records:
+                time.sleep(0.01)
+        all_stored = time.perf_counter() - daemon.started
+        log(f"replay: {records / (all_stored - socket_at):,.0f} events/s")
+        # The replay file is deleted once its last chunk is committed: give it a moment.
+        for _ in range(100):
+            if h.spooled_records() == 0:
+                break
+            time.sleep(0.05)
+        daemon.wait_ready()
+        status = daemon.status()
+        counters = status.get("counters", {})
+        replayed = int(counters.get("replayed", -1)) if isinstance(counters, dict) else -1
+        result = ReplayResult(
+            records=records,
+            db_events=count_events(h.db),
+            spool_left=h.spooled_records(),
+            start_to_socket_s=socket_at,
+            start_to_all_stored_s=all_stored,
+            replayed_counter=replayed,
+        )
+        _stop(daemon)
+    finally:
+        daemon.kill()
+    return result
+
+
+def _stop(daemon: Daemon) -> None:
+    if daemon.stop() != 0:
+        raise BenchError("the daemon did not exit 0 on SIGTERM")

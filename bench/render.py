@@ -1,0 +1,462 @@
+"""BENCHMARKS.md from one run's results: each figure beside its target and its comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.hooktime import Check, HookResult
+from bench.ingestload import IngestResult, ReplayResult
+from bench.machine import Machine
+
+HOOK_RATIO_TARGET = 1.5
+HOOK_WORST_MS = 100.0
+INGEST_TARGET = 5000.0
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+# Row labels of the summary table (tests/test_bench_smoke.py looks for each one).
+FIGURES = (
+    "Hook p50, daemon up",
+    "Hook p99, daemon up",
+    "Hook p50, daemon down",
+    "Hook worst case, daemon down",
+    "Hook worst case, daemon wedged",
+    "Daemon ingest rate",
+    "Ingest latency p50",
+    "Ingest latency p99",
+    "Events in the database after ingest",
+    "Spool replay rate",
+    "Daemon RSS, idle",
+    "Daemon RSS, after ingest",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    measured: str
+    target: str
+    comparison: str
+    verdict: str
+    missed: str = ""  # the plain statement when a target is missed or a check failed
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict.startswith("**")
+
+
+@dataclass(frozen=True)
+class Run:
+    machine: Machine
+    mode: str
+    command: str
+    hook: HookResult
+    ingest: IngestResult
+    replay: ReplayResult
+    elapsed_s: float
+    load_before: str  # /proc/loadavg's 1, 5 and 15 minute averages
+    load_after: str
+
+
+def _ms(v: float) -> str:
+    return f"{v:.2f} ms"
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**MISSED**"
+
+
+def _check(ok: bool) -> str:
+    return "OK" if ok else "**FAILED**"
+
+
+def summary_rows(run: Run) -> list[Row]:
+    rows = [*_hook_rows(run.hook), *_ingest_rows(run), *_replay_and_memory_rows(run)]
+    assert tuple(r.figure for r in rows) == FIGURES
+    return rows
+
+
+def _hook_rows(hook: HookResult) -> list[Row]:
+    base = hook.summary("pass")
+    up, down, wedged = hook.summary("up"), hook.summary("down"), hook.summary("wedged")
+    ratio = hook.ratio_p50("up")
+    return [
+        Row(
+            "Hook p50, daemon up",
+            f"{_ms(up.p50)} = {ratio:.2f} {TIMES} pass",
+            f"≤ {HOOK_RATIO_TARGET} {TIMES} `python -I -S -c pass` p50",
+            f"pass p50 {_ms(base.p50)} (hook adds {_ms(up.p50 - base.p50)})",
+            _verdict(ratio <= HOOK_RATIO_TARGET),
+            f"With the daemon up, the hook's p50 is {_ms(up.p50)}, {ratio:.2f} {TIMES} the "
+            f"{_ms(base.p50)} of `python -I -S -c pass` measured alongside it; the target is "
+            f"≤ {HOOK_RATIO_TARGET} {TIMES}.",
+        ),
+        Row("Hook p99, daemon up", _ms(up.p99), "(none)", f"pass p99 {_ms(base.p99)}", "—"),
+        Row(
+            "Hook p50, daemon down",
+            f"{_ms(down.p50)} = {hook.ratio_p50('down'):.2f} {TIMES} pass",
+            "(none; it spools)",
+            f"pass p50 {_ms(base.p50)}",
+            "—",
+        ),
+        Row(
+            "Hook worst case, daemon down",
+            f"max {_ms(down.max)} (p99 {_ms(down.p99)})",
+            f"≤ {HOOK_WORST_MS:.0f} ms",
+            f"pass max {_ms(base.max)}",
+            _verdict(down.max <= HOOK_WORST_MS),
+            f"With no daemon, the slowest of {down.n} hook runs took {_ms(down.max)} "
+            f"({hook.over('down', HOOK_WORST_MS)} runs over {HOOK_WORST_MS:.0f} ms; the "
+            f"slowest `pass` run took {_ms(base.max)}); the target is ≤ {HOOK_WORST_MS:.0f} ms.",
+        ),
+        Row(
+            "Hook worst case, daemon wedged",
+            f"max {_ms(wedged.max)} (p50 {_ms(wedged.p50)})",
+            f"≤ {HOOK_WORST_MS:.0f} ms",
+            f"pass max {_ms(base.max)}",
+            _verdict(wedged.max <= HOOK_WORST_MS),
+            f"Against a daemon that accepts connections but never answers, the slowest of "
+            f"{wedged.n} hook runs took {_ms(wedged.max)} ({hook.over('wedged', HOOK_WORST_MS)} "
+            f"runs over {HOOK_WORST_MS:.0f} ms; p50 {_ms(wedged.p50)}); the target is "
+            f"≤ {HOOK_WORST_MS:.0f} ms. The hook waits up to its 80 ms deadline "
+            f"(`SKILLTRACK_HOOK_TIMEOUT_MS`) after an interpreter start that alone takes "
+            f"{_ms(base.p50)} here (p50), which leaves a few milliseconds of headroom.",
+        ),
+    ]
+
+
+def _ingest_rows(run: Run) -> list[Row]:
+    ingest = run.ingest
+    main, cpu = ingest.main, ingest.cpu
+    lat = main.latency()
+    complete = _ingest_complete(ingest)
+
+    def per_event(cpu_s: float) -> str:
+        return f"{ingest.per_event_ms(cpu_s):.3f} ms"
+
+    return [
+        Row(
+            "Daemon ingest rate",
+            f"{main.rate:,.0f} events/s",
+            f"≥ {INGEST_TARGET:,.0f} events/s on 2 cores",
+            f"CPU in cores: daemon event loop {ingest.cores(cpu.loop):.2f}, its SQLite thread "
+            f"{ingest.cores(cpu.sqlite):.2f}, load generator {ingest.cores(cpu.loadgen):.2f}, "
+            f"other processes {ingest.cores(cpu.rest):.2f}, stolen "
+            f"{ingest.cores(cpu.stolen):.2f}",
+            _verdict(main.rate >= INGEST_TARGET),
+            f"The daemon stored {main.rate:,.0f} events/s, one connection per event, "
+            f"{main.concurrency} in flight; the target is ≥ {INGEST_TARGET:,.0f}/s. Per event, "
+            f"its event-loop thread used {per_event(cpu.loop)} of CPU (alone on a core, at "
+            f"most {1000 / ingest.per_event_ms(cpu.loop):,.0f} events/s), its SQLite thread "
+            f"{per_event(cpu.sqlite)}, and the load generator {per_event(cpu.loadgen)}, on "
+            f"{run.machine.cores} cores shared by all three.",
+        ),
+        Row("Ingest latency p50", _ms(lat.p50), "(none)", "connect → `OK`", "—"),
+        Row("Ingest latency p99", _ms(lat.p99), "(none)", f"max {_ms(lat.max)}", "—"),
+        Row(
+            "Events in the database after ingest",
+            f"{ingest.db_events:,} of {ingest.acked_ok:,} acknowledged",
+            "every acknowledged event stored, once",
+            f"{ingest.sent:,} sent",
+            _check(complete),
+            ""
+            if complete
+            else (
+                f"Of {ingest.sent:,} events sent, {ingest.acked_ok:,} were acknowledged `OK` "
+                f"and {ingest.db_events:,} are in the database (connection errors: "
+                f"{dict(ingest.errors)})."
+            ),
+        ),
+    ]
+
+
+def _ingest_complete(ingest: IngestResult) -> bool:
+    return not ingest.errors and ingest.acked_ok == ingest.sent == ingest.db_events
+
+
+def _replay_and_memory_rows(run: Run) -> list[Row]:
+    replay, ingest = run.replay, run.ingest
+    complete = _replay_complete(replay)
+    return [
+        Row(
+            "Spool replay rate",
+            f"{replay.rate:,.0f} events/s",
+            "(none)",
+            f"{replay.records:,} records in {replay.replay_s:.2f} s after the socket was up",
+            _check(complete),
+            ""
+            if complete
+            else (
+                f"Of {replay.records:,} spooled events, {replay.db_events:,} are in the "
+                f"database and {replay.spool_left:,} are still in the spool."
+            ),
+        ),
+        Row(
+            "Daemon RSS, idle",
+            _mib(ingest.rss_idle_kib),
+            "(none)",
+            "fresh daemon, empty database",
+            "—",
+        ),
+        Row(
+            "Daemon RSS, after ingest",
+            _mib(ingest.rss_after_kib),
+            "(none)",
+            f"peak {_mib(ingest.hwm_after_kib)}",
+            "—",
+        ),
+    ]
+
+
+def _replay_complete(replay: ReplayResult) -> bool:
+    return (
+        replay.db_events == replay.records
+        and replay.spool_left == 0
+        and replay.replayed_counter == replay.records
+    )
+
+
+def checks(run: Run) -> list[Check]:
+    ingest, replay = run.ingest, run.replay
+    return [
+        *run.hook.checks,
+        Check("ingest: events acknowledged OK", ingest.sent, ingest.acked_ok),
+        Check("ingest: events in the database", ingest.acked_ok, ingest.db_events),
+        Check("ingest: connection errors", 0, sum(ingest.errors.values())),
+        Check("replay: events in the database", replay.records, replay.db_events),
+        Check("replay: records left in the spool", 0, replay.spool_left),
+        Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def markdown(run: Run) -> str:
+    m = run.machine
+    rows = summary_rows(run)
+    failed = [c for c in checks(run) if not c.ok]
+    out = [
+        "# skilltrack benchmarks",
+        "",
+        f"Written by `{run.command}` ({run.mode} mode, {run.elapsed_s:.0f} s) on {m.date}. "
+        "Every figure below comes from this one run; each comparison was measured in the same "
+        "run, interleaved with the figure it is compared with. Timings on a shared machine "
+        "move from run to run: the load average and the CPU other processes used are given "
+        "so that a reader can judge how quiet it was.",
+        "",
+        "## Machine",
+        "",
+        *_table(
+            ["", ""],
+            [
+                ["CPU", m.cpu],
+                ["Cores", str(m.cores)],
+                ["Python", m.python],
+                ["Kernel", m.kernel],
+                ["SQLite", m.sqlite],
+                ["Date", m.date],
+                [
+                    "Load average (1, 5, 15 min)",
+                    f"{run.load_before} before, {run.load_after} after",
+                ],
+            ],
+        ),
+        "",
+        "## Figures and targets",
+        "",
+        *_table(
+            ["Figure", "Measured", "Target", "Comparison (same run)", "Verdict"],
+            [[r.figure, r.measured, r.target, r.comparison, r.verdict] for r in rows],
+        ),
+        "",
+    ]
+    missed = [r.missed for r in rows if r.failed]
+    if missed or failed:
+        out += ["**Missed in this run:**", ""]
+        out += [f"- {text}" for text in missed]
+        out += [
+            f"- Check failed: {c.what}: expected {c.expected:,}, found {c.found:,}." for c in failed
+        ]
+    else:
+        out += ["Every target was met in this run."]
+    out += ["", *_hook_section(run.hook), *_ingest_section(run.ingest)]
+    out += [*_replay_section(run.replay), *_checks_section(run), *_method()]
+    return "\n".join(out)
+
+
+def _hook_section(hook: HookResult) -> list[str]:
+    cases = (
+        ("pass", "`python -I -S -c pass`"),
+        ("up", "hook, daemon up"),
+        ("down", "hook, daemon down (spools)"),
+        ("wedged", "hook, daemon wedged (deadline, spools)"),
+    )
+    base = hook.summary("pass").p50
+    rows = []
+    for case, label in cases:
+        s = hook.summary(case)
+        rows.append(
+            [
+                label,
+                str(s.n),
+                _ms(s.p50),
+                _ms(s.p90),
+                _ms(s.p99),
+                _ms(s.max),
+                _ms(s.mean),
+                f"{s.p50 / base:.2f} {TIMES}",
+                str(hook.over(case, HOOK_WORST_MS)),
+            ]
+        )
+    return [
+        "## Hook wall time per event (whole process)",
+        "",
+        f"{hook.runs} timed rounds after {hook.warmups} warm-up rounds; each round spawns every "
+        f"case once, in a shuffled order. Payload: a {hook.payload_bytes:,}-byte PostToolUse "
+        "(Bash) event on stdin. Interpreter: the venv's `python -I -S` for every case.",
+        "",
+        *_table(
+            ["Case", "n", "p50", "p90", "p99", "max", "mean", "p50 / pass p50", "runs > 100 ms"],
+            rows,
+        ),
+        "",
+    ]
+
+
+def _ingest_section(ingest: IngestResult) -> list[str]:
+    main, cpu, lat = ingest.main, ingest.cpu, ingest.main.latency()
+    cpu_rows = [
+        [
+            f"CPU, {who}",
+            f"{used:.2f} s = {ingest.cores(used):.2f} cores, "
+            f"{ingest.per_event_ms(used):.3f} ms per event",
+        ]
+        for who, used in (
+            ("daemon event-loop thread", cpu.loop),
+            ("daemon's other threads (SQLite)", cpu.sqlite),
+            ("load generator (this process)", cpu.loadgen),
+            ("other processes on the machine", cpu.rest),
+            ("stolen by the hypervisor", cpu.stolen),
+        )
+    ]
+    sweep_rows = [
+        [
+            str(load.concurrency),
+            f"{load.events:,}",
+            f"{load.rate:,.0f} events/s",
+            _ms(load.latency().p50),
+            _ms(load.latency().p99),
+        ]
+        for load in sorted([main, *ingest.sweep], key=lambda load: load.concurrency)
+    ]
+    return [
+        "## Daemon ingest, one connection per event",
+        "",
+        f"{main.events:,} events (after {ingest.warmup.events:,} warm-up events) from an "
+        f"asyncio load generator in the benchmark process, {main.concurrency} in flight, each "
+        "a fresh Unix-socket connection carrying one frame, half-closed, answered once "
+        "committed.",
+        "",
+        *_table(
+            ["", ""],
+            [
+                ["Wall time", f"{main.wall_s:.2f} s"],
+                ["Rate", f"{main.rate:,.0f} events/s"],
+                [
+                    "Latency connect → reply",
+                    f"p50 {_ms(lat.p50)}, p90 {_ms(lat.p90)}, p99 {_ms(lat.p99)}, "
+                    f"max {_ms(lat.max)}",
+                ],
+                ["Replies", ", ".join(f"`{k}` {v:,}" for k, v in sorted(main.replies.items()))],
+                [
+                    "Connection errors",
+                    ", ".join(f"{k} {v}" for k, v in ingest.errors.items()) or "none",
+                ],
+                *cpu_rows,
+                [
+                    "Daemon RSS",
+                    f"idle {_mib(ingest.rss_idle_kib)}, after the load "
+                    f"{_mib(ingest.rss_after_kib)}, peak {_mib(ingest.hwm_after_kib)}",
+                ],
+                [
+                    "Events in the database (read-only count, after the sweep too)",
+                    f"{ingest.db_events:,} (sent {ingest.sent:,}, acknowledged "
+                    f"{ingest.acked_ok:,})",
+                ],
+                ["Daemon counters at the end", f"`{_counters(ingest.counters)}`"],
+            ],
+        ),
+        "",
+        "Rate by events in flight (the main load, then a shorter load at each other level, "
+        "same daemon): a rate that grows with concurrency while the CPU above is not used up "
+        "is bound by latency (the commit cycle), not by CPU.",
+        "",
+        *_table(["In flight", "Events", "Rate", "p50", "p99"], sweep_rows),
+        "",
+    ]
+
+
+def _replay_section(replay: ReplayResult) -> list[str]:
+    return [
+        "## Spool replay",
+        "",
+        f"{replay.records:,} records written to `spool/events.spool` before the daemon started.",
+        "",
+        *_table(
+            ["", ""],
+            [
+                ["Daemon start → socket answers", f"{replay.start_to_socket_s:.2f} s"],
+                ["Daemon start → all stored", f"{replay.start_to_all_stored_s:.2f} s"],
+                ["Replay rate (after the socket answered)", f"{replay.rate:,.0f} events/s"],
+                ["Events in the database", f"{replay.db_events:,}"],
+                ["Records left in the spool", f"{replay.spool_left:,}"],
+                ["Daemon's `replayed` counter", f"{replay.replayed_counter:,}"],
+            ],
+        ),
+        "",
+    ]
+
+
+def _checks_section(run: Run) -> list[str]:
+    return [
+        "## Checks",
+        "",
+        *_table(
+            ["Check", "Expected", "Found", ""],
+            [[c.what, f"{c.expected:,}", f"{c.found:,}", _check(c.ok)] for c in checks(run)],
+        ),
+        "",
+    ]
+
+
+def _method() -> list[str]:
+    return [
+        "## Method",
+        "",
+        "- Hook: each run is `posix_spawn` → `waitpid` of a fresh interpreter, stdin a file "
+        "holding the event, stdout and stderr files (checked empty afterwards), timed with "
+        "`perf_counter_ns`. `SKILLTRACK_NO_AUTOSTART=1` in every case. *Daemon down*: no "
+        "socket, the hook spools. *Daemon wedged*: a socket that accepts and never answers; "
+        "the hook waits out its deadline (`SKILLTRACK_HOOK_TIMEOUT_MS`, 80 ms) and spools.",
+        "- Ingest: frames built with `skilltrack.wire.encode_frame` (a fresh UUID and "
+        "`time.time()` each); latency from before `connect` to the reply. The load generator "
+        "shares the machine's cores with the daemon, as hooks would. CPU per thread from "
+        "`/proc/<pid>/task/*/stat`, the machine's from `/proc/stat` (10 ms ticks). The count is "
+        "read from the SQLite file through a read-only connection.",
+        "- RSS: `VmRSS` / `VmHWM` from `/proc/<pid>/status` of the daemon, idle after start "
+        "and right after the main load.",
+        "- Re-run: `.venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]`.",
+        "",
+    ]
+
+
+def _counters(counters: dict[str, object]) -> str:
+    keep = ("received", "stored", "duplicates", "rejected", "dropped", "spooled", "replayed")
+    return ", ".join(f"{k}={counters[k]}" for k in keep if k in counters) or "(none)"

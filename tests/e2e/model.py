@@ -1,0 +1,195 @@
+"""A scripted stand-in for the Anthropic Messages API, for driving the real Claude Code offline.
+
+Each conversation is a script: the tool calls to make, in order, then a final text. The reply to
+a request is chosen by counting the `tool_result` blocks already in its messages, so the n-th
+request of a conversation makes the n-th call whatever Claude Code sent in between. Subagents
+talk to the same endpoint; their conversation is picked by a marker in their first user message
+(the `prompt` of the `Agent` call). Replies are streamed as Server-Sent Events, the only form
+Claude Code asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    input: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Tool calls made one per request, then `final` as text for every request after."""
+
+    calls: Sequence[ToolCall]
+    final: str = "done"
+    marker: str | None = None  # picks this conversation when its first user message has it
+
+    def reply(self, tool_results: int) -> ToolCall | str:
+        return self.calls[tool_results] if tool_results < len(self.calls) else self.final
+
+
+@dataclass
+class Request:
+    """One request as received, and what was answered (kept for debugging a failed run)."""
+
+    path: str
+    body: Any
+    conversation: str | None = None
+    answer: ToolCall | str | None = None
+
+
+@dataclass
+class ScriptedModel:
+    """The conversation of the session itself, and those of its subagents by marker.
+
+    `main` may be replaced between two `claude` runs to script the next session.
+    """
+
+    main: Conversation
+    subagents: Sequence[Conversation] = ()
+    requests: list[Request] = field(default_factory=list)
+
+    def choose(self, body: Mapping[str, Any]) -> tuple[str, ToolCall | str]:
+        """(which conversation the request belongs to, the reply it gets)."""
+        messages = body.get("messages") or []
+        first = _text(messages[0].get("content")) if messages else ""
+        done = _count_tool_results(messages)
+        for sub in self.subagents:
+            if sub.marker is not None and sub.marker in first:
+                return sub.marker, sub.reply(done)
+        return "main", self.main.reply(done)
+
+    def summary(self) -> str:
+        """One line per request, for assertion messages."""
+        lines = []
+        for r in self.requests:
+            answer = r.answer.name if isinstance(r.answer, ToolCall) else r.answer
+            lines.append(f"{r.path} [{r.conversation}] -> {answer}")
+        return "\n".join(lines)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        )
+    return ""
+
+
+def _count_tool_results(messages: Sequence[Any]) -> int:
+    return sum(
+        1
+        for m in messages
+        if isinstance(m, dict) and isinstance(m.get("content"), list)
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    )
+
+
+def _sse(data: Mapping[str, Any]) -> bytes:
+    return f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _events(model: str, answer: ToolCall | str) -> list[bytes]:
+    """The stream of one reply: a single content block, the call or the text."""
+    if isinstance(answer, ToolCall):
+        block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": f"toolu_{uuid.uuid4().hex[:24]}",
+            "name": answer.name,
+            "input": {},
+        }
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(answer.input)}
+        stop_reason = "tool_use"
+    else:
+        block = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": answer}
+        stop_reason = "end_turn"
+    message: dict[str, Any] = {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
+    end = {"stop_reason": stop_reason, "stop_sequence": None}
+    return [
+        _sse({"type": "message_start", "message": message}),
+        _sse({"type": "content_block_start", "index": 0, "content_block": block}),
+        _sse({"type": "content_block_delta", "index": 0, "delta": delta}),
+        _sse({"type": "content_block_stop", "index": 0}),
+        _sse({"type": "message_delta", "delta": end, "usage": {"output_tokens": 5}}),
+        _sse({"type": "message_stop"}),
+    ]
+
+
+def make_app(script: ScriptedModel) -> web.Application:
+    async def messages(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        conversation, answer = script.choose(body)
+        script.requests.append(Request(request.path, body, conversation, answer))
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        for chunk in _events(str(body.get("model", "claude")), answer):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    async def anything(request: web.Request) -> web.Response:
+        # Nothing but /v1/messages is called with nonessential traffic off; should a version
+        # probe more, an empty object answers without derailing the run.
+        script.requests.append(Request(request.path, None))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_route("*", "/{tail:.*}", anything)
+    return app
+
+
+class ModelServer:
+    """The app on 127.0.0.1 at a free port, served from a thread with its own event loop."""
+
+    def __init__(self, script: ScriptedModel) -> None:
+        self.script = script
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def __enter__(self) -> ModelServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(make_app(self.script), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"

@@ -1,0 +1,134 @@
+"""Classification of real Claude Code 2.1.328 payloads (shared/claude-code-events.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from skilltrack.daemon.classify import Usage, classify
+from skilltrack.daemon.models import HookPayload
+
+SESSION = {"session_id": "8350fdb2", "cwd": "/home/ann/proj", "prompt_id": "3037ca87"}
+SUBAGENT = {"agent_id": "ad9efd887f8677e85", "agent_type": "general-purpose"}
+
+
+def event(hook: str, **fields: Any) -> HookPayload:
+    return HookPayload.model_validate({**SESSION, "hook_event_name": hook, **fields})
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            event(
+                "PostToolUse",
+                tool_name="Skill",
+                tool_input={"skill": "pdf-helper"},
+                tool_response={"success": True, "commandName": "pdf-helper"},
+                tool_use_id="toolu_0001",
+                duration_ms=9,
+            ),
+            Usage("skill", "pdf-helper", success=True, duration_ms=9),
+        ),
+        (
+            event(
+                "PostToolUse",
+                tool_name="Skill",
+                tool_input={"skill": "docs:pdf-helper"},
+                duration_ms=3,
+            ),
+            Usage("skill", "docs:pdf-helper", plugin="docs", success=True, duration_ms=3),
+        ),
+        (
+            event(
+                "PostToolUseFailure",
+                tool_name="Bash",
+                tool_input={"command": "exit 3"},
+                error="Exit code 3",
+                is_interrupt=False,
+                duration_ms=24,
+            ),
+            Usage("tool", "Bash", success=False, duration_ms=24),
+        ),
+        (
+            event(
+                "PostToolUse",
+                tool_name="mcp__echo__echo",
+                tool_input={"text": "hello"},
+                tool_response=[{"type": "text", "text": "hello"}],
+                duration_ms=11,
+                mcp_server={"name": "echo", "source": "dynamic"},
+            ),
+            Usage("mcp", "mcp__echo__echo", mcp_server="echo", success=True, duration_ms=11),
+        ),
+        (
+            event(
+                "PostToolUse",
+                tool_name="Agent",
+                tool_input={"prompt": "x", "subagent_type": "general-purpose"},
+                tool_response={"status": "async_launched"},
+                duration_ms=12,
+            ),
+            Usage("agent", "general-purpose", success=True, duration_ms=12),
+        ),
+        (
+            event("PostToolUse", tool_name="Task", tool_input={"prompt": "x"}, duration_ms=1),
+            Usage("agent", "general-purpose", success=True, duration_ms=1),
+        ),
+        (
+            event(
+                "PostToolUse",
+                tool_name="Skill",
+                tool_input={"skill": "pdf-helper"},
+                duration_ms=8,
+                **SUBAGENT,
+            ),
+            Usage("skill", "pdf-helper", success=True, duration_ms=8),
+        ),
+        (
+            event("PostToolUse", tool_name="Skill", tool_response={"success": False}),
+            Usage("tool", "Skill", success=False),
+        ),
+        (event("SessionStart", source="startup"), Usage(None, None)),
+        (event("SubagentStart", **SUBAGENT), Usage(None, None)),
+        (event("PreToolUse", tool_name="Bash", tool_input={"command": "ls"}), Usage(None, None)),
+        (event("PostToolUse"), Usage(None, None)),
+    ],
+    ids=[
+        "skill",
+        "plugin-skill",
+        "failed-bash",
+        "mcp",
+        "agent",
+        "task-default-subagent",
+        "skill-in-subagent",
+        "skill-without-name-reporting-failure",
+        "session-start",
+        "subagent-start",
+        "pre-tool-use",
+        "no-tool-name",
+    ],
+)
+def test_tool_events_are_classified(payload: HookPayload, expected: Usage) -> None:
+    assert classify(payload) == expected
+
+
+def test_user_typed_slash_name_is_a_skill_when_one_is_installed() -> None:
+    typed = event(
+        "UserPromptExpansion",
+        expansion_type="slash_command",
+        command_name="pdf-helper",
+        command_args="extract report.pdf",
+        command_source="userSettings",
+        prompt="/pdf-helper extract report.pdf",
+    )
+    assert classify(typed, lambda name: name == "pdf-helper") == Usage(
+        "skill", "pdf-helper", success=True
+    )
+    assert classify(typed, lambda name: False) == Usage("command", "pdf-helper", success=True)
+
+
+def test_unknown_fields_are_kept() -> None:
+    payload = event("PostToolUse", tool_name="Bash", brand_new_field={"x": 1})
+    assert payload.model_extra == {"brand_new_field": {"x": 1}}

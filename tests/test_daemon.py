@@ -1,0 +1,245 @@
+"""The daemon's lifecycle, its socket's safety, and its behaviour when the store fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import stat
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from skilltrack.wire import MAX_FRAME, encode_frame
+from tests.conftest import DaemonProcess, Home, payload
+
+
+def exchange(home: Home, data: bytes, *, half_close: bool = True) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(home.paths.socket))
+        s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+        return reply
+
+
+def frame(**fields: object) -> bytes:
+    import uuid
+
+    return encode_frame(str(uuid.uuid4()), time.time(), payload(**fields))  # type: ignore[arg-type]
+
+
+def test_status_when_nothing_runs_says_so(home: Home) -> None:
+    status = home.status()
+    assert status["running"] is False
+    assert status["pid"] is None
+    assert status["database"]["events"] == 0
+    human = home.cli("skilltrack-daemon", "status").stdout
+    assert "not running" in human
+
+
+def test_start_stop_and_start_again(home: Home) -> None:
+    started = home.cli("skilltrack-daemon", "start")
+    assert "started" in started.stdout
+    status = home.status()
+    assert status["running"] is True
+    pid = status["pid"]
+
+    again = home.cli("skilltrack-daemon", "start")
+    assert f"already running (pid {pid})" in again.stdout
+
+    stopped = home.cli("skilltrack-daemon", "stop")
+    assert "stopped" in stopped.stdout
+    assert home.status()["running"] is False
+    assert not home.paths.socket.exists()
+    assert not home.paths.pid.exists()
+    assert "not running" in home.cli("skilltrack-daemon", "stop").stdout
+
+
+def test_state_files_are_private(home: Home, daemon: DaemonProcess) -> None:
+    home.hook(payload())
+    paths = home.paths
+    assert stat.S_IMODE(paths.run_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(paths.socket.stat().st_mode) == 0o600
+    for path in (paths.db, paths.log, paths.lock, paths.pid):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_second_daemon_refuses_to_run(home: Home, daemon: DaemonProcess) -> None:
+    second = home.cli("skilltrack-daemon", "run", check=False)
+    assert second.returncode == 1
+    assert "already runs" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+
+
+def test_stale_socket_is_replaced(home: Home) -> None:
+    home.paths.run_dir.mkdir(mode=0o700, parents=True)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(home.paths.socket))
+    stale.close()  # the file stays, nobody listens: what a SIGKILLed daemon leaves
+
+    home.start_daemon()
+    home.hook(payload())
+    assert len(home.events()) == 1
+
+
+def test_a_file_at_the_socket_path_is_refused_not_replaced(home: Home) -> None:
+    home.paths.run_dir.mkdir(mode=0o700, parents=True)
+    home.paths.socket.write_text("precious")
+
+    result = home.cli("skilltrack-daemon", "run", check=False)
+
+    assert result.returncode == 1
+    assert "is not a socket" in result.stderr
+    assert home.paths.socket.read_text() == "precious"
+
+
+def test_an_insecure_run_directory_is_refused(home: Home) -> None:
+    home.paths.run_dir.mkdir(mode=0o755, parents=True)
+    os.chmod(home.paths.run_dir, 0o755)
+
+    result = home.cli("skilltrack-daemon", "run", check=False)
+
+    assert result.returncode == 1
+    assert "open to other users" in result.stderr
+    assert not home.paths.socket.exists()
+
+
+# The client runs as `nobody`, who cannot reach the test's venv under /root: a system Python.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
+@pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason=f"needs {SYSTEM_PYTHON}")
+def test_another_uid_is_refused_at_the_socket(home: Home, daemon: DaemonProcess) -> None:
+    # Open the directory and socket up so that only the daemon's peer check stands between
+    # the other user and the daemon.
+    os.chmod(home.dir, 0o755)
+    os.chmod(home.paths.run_dir, 0o755)
+    os.chmod(home.paths.socket, 0o666)
+    client = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_UNIX)\n"
+        "s.connect(sys.argv[1]); print('connected')\n"
+        "try:\n"
+        "    s.sendall(sys.stdin.buffer.read()); s.shutdown(socket.SHUT_WR)\n"
+        "    print('reply', repr(s.recv(100)))\n"
+        "except OSError as e:\n"
+        "    print('error', e)\n"
+    )
+    result = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "-c", client, str(home.paths.socket)],
+        input=frame(),
+        capture_output=True,
+        user=65534,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    # It got through the file permissions; the daemon's peer check turned it away.
+    assert result.stdout.startswith(b"connected\n"), result.stdout
+    assert b"OK" not in result.stdout, result.stdout
+    assert home.events() == []
+    assert home.status()["counters"]["rejected"] == {"peer_uid": 1}
+
+
+def test_oversized_frame_is_refused_and_counted(home: Home, daemon: DaemonProcess) -> None:
+    reply = exchange(home, b"ST1 " + b"x" * (MAX_FRAME + 10))
+    assert reply == b"ERR too_large\n"
+    assert home.status()["counters"]["rejected"] == {"too_large": 1}
+
+
+def test_idle_and_half_sent_connections_do_not_stop_others(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(50)]
+    try:
+        for i, s in enumerate(idle):
+            s.connect(str(home.paths.socket))
+            if i % 2:
+                s.sendall(frame()[:30])  # half a frame, then nothing
+        result = home.hook(payload(tool_use_id="toolu_live"))
+        assert result.returncode == 0
+        assert [e["tool_use_id"] for e in home.events()] == ["toolu_live"]
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_sigterm_commits_everything_acknowledged_and_exits(home: Home) -> None:
+    daemon = home.start_daemon()
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda _: exchange(home, frame()), range(200)))
+    assert set(replies) == {b"OK\n"}
+
+    assert daemon.terminate(timeout=10) == 0
+    assert not home.paths.socket.exists()
+    assert len(home.events(limit=1000)) == 200
+
+
+def test_a_locked_store_delays_but_loses_nothing(home: Home, daemon: DaemonProcess) -> None:
+    lock = sqlite3.connect(home.paths.db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # another process holds the database: the daemon must wait
+    sent: list[str] = []
+    try:
+        for i in range(20):
+            result = home.hook(payload(tool_use_id=f"toolu_{i}"))
+            assert result.returncode == 0
+            sent.append(f"toolu_{i}")
+        status = home.status()
+        assert status["store"]["healthy"] is False
+        assert status["counters"]["store_retries"] > 0
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+
+    def all_stored() -> bool:
+        return sorted(e["tool_use_id"] for e in home.events()) == sorted(sent)
+
+    home.wait_for(all_stored, timeout=30, what="the buffered and spooled events")
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool to drain")
+    assert home.status()["store"]["healthy"] is True
+    [bash] = home.report()
+    assert bash["uses"] == 20  # each stored once, whether it came from the buffer or the spool
+
+
+def test_spool_written_while_running_is_replayed(home: Home, daemon: DaemonProcess) -> None:
+    # Hooks spool while the daemon runs when it is slow to answer; it must pick those up too.
+    env = {"SKILLTRACK_HOOK_TIMEOUT_MS": "0"}
+    for i in range(5):
+        home.hook(payload(tool_use_id=f"toolu_{i}"), extra_env=env)
+    home.wait_for(lambda: len(home.events()) == 5, what="the events")
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool to drain")
+    assert len(home.events()) == 5
+
+
+def test_bad_control_command_is_refused(home: Home, daemon: DaemonProcess) -> None:
+    assert exchange(home, b"CTL reboot\n") == b"ERR bad_control\n"
+
+
+def test_sigterm_with_a_locked_store_spools_the_buffer_and_nothing_is_lost(home: Home) -> None:
+    daemon = home.start_daemon()
+    lock = sqlite3.connect(home.paths.db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        # Hooks give up waiting and spool too; the daemon holds its copy in the buffer.
+        for i in range(5):
+            home.hook(payload(tool_use_id=f"toolu_{i}"))
+        assert home.status()["buffer"]["pending"] == 5
+        assert daemon.terminate(timeout=10) == 0
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert home.status()["spool"]["records"] == 10  # the hooks' copies and the daemon's
+
+    home.start_daemon()
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the replay")
+    assert sorted(e["tool_use_id"] for e in home.events()) == [f"toolu_{i}" for i in range(5)]
+    assert home.status()["counters"]["duplicates"] == 5

@@ -1,0 +1,221 @@
+"""The real hook script, run as Claude Code runs it, with and without a daemon."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import DaemonProcess, Home, payload
+
+NO_AUTOSTART = {"SKILLTRACK_NO_AUTOSTART": "1"}
+
+
+def spool_lines(home: Home) -> list[bytes]:
+    try:
+        return home.paths.spool.read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def test_hook_with_daemon_stores_the_event_and_prints_nothing(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    result = home.hook(payload("PostToolUse", tool_use_id="toolu_0001"))
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert result.stderr == b""
+    [event] = home.events()
+    assert event["tool_use_id"] == "toolu_0001"
+    assert event["hook_event"] == "PostToolUse"
+    assert event["artifact_type"] == "tool"
+    assert event["artifact_name"] == "Bash"
+    assert event["success"] is True
+    assert event["duration_ms"] == 9
+    assert uuid.UUID(event["event_id"]).version == 4
+    assert event["client_time"]
+    assert event["received_at"]
+    assert spool_lines(home) == []
+
+
+def test_hook_without_daemon_spools_privately_and_replay_stores_it_once(home: Home) -> None:
+    result = home.hook(payload(tool_use_id="toolu_spooled"), extra_env=NO_AUTOSTART)
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert len(spool_lines(home)) == 1
+    assert stat.S_IMODE(home.paths.spool.stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.paths.spool_dir.stat().st_mode) == 0o700
+    assert home.status()["spool"]["records"] == 1
+
+    daemon = home.start_daemon()
+    home.wait_for(lambda: len(home.events()) == 1, what="the spooled event to be replayed")
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool to empty")
+    daemon.terminate()
+
+    # A second start finds nothing left to replay: the event is stored once.
+    daemon = home.start_daemon()
+    [event] = home.events()
+    assert event["tool_use_id"] == "toolu_spooled"
+    assert home.status()["counters"]["replayed"] == 0
+    daemon.terminate()
+
+
+def test_spooled_event_keeps_its_event_id_and_client_time(home: Home) -> None:
+    home.hook(payload(tool_use_id="toolu_x"), extra_env=NO_AUTOSTART)
+    [line] = spool_lines(home)
+    _magic, event_id, client_ts, _flags, _b64 = line.split(b" ")
+
+    home.start_daemon()
+    home.wait_for(lambda: len(home.events()) == 1, what="the replay")
+    [event] = home.events()
+    assert event["event_id"] == event_id.decode()
+    assert abs(float(client_ts) - _epoch(event["client_time"])) < 0.002
+
+
+def _epoch(iso_time: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso_time).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "reason"),
+    [
+        (b"", "empty_payload"),
+        (b"this is not json {", "invalid_json"),
+        (b"\xff\xfe\x00garbage\x80", "invalid_utf8"),
+        (b'{"hook_event_name": "PostToolUse", "tool_name": 5}', "invalid_field"),
+        (b'["a", "list"]', "invalid_json"),
+        (b'{"no_hook_event_name": true}', "invalid_field"),
+        (b"\x00" * (3 * 1024 * 1024), "invalid_field"),  # huge garbage, cut down by the hook
+    ],
+    ids=["empty", "garbage", "non-utf8", "wrong-type", "not-an-object", "no-event-name", "huge"],
+)
+def test_bad_stdin_exits_0_silently_and_the_daemon_counts_the_rejection(
+    home: Home, daemon: DaemonProcess, stdin: bytes, reason: str
+) -> None:
+    result = home.hook(stdin)
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert home.status()["counters"]["rejected"] == {reason: 1}
+    assert home.events() == []
+    assert spool_lines(home) == []  # refused for good: spooling it would only refuse it again
+
+    # The daemon keeps serving.
+    home.hook(payload())
+    assert len(home.events()) == 1
+
+
+def test_huge_event_is_cut_down_to_a_marked_valid_event(home: Home, daemon: DaemonProcess) -> None:
+    big = "x" * (5 * 1024 * 1024)
+    stdin = payload(
+        "PostToolUse",
+        tool_name="Skill",
+        tool_input={"skill": "pdf-helper"},
+        tool_response={"content": big},
+        tool_use_id="toolu_big",
+        duration_ms=1234,
+    )
+
+    result = home.hook(stdin)
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+    [event] = home.json("skilltrack", "events", "--payload")["events"]
+    assert event["truncated"] is True
+    assert event["artifact_type"] == "skill"
+    assert event["artifact_name"] == "pdf-helper"
+    assert event["tool_use_id"] == "toolu_big"
+    assert event["duration_ms"] == 1234
+    assert event["payload"]["skilltrack_truncated"]["original_bytes"] == len(stdin)
+    assert len(json.dumps(event["payload"])) < 64 * 1024
+
+
+def test_hook_exits_0_silently_when_its_state_directory_is_unusable(home: Home) -> None:
+    not_a_dir = home.dir / "file"
+    not_a_dir.write_text("x")
+
+    result = home.hook(payload(), extra_env={"SKILLTRACK_HOME": str(not_a_dir)})
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert result.stderr == b""
+
+
+@pytest.fixture
+def wedged_socket(home: Home) -> Iterator[socket.socket]:
+    """Something listening on the daemon's socket that accepts and never answers."""
+    home.paths.run_dir.mkdir(mode=0o700, parents=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(home.paths.socket))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_silent_daemon_makes_the_hook_spool_and_not_start_another(
+    home: Home, wedged_socket: socket.socket
+) -> None:
+    result = home.hook(payload(tool_use_id="toolu_wedged"))
+
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert len(spool_lines(home)) == 1
+    # The socket exists, so this was a wedged daemon, not a missing one: no start attempt.
+    assert not home.paths.pid.exists()
+
+
+def test_stdin_that_never_closes_still_ends_in_exit_0(home: Home) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import HOOK
+
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(HOOK)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**home.env, **NO_AUTOSTART},
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(payload()[:40])
+    proc.stdin.flush()
+    try:
+        returncode = proc.wait(timeout=30)  # stdin stays open; the hook gives it 5 s
+    finally:
+        proc.stdin.close()
+    assert returncode == 0
+    assert proc.stdout.read() == b""
+    proc.stdout.close()
+    assert proc.stderr is not None
+    proc.stderr.close()
+    assert len(spool_lines(home)) == 1  # what came is spooled; the daemon will judge it

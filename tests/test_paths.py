@@ -1,0 +1,70 @@
+"""The hook (stdlib only, no platformdirs) finds the same socket and spool as the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from skilltrack import paths
+from tests.conftest import HOOK
+
+PROBE = (
+    "import sys, json; sys.path.insert(0, sys.argv[1]);"
+    "import skilltrack_hook_core as h; print(json.dumps(h.state_dirs()))"
+)
+
+
+def hook_dirs(env: dict[str, str]) -> tuple[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE, str(HOOK.parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    run_dir, spool_dir = json.loads(out)
+    return run_dir, spool_dir
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"SKILLTRACK_HOME": "/tmp/st-explicit"},
+        {"SKILLTRACK_HOME": "relative/home"},
+        {"XDG_STATE_HOME": "/var/tmp/xdg-state"},
+        {"XDG_STATE_HOME": "not/absolute"},
+        {"XDG_STATE_HOME": ""},
+        {"HOME": "/home/someone-else"},
+        {},
+    ],
+    ids=["home", "relative-home", "xdg", "relative-xdg", "empty-xdg", "other-home", "defaults"],
+)
+def test_hook_and_package_agree_on_socket_and_spool(
+    overrides: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [*os.environ]:
+        if name.startswith("SKILLTRACK_") or name == "XDG_STATE_HOME":
+            monkeypatch.delenv(name)
+    for name, value in overrides.items():
+        monkeypatch.setenv(name, value)
+
+    run_dir, spool_dir = hook_dirs(dict(os.environ))
+
+    expected = paths.resolve()
+    assert run_dir == str(expected.run_dir)
+    assert spool_dir == str(expected.spool_dir)
+    assert os.path.join(run_dir, "daemon.sock") == str(expected.socket)
+    assert os.path.join(spool_dir, "events.spool") == str(expected.spool)
+
+
+def test_without_skilltrack_home_the_platform_state_dir_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SKILLTRACK_HOME", raising=False)
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", "/home/ann")
+    assert str(paths.resolve().socket) == "/home/ann/.local/state/skilltrack/run/daemon.sock"
