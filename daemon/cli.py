@@ -60,12 +60,13 @@ def run(paths: Paths) -> int:
     os.umask(0o077)  # before the log file is created: nothing we write is for other users
     os.chdir("/")  # a long-lived process should not pin whatever directory it was started in
     _setup_logging(paths)
+    daemon = Daemon(paths)
     try:
-        asyncio.run(Daemon(paths).serve())
+        asyncio.run(daemon.serve())
     except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
         logging.getLogger(__name__).error("not starting: %s", exc)
         raise
-    return 0
+    return 1 if daemon.failed else 0
 
 
 def start(paths: Paths) -> int:

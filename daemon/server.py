@@ -40,6 +40,7 @@ from skilltrack.wire import (
     CONTROL,
     MAX_FRAME,
     FrameError,
+    RawFrame,
     decode_spool_record,
     split_frame,
 )
@@ -69,6 +70,7 @@ class Daemon:
         self.buffered_bytes = 0
         self._stop = asyncio.Event()
         self._signals = 0
+        self.failed = False  # a background task died: exit non-zero
         self._store: Store | None = None
         self._writer: Writer | None = None
 
@@ -145,6 +147,8 @@ class Daemon:
             asyncio.create_task(self._replay_loop(), name="replay"),
             asyncio.create_task(self._sweep_loop(), name="sweeper"),
         ]
+        for task in tasks:
+            task.add_done_callback(self._task_ended)
         await server.start_serving()
         log.info(
             "skilltrack daemon %s (pid %d) listening on %s, store %s",
@@ -170,6 +174,17 @@ class Daemon:
         for conn in list(self.connections):
             conn.close()
 
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        # Without its writer the daemon would accept events it can never commit: rather than
+        # limp on, shut down cleanly (the buffer is spooled) and let the next hook restart it.
+        if self._stop.is_set() or task.cancelled():
+            return
+        log.critical(
+            "%s task ended unexpectedly; stopping", task.get_name(), exc_info=task.exception()
+        )
+        self.failed = True
+        self._stop.set()
+
     def _on_signal(self, sig: int) -> None:
         self._signals += 1
         if self._signals > 1:
@@ -184,14 +199,27 @@ class Daemon:
         """The reply to a complete frame, or a future that resolves when it is committed."""
         self.counters.received += 1
         try:
-            row = ingest.parse(split_frame(data), self.skills.is_skill)
+            row = self.parse(split_frame(data))
         except FrameError as exc:
-            self.reject(exc.reason)
             return b"ERR %s\n" % exc.reason.encode()
         try:
             return self.writer.submit(row)
         except BufferFull:
             return ACK_SPOOLED if self.spool_rows([row]) else b"BUSY spool_failed\n"
+
+    def parse(self, raw: RawFrame) -> EventRow:
+        """Validate and classify a frame; a refusal is counted and raised as FrameError."""
+        try:
+            return ingest.parse(raw, self.skills.is_skill)
+        except FrameError as exc:
+            self.reject(exc.reason)
+            raise
+        except Exception as exc:
+            # A frame boundary: whatever a frame does to our code, it must not take the
+            # daemon down or wedge the replay of the spool behind it.
+            log.exception("could not process event %s", raw.event_id)
+            self.reject("internal_error")
+            raise FrameError("internal_error") from exc
 
     def reject(self, reason: str) -> None:
         self.counters.rejected[reason] += 1
@@ -249,9 +277,8 @@ class Daemon:
         for line in spool.records(path):
             self.counters.replayed += 1
             try:
-                row = ingest.parse(decode_spool_record(line), self.skills.is_skill)
-            except FrameError as exc:
-                self.reject(exc.reason)
+                row = self.parse(decode_spool_record(line))
+            except FrameError:
                 continue
             while True:
                 try:

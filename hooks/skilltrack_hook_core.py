@@ -246,7 +246,8 @@ def _daemon_executable() -> str | None:
 
 
 def main() -> None:
-    import _signal
+    # The C module: `signal` would pull in enum, several milliseconds of start-up.
+    import _signal  # type: ignore[import-not-found]
 
     _signal.signal(_signal.SIGALRM, _on_alarm)
     _signal.setitimer(_signal.ITIMER_REAL, STDIN_DEADLINE_S)

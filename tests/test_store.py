@@ -90,9 +90,9 @@ async def test_summary_matches_a_recount_of_the_events(tmp_path: Path) -> None:
 async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s.db")
     good = row()
-    bad = row()._replace(hook_event=None)  # NOT NULL violated mid-batch
+    bad = row()._replace(hook_event=None)  # type: ignore[arg-type]  # NOT NULL, mid-batch
     with pytest.raises(sqlite3.IntegrityError):
-        await store.insert_events([good, bad])  # type: ignore[list-item]
+        await store.insert_events([good, bad])
     assert await store.count_events() == 0
     assert await store.artifact_summary() == []
     assert await store.insert_events([good]) == 1
