@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import uvloop
+
 from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
 from skilltrack.daemon.server import Daemon, StartupError
@@ -62,7 +64,8 @@ def run(paths: Paths) -> int:
     _setup_logging(paths)
     daemon = Daemon(paths)
     try:
-        asyncio.run(daemon.serve())
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(daemon.serve())
     except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
         logging.getLogger(__name__).error("not starting: %s", exc)
         raise

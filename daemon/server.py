@@ -15,30 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import resource
 import signal
 import socket
+import sqlite3
 import stat
-import struct
 import time
 from pathlib import Path
 from typing import Any
 
 from skilltrack import __version__
 from skilltrack.daemon import ingest, instance, spool
+from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
 from skilltrack.daemon.store import EventRow, Store
 from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
-    ACK_OK,
     ACK_SPOOLED,
-    CONTROL,
-    MAX_FRAME,
     FrameError,
     RawFrame,
     decode_spool_record,
@@ -48,11 +45,11 @@ from skilltrack.wire import (
 log = logging.getLogger(__name__)
 
 FRAME_TIMEOUT_S = 5.0  # a connection must deliver its whole frame within this
-MAX_CONNECTIONS = 4096
-MAX_BUFFERED_BYTES = 64 * 1024 * 1024  # frames being received, all connections together
 DRAIN_TIMEOUT_S = 3.0
 REPLAY_INTERVAL_S = 1.0
 REPLAY_CHUNK = 500
+CHECKPOINT_INTERVAL_S = 1.0
+WAL_LIMIT_BYTES = 64 * 1024 * 1024  # past this, a checkpoint that restarts the WAL
 
 
 class StartupError(Exception):
@@ -146,6 +143,7 @@ class Daemon:
             asyncio.create_task(self._writer.run(), name="writer"),
             asyncio.create_task(self._replay_loop(), name="replay"),
             asyncio.create_task(self._sweep_loop(), name="sweeper"),
+            asyncio.create_task(self._checkpoint_loop(self._store), name="checkpointer"),
         ]
         for task in tasks:
             task.add_done_callback(self._task_ended)
@@ -295,6 +293,15 @@ class Daemon:
                 futures = []
         return await _all_committed(futures)
 
+    async def _checkpoint_loop(self, store: Store) -> None:
+        await store.checkpoint_in_background()
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            try:
+                await store.checkpoint(restart=store.wal_bytes() > WAL_LIMIT_BYTES)
+            except sqlite3.Error as exc:  # busy or failing: the writer reports the store's health
+                log.debug("checkpoint skipped: %s", exc)
+
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.frame_timeout / 2))
@@ -313,116 +320,6 @@ async def _all_committed(futures: list[asyncio.Future[bool]]) -> bool:
         not f.cancelled() and (isinstance(f.exception(), Unstorable) or f.result() is True)
         for f in futures
     )
-
-
-class Connection(asyncio.Protocol):
-    """One hook's connection: read one frame until EOF, answer once, close."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.opened = time.monotonic()
-        self.receiving = True
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        daemon = self.daemon
-        if len(daemon.connections) >= MAX_CONNECTIONS:
-            daemon.reject("too_many_connections")
-            transport.abort()
-            return
-        uid = _peer_uid(transport)
-        if uid is not None and uid != os.getuid():
-            log.warning("refused a connection from uid %d", uid)
-            daemon.reject("peer_uid")
-            transport.abort()
-            return
-        daemon.connections.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        if not self.receiving:
-            return
-        daemon = self.daemon
-        if self._size + len(data) > MAX_FRAME:
-            self.refuse("too_large")
-            return
-        if daemon.buffered_bytes + len(data) > MAX_BUFFERED_BYTES:
-            daemon.reject("overloaded")
-            self._finish(b"BUSY overloaded\n")
-            return
-        self._chunks.append(data)
-        self._size += len(data)
-        daemon.buffered_bytes += len(data)
-
-    def eof_received(self) -> bool:
-        if not self.receiving:
-            return False
-        data = b"".join(self._chunks)
-        self._release_buffer()
-        if data.startswith(CONTROL + b" "):
-            self._finish(self._control(data))
-            return True
-        reply = self.daemon.handle_frame(data)
-        if isinstance(reply, bytes):
-            self._finish(reply)
-        else:
-            reply.add_done_callback(self._committed)
-        return True  # keep the transport open to write the reply
-
-    def _committed(self, future: asyncio.Future[bool]) -> None:
-        if future.cancelled():
-            self.close()  # no acknowledgement: the hook spools the event
-        elif isinstance(future.exception(), Unstorable):
-            self._finish(b"ERR unstorable\n")
-        elif future.exception() is not None:
-            self.close()
-        else:
-            self._finish(ACK_OK if future.result() else ACK_SPOOLED)
-
-    def _control(self, data: bytes) -> bytes:
-        command = data[len(CONTROL) + 1 :].strip()
-        if command == b"status":
-            return json.dumps(self.daemon.status()).encode() + b"\n"
-        self.daemon.reject("bad_control")
-        return b"ERR bad_control\n"
-
-    def refuse(self, reason: str) -> None:
-        self.daemon.reject(reason)
-        self._finish(b"ERR %s\n" % reason.encode())
-
-    def _finish(self, reply: bytes) -> None:
-        self._release_buffer()
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(reply)
-            self._transport.close()
-
-    def close(self) -> None:
-        self._release_buffer()
-        if self._transport is not None:
-            self._transport.close()
-
-    def _release_buffer(self) -> None:
-        self.receiving = False
-        self.daemon.buffered_bytes -= self._size
-        self._size = 0
-        self._chunks = []
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._release_buffer()
-        self.daemon.connections.discard(self)
-
-
-def _peer_uid(transport: asyncio.Transport) -> int | None:
-    sock = transport.get_extra_info("socket")
-    option = getattr(socket, "SO_PEERCRED", None)
-    if sock is None or option is None:
-        return None  # not Linux: the socket's 0600 mode in a 0700 directory guards it
-    creds = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
 
 
 def _is_listening(path: os.PathLike[str]) -> bool:

@@ -25,7 +25,9 @@ import time
 MAX_PAYLOAD = 1024 * 1024  # = skilltrack.wire.MAX_PAYLOAD
 HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the event's fields
 TAIL_KEEP = 64 * 1024
-DEADLINE_S = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "80")) / 1000.0
+# For the daemon's acknowledgement. With ~15 ms of interpreter start before it and a few ms
+# of spooling after, a wedged daemon still costs a tool call under 100 ms.
+DEADLINE_S = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "60")) / 1000.0
 STDIN_DEADLINE_S = 5.0
 
 

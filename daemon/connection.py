@@ -1,0 +1,141 @@
+"""One hook's connection to the daemon: read one frame until EOF, answer once, close.
+
+Bounded on every side: a frame's size, the bytes buffered over all connections, the number of
+connections, and (through the daemon's sweeper) how long a frame may take to arrive. Peers
+with another uid are turned away. The reply protocol is in skilltrack/wire.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import struct
+import time
+from typing import TYPE_CHECKING, cast
+
+from skilltrack.daemon.writer import Unstorable
+from skilltrack.wire import ACK_OK, ACK_SPOOLED, CONTROL, MAX_FRAME
+
+if TYPE_CHECKING:
+    from skilltrack.daemon.server import Daemon
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 4096
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024  # frames being received, all connections together
+
+
+class Connection(asyncio.Protocol):
+    """One hook's connection: read one frame until EOF, answer once, close."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.opened = time.monotonic()
+        self.receiving = True
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport (uvloop's is not an asyncio.Transport subclass, but is one).
+        self._transport = stream = cast(asyncio.Transport, transport)
+        daemon = self.daemon
+        if len(daemon.connections) >= MAX_CONNECTIONS:
+            daemon.reject("too_many_connections")
+            stream.abort()
+            return
+        uid = _peer_uid(stream)
+        if uid is not None and uid != os.getuid():
+            log.warning("refused a connection from uid %d", uid)
+            daemon.reject("peer_uid")
+            stream.abort()
+            return
+        daemon.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.receiving:
+            return
+        daemon = self.daemon
+        if self._size + len(data) > MAX_FRAME:
+            self.refuse("too_large")
+            return
+        if daemon.buffered_bytes + len(data) > MAX_BUFFERED_BYTES:
+            daemon.reject("overloaded")
+            self._finish(b"BUSY overloaded\n")
+            return
+        self._chunks.append(data)
+        self._size += len(data)
+        daemon.buffered_bytes += len(data)
+
+    def eof_received(self) -> bool:
+        if not self.receiving:
+            return False
+        data = b"".join(self._chunks)
+        self._release_buffer()
+        if not data:  # connected and closed: a probe, or a client that gave up
+            self.refuse("empty_frame")
+            return True
+        if data.startswith(CONTROL + b" "):
+            self._finish(self._control(data))
+            return True
+        reply = self.daemon.handle_frame(data)
+        if isinstance(reply, bytes):
+            self._finish(reply)
+        else:
+            reply.add_done_callback(self._committed)
+        return True  # keep the transport open to write the reply
+
+    def _committed(self, future: asyncio.Future[bool]) -> None:
+        if future.cancelled():
+            self.close()  # no acknowledgement: the hook spools the event
+        elif isinstance(future.exception(), Unstorable):
+            self._finish(b"ERR unstorable\n")
+        elif future.exception() is not None:
+            self.close()
+        else:
+            self._finish(ACK_OK if future.result() else ACK_SPOOLED)
+
+    def _control(self, data: bytes) -> bytes:
+        command = data[len(CONTROL) + 1 :].strip()
+        if command == b"status":
+            return json.dumps(self.daemon.status()).encode() + b"\n"
+        self.daemon.reject("bad_control")
+        return b"ERR bad_control\n"
+
+    def refuse(self, reason: str) -> None:
+        self.daemon.reject(reason)
+        self._finish(b"ERR %s\n" % reason.encode())
+
+    def _finish(self, reply: bytes) -> None:
+        self._release_buffer()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(reply)
+            self._transport.close()
+
+    def close(self) -> None:
+        self._release_buffer()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _release_buffer(self) -> None:
+        self.receiving = False
+        self.daemon.buffered_bytes -= self._size
+        self._size = 0
+        self._chunks = []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release_buffer()
+        self.daemon.connections.discard(self)
+
+
+def _peer_uid(transport: asyncio.Transport) -> int | None:
+    sock = transport.get_extra_info("socket")
+    option = getattr(socket, "SO_PEERCRED", None)
+    if sock is None or option is None:
+        return None  # not Linux: the socket's 0600 mode in a 0700 directory guards it
+    creds = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
