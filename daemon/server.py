@@ -23,6 +23,7 @@ import socket
 import sqlite3
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ class Daemon:
         """The reply to a complete frame, or a future that resolves when it is committed."""
         self.counters.received += 1
         try:
-            row = self.parse(split_frame(data))
+            row = self.parse(split_frame, data)
         except FrameError as exc:
             return b"ERR %s\n" % exc.reason.encode()
         try:
@@ -205,9 +206,12 @@ class Daemon:
         except BufferFull:
             return ACK_SPOOLED if self.spool_rows([row]) else b"BUSY spool_failed\n"
 
-    def parse(self, raw: RawFrame) -> EventRow:
-        """Validate and classify a frame; a refusal is counted and raised as FrameError."""
+    def parse(self, decode: Callable[[bytes], RawFrame], data: bytes) -> EventRow:
+        """Decode (a frame or a spool record), validate and classify; a refusal is counted
+        and raised as FrameError."""
+        raw = None
         try:
+            raw = decode(data)
             return ingest.parse(raw, self.skills.is_skill)
         except FrameError as exc:
             self.reject(exc.reason)
@@ -215,7 +219,7 @@ class Daemon:
         except Exception as exc:
             # A frame boundary: whatever a frame does to our code, it must not take the
             # daemon down or wedge the replay of the spool behind it.
-            log.exception("could not process event %s", raw.event_id)
+            log.exception("could not process event %s", raw.event_id if raw else "(undecoded)")
             self.reject("internal_error")
             raise FrameError("internal_error") from exc
 
@@ -275,9 +279,9 @@ class Daemon:
         for line in spool.records(path):
             self.counters.replayed += 1
             try:
-                row = self.parse(decode_spool_record(line))
+                row = self.parse(decode_spool_record, line)
             except FrameError:
-                continue
+                continue  # counted
             while True:
                 try:
                     futures.append(self.writer.submit(row))

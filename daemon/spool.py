@@ -28,11 +28,15 @@ def append(spool_dir: Path, records: Sequence[bytes]) -> None:
     path = spool_dir / SPOOL_NAME
     data = b"".join(records)
     while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             _lock(fd)
             if not _is_current(fd, path):
                 continue
+            # A record cut short (disk full, a killed writer) must not swallow these.
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -70,9 +74,11 @@ def replay_files(spool_dir: Path) -> list[Path]:
 
 
 def records(path: Path) -> Iterator[bytes]:
-    """The lines of a replay file, read lazily (it may be large)."""
+    """The records of a replay file, read lazily (it may be large); blank lines skipped."""
     with path.open("rb") as f:
-        yield from f
+        for line in f:
+            if line.strip():
+                yield line
 
 
 def backlog(spool_dir: Path) -> tuple[int, int]:

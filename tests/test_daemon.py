@@ -243,3 +243,11 @@ def test_sigterm_with_a_locked_store_spools_the_buffer_and_nothing_is_lost(home:
     home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the replay")
     assert sorted(e["tool_use_id"] for e in home.events()) == [f"toolu_{i}" for i in range(5)]
     assert home.status()["counters"]["duplicates"] == 5
+
+
+def test_a_frame_without_a_valid_header_is_refused_and_counted(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    assert exchange(home, b"HELLO there\n{}") == b"ERR bad_header\n"
+    assert exchange(home, b"") == b"ERR empty_frame\n"
+    assert home.status()["counters"]["rejected"] == {"bad_header": 1, "empty_frame": 1}

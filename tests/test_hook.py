@@ -210,7 +210,7 @@ def test_stdin_that_never_closes_still_ends_in_exit_0(home: Home) -> None:
     proc.stdin.write(payload()[:40])
     proc.stdin.flush()
     try:
-        returncode = proc.wait(timeout=30)  # stdin stays open; the hook gives it 5 s
+        returncode = proc.wait(timeout=30)  # stdin stays open; the hook gives it 3 s
     finally:
         proc.stdin.close()
     assert returncode == 0
@@ -219,3 +219,16 @@ def test_stdin_that_never_closes_still_ends_in_exit_0(home: Home) -> None:
     assert proc.stderr is not None
     proc.stderr.close()
     assert len(spool_lines(home)) == 1  # what came is spooled; the daemon will judge it
+
+
+def test_a_corrupt_spool_line_is_counted_and_the_rest_replayed(home: Home) -> None:
+    home.hook(payload(tool_use_id="toolu_before"), extra_env=NO_AUTOSTART)
+    with home.paths.spool.open("ab") as f:
+        f.write(b"not a record at all\n")
+        f.write(b"ST1 a-record-cut-short-by-a-full-disk")  # no newline: the next must not join it
+    home.hook(payload(tool_use_id="toolu_after"), extra_env=NO_AUTOSTART)
+
+    home.start_daemon()
+    home.wait_for(lambda: len(home.events()) == 2, what="the valid records")
+    assert sorted(e["tool_use_id"] for e in home.events()) == ["toolu_after", "toolu_before"]
+    assert home.status()["counters"]["rejected"] == {"spool_corrupt": 2}
