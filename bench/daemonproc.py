@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from skilltrack import paths
+from skilltrack.daemon import spool
 from skilltrack.wire import CONTROL
 
 BIN = Path(sys.executable).parent
@@ -42,37 +44,11 @@ class Home:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLTRACK_")}
         env["SKILLTRACK_HOME"] = str(self.dir)
         self.env = env
-
-    @property
-    def run_dir(self) -> Path:
-        return self.dir / "run"
-
-    @property
-    def socket(self) -> Path:
-        return self.run_dir / "daemon.sock"
-
-    @property
-    def spool_dir(self) -> Path:
-        return self.dir / "spool"
-
-    @property
-    def spool(self) -> Path:
-        return self.spool_dir / "events.spool"
-
-    @property
-    def db(self) -> Path:
-        return self.dir / "skilltrack.db"
+        self.paths = paths.under(self.dir)
 
     def spooled_records(self) -> int:
-        """Lines in the live spool and in replay files not yet finished."""
-        if not self.spool_dir.is_dir():
-            return 0
-        count = 0
-        for path in self.spool_dir.iterdir():
-            if path.name.startswith("events.spool"):
-                with path.open("rb") as f:
-                    count += sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-        return count
+        """Records in the live spool and in replay files not yet finished."""
+        return spool.backlog(self.paths.spool_dir)[0]
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -146,7 +122,7 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
-            if socket_accepts(self.home.socket):
+            if socket_accepts(self.home.paths.socket):
                 return time.perf_counter()
             time.sleep(0.005)
         raise BenchError(f"the daemon's socket did not accept within {timeout:.0f}s")

@@ -156,7 +156,7 @@ def measure(runs: int, warmups: int, log: Callable[[str], None], seed: int = 1) 
             "down": _Spawner(hook, down.env, stdin, down.dir / "out-hook"),
             "wedged": _Spawner(hook, wedged.env, stdin, wedged.dir / "out-hook"),
         }
-        listener = _WedgedListener(wedged.socket)
+        listener = _WedgedListener(wedged.paths.socket)
         try:
             with running_daemon(up) as daemon:
                 log(f"hook: {warmups} warm-up rounds, then {runs} timed rounds of {CASES}")
@@ -174,7 +174,7 @@ def measure(runs: int, warmups: int, log: Callable[[str], None], seed: int = 1) 
                         log(f"hook: {i + 1}/{runs} rounds")
                 total = runs + warmups
                 checks = [
-                    Check("daemon up: events in the database", total, count_events(up.db)),
+                    Check("daemon up: events in the database", total, count_events(up.paths.db)),
                     Check("daemon up: events left in the spool", 0, up.spooled_records()),
                     Check("daemon down: events in the spool", total, down.spooled_records()),
                     Check("daemon wedged: events in the spool", total, wedged.spooled_records()),

@@ -242,7 +242,7 @@ def measure_ingest(
     with running_daemon(h) as daemon:
         time.sleep(idle_s)
         rss_idle, _ = daemon.rss_kib()
-        sock = str(h.socket)
+        sock = str(h.paths.socket)
         log(f"ingest: {warmup} warm-up events, then {events} at concurrency {concurrency}")
         warm = _run_load(sock, warmup, concurrency)
         before = Cpu.now(daemon)
@@ -254,7 +254,7 @@ def measure_ingest(
         for c, n in sweep:
             swept.append(_run_load(sock, n, c))
             log(f"ingest sweep: concurrency {c}: {swept[-1].rate:,.0f} events/s")
-        db_events = count_events(h.db)
+        db_events = count_events(h.paths.db)
         counters = daemon.status().get("counters", {})
         _stop(daemon)
     return IngestResult(
@@ -271,9 +271,9 @@ def measure_ingest(
 
 
 def write_spool(h: Home, records: int) -> None:
-    h.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with h.spool.open("wb") as f:
-        h.spool.chmod(0o600)
+    h.paths.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with h.paths.spool.open("wb") as f:
+        h.paths.spool.chmod(0o600)
         for _ in range(records):
             frame = RawFrame(str(uuid.uuid4()), f"{time.time():.6f}", "-", post_tool_use())
             f.write(encode_spool_record(frame))
@@ -291,7 +291,7 @@ def measure_replay(h: Home, records: int, log: Callable[[str], None]) -> ReplayR
             if time.monotonic() > deadline:
                 raise BenchError(f"replay: only {stored} of {records} stored after 300 s")
             try:
-                stored = count_events(h.db)
+                stored = count_events(h.paths.db)
             except sqlite3.OperationalError:  # the daemon is still creating the database
                 stored = 0
             if stored < records:
@@ -309,7 +309,7 @@ def measure_replay(h: Home, records: int, log: Callable[[str], None]) -> ReplayR
         replayed = int(counters.get("replayed", -1)) if isinstance(counters, dict) else -1
         result = ReplayResult(
             records=records,
-            db_events=count_events(h.db),
+            db_events=count_events(h.paths.db),
             spool_left=h.spooled_records(),
             start_to_socket_s=socket_at,
             start_to_all_stored_s=all_stored,
