@@ -77,6 +77,7 @@ def start(paths: Paths) -> int:
     if pid is not None:
         print(f"skilltrack daemon already running (pid {pid})")
         return 0
+    os.umask(0o077)  # the log and directories made here are for this user alone
     paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(paths.log, "ab") as log_file:
         child = subprocess.Popen(

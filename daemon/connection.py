@@ -105,9 +105,10 @@ class Connection(asyncio.Protocol):
         self.daemon.reject("bad_control")
         return b"ERR bad_control\n"
 
-    def refuse(self, reason: str) -> None:
+    def refuse(self, reason: str, *, final: bool = True) -> None:
+        """Answer ERR (resending cannot help) or, if not `final`, BUSY (the hook spools)."""
         self.daemon.reject(reason)
-        self._finish(b"ERR %s\n" % reason.encode())
+        self._finish(b"%s %s\n" % (b"ERR" if final else b"BUSY", reason.encode()))
 
     def _finish(self, reply: bytes) -> None:
         self._release_buffer()

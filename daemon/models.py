@@ -31,7 +31,8 @@ class HookPayload(BaseModel):
     tool_input: Any = None
     tool_response: Any = None
     tool_use_id: str | None = None
-    duration_ms: float | None = Field(default=None, ge=0)
+    # Finite and below a year: round() and SQLite's 64-bit integers must both take it.
+    duration_ms: float | None = Field(default=None, ge=0, lt=3.2e10, allow_inf_nan=False)
     error: Any = None
     is_interrupt: bool | None = None
     agent_id: str | None = None

@@ -159,10 +159,10 @@ class Daemon:
         self._writer.close()
         for task in tasks[1:]:
             task.cancel()
-        try:
-            await asyncio.wait_for(asyncio.shield(tasks[0]), DRAIN_TIMEOUT_S)
-        except TimeoutError:
-            tasks[0].cancel()
+        # wait(), not wait_for(): a writer that died must not skip the rest of the shutdown.
+        _done, late = await asyncio.wait({tasks[0]}, timeout=DRAIN_TIMEOUT_S)
+        for task in late:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         leftover = self._writer.take_uncommitted()
         if leftover:
@@ -200,7 +200,8 @@ class Daemon:
         try:
             row = self.parse(split_frame, data)
         except FrameError as exc:
-            return b"ERR %s\n" % exc.reason.encode()
+            # BUSY for what is our fault or passing: the hook keeps the event in its spool.
+            return b"%s %s\n" % (b"BUSY" if exc.retry else b"ERR", exc.reason.encode())
         try:
             return self.writer.submit(row)
         except BufferFull:
@@ -221,7 +222,7 @@ class Daemon:
             # daemon down or wedge the replay of the spool behind it.
             log.exception("could not process event %s", raw.event_id if raw else "(undecoded)")
             self.reject("internal_error")
-            raise FrameError("internal_error") from exc
+            raise FrameError("internal_error", retry=True) from exc
 
     def reject(self, reason: str) -> None:
         self.counters.rejected[reason] += 1
@@ -277,6 +278,7 @@ class Daemon:
         """Submit every record of a spool file; True once all are committed."""
         futures: list[asyncio.Future[bool]] = []
         for line in spool.records(path):
+            await asyncio.sleep(0)  # a record may be a megabyte to validate: let hooks in first
             self.counters.replayed += 1
             try:
                 row = self.parse(decode_spool_record, line)
@@ -312,7 +314,7 @@ class Daemon:
             deadline = time.monotonic() - self.frame_timeout
             for conn in list(self.connections):
                 if conn.receiving and conn.opened < deadline:
-                    conn.refuse("timeout")
+                    conn.refuse("timeout", final=False)
 
 
 async def _all_committed(futures: list[asyncio.Future[bool]]) -> bool:

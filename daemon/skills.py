@@ -13,6 +13,7 @@ from pathlib import Path
 
 CACHE_TTL_S = 30.0
 PLUGIN_SEARCH_DEPTH = 6
+CACHE_MAX = 4096
 
 
 class SkillLocator:
@@ -27,7 +28,12 @@ class SkillLocator:
         hit = self._cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
-        found = self._find(name, cwd)
+        try:
+            found = self._find(name, cwd)
+        except OSError:  # unreadable folder, over-long name: "not a skill", never a lost event
+            found = False
+        if len(self._cache) >= CACHE_MAX:
+            self._cache.clear()  # a crude bound, enough for a cache refilled in microseconds
         self._cache[key] = (now + self._ttl, found)
         return found
 

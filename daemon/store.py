@@ -53,12 +53,13 @@ _INSERT = "INSERT INTO events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING
     ", ".join(EventRow._fields), ", ".join("?" * len(EventRow._fields))
 )
 # Errors that come from a row's values, not from the store's health.
+# (Not ProgrammingError or a bare ValueError: a closed connection raises those, and must not
+# have every buffered event set aside as unstorable.)
 ROW_ERRORS = (
     sqlite3.IntegrityError,
     sqlite3.InterfaceError,
     sqlite3.DataError,
-    sqlite3.ProgrammingError,
-    ValueError,  # UnicodeEncodeError included
+    UnicodeEncodeError,
     OverflowError,
 )
 

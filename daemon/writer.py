@@ -65,12 +65,15 @@ class Writer:
         counters: Counters,
         *,
         capacity: int = 20_000,
+        capacity_bytes: int = 64 * 1024 * 1024,
         max_batch: int = 2_000,
         backoff: Backoff | None = None,
     ) -> None:
         self._store = store
         self._counters = counters
         self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
+        self._bytes = 0  # payload size in the buffer (characters), the batch in commit included
         self._max_batch = max_batch
         self._backoff = backoff or Backoff()
         self._pending: deque[Pending] = deque()
@@ -87,10 +90,14 @@ class Writer:
 
     def submit(self, row: EventRow) -> asyncio.Future[bool]:
         """Queue `row`; the future resolves once it is committed."""
-        if self.backlog >= self.capacity or self._closing:
+        size = len(row.payload)
+        if self._closing or self.backlog >= self.capacity:
+            raise BufferFull
+        if self._bytes + size > self.capacity_bytes and self.backlog:
             raise BufferFull
         future = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
+        self._bytes += size
         self._wake.set()
         return future
 
@@ -150,6 +157,7 @@ class Writer:
                 inserted = await self._store.insert_events([row])
             except ROW_ERRORS as exc:
                 log.error("event %s cannot be stored and is dropped: %s", row.event_id, exc)
+                self._bytes -= len(row.payload)
                 self._counters.dropped["unstorable"] += 1
                 if not future.done():
                     future.set_exception(Unstorable(str(exc)))
@@ -163,6 +171,7 @@ class Writer:
         return None
 
     def _resolve(self, batch: list[Pending], inserted: int) -> None:
+        self._bytes -= sum(len(row.payload) for row, _ in batch)
         self._counters.stored += inserted
         self._counters.duplicates += len(batch) - inserted
         for _, future in batch:
@@ -179,4 +188,5 @@ class Writer:
         caller resolves the futures: True committed, False spooled."""
         taken = list(self._pending)
         self._pending.clear()
+        self._bytes = 0
         return taken

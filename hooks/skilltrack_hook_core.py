@@ -25,9 +25,21 @@ import time
 MAX_PAYLOAD = 1024 * 1024  # = skilltrack.wire.MAX_PAYLOAD
 HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the event's fields
 TAIL_KEEP = 64 * 1024
+
+
 # For the daemon's acknowledgement. With ~15 ms of interpreter start before it and a few ms
 # of spooling after, a wedged daemon still costs a tool call under 100 ms.
-DEADLINE_S = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "60")) / 1000.0
+def _deadline_s() -> float:
+    try:
+        ms = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "60"))
+    except ValueError:
+        ms = 60.0
+    if ms != ms:  # nan
+        ms = 60.0
+    return min(max(ms, 1.0), 1000.0) / 1000.0
+
+
+DEADLINE_S = _deadline_s()
 STDIN_DEADLINE_S = 3.0  # well inside the 5 s timeout settings.template.json gives the hook
 
 
@@ -82,6 +94,9 @@ def read_stdin() -> tuple[bytes, bool]:
         pass
     except OSError:  # no stdin at all: send what we have, the daemon judges it
         pass
+    import _signal  # type: ignore[import-not-found]
+
+    _signal.setitimer(_signal.ITIMER_REAL, 0)  # the deadline was for stdin only
     data = b"".join(chunks)
     if size <= MAX_PAYLOAD:
         return data, False
@@ -163,7 +178,8 @@ def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
 
 
 def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
-    """Append one record to the spool, one line per event, under the spool's lock.
+    """Append one record to the spool, one line per event, under the spool's lock (or
+    without it, if a peer holds it for long).
 
     The daemon replays the spool by renaming it under the same lock; a writer that opened the
     old file just before finds its inode gone from the path after locking and opens anew.
@@ -177,13 +193,13 @@ def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
     for _ in range(10):
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            for _ in range(100):
+            for _ in range(40):
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     time.sleep(0.0005)
-            # Without the lock after ~50 ms, append anyway: a lost event is worse.
+            # Without the lock after ~20 ms, append anyway: a lost event is worse.
             st = os.fstat(fd)
             try:
                 cur = os.stat(path)
@@ -240,33 +256,45 @@ _KEEP_PREFIXES = ("SKILLTRACK_", "XDG_", "LC_")
 
 
 def _daemon_executable() -> str | None:
+    import stat
+
     beside = os.path.join(os.path.dirname(sys.executable), "skilltrack-daemon")
+    # Absolute PATH entries only: a relative one resolves in the session's project, which
+    # could ship a "skilltrack-daemon" of its own.
     candidates = [beside] + [
-        os.path.join(d, "skilltrack-daemon") for d in os.environ.get("PATH", "").split(":") if d
+        os.path.join(d, "skilltrack-daemon")
+        for d in os.environ.get("PATH", "").split(":")
+        if d.startswith("/")
     ]
     for path in candidates:
-        if os.access(path, os.X_OK):
-            return path
+        try:
+            if stat.S_ISREG(os.stat(path).st_mode) and os.access(path, os.X_OK):
+                return path
+        except OSError:
+            continue
     return None
 
 
 def main() -> None:
     # The C module: `signal` would pull in enum, several milliseconds of start-up.
-    import _signal  # type: ignore[import-not-found]
+    import _signal
 
     _signal.signal(_signal.SIGALRM, _on_alarm)
     _signal.setitimer(_signal.ITIMER_REAL, STDIN_DEADLINE_S)
     try:
         payload, truncated = read_stdin()
-    finally:
-        _signal.setitimer(_signal.ITIMER_REAL, 0)
+    except _Deadline:  # fired between the read loop and disarming: go on without the event
+        return
     header = b"ST1 %s %.6f %s" % (new_event_id().encode(), time.time(), b"t" if truncated else b"-")
     run_dir, spool_dir = state_dirs()
     acked, nobody = send(os.path.join(run_dir, "daemon.sock"), header + b"\n" + payload)
     if not acked:
-        spool(spool_dir, header, payload)
-        if nobody and os.environ.get("SKILLTRACK_NO_AUTOSTART") != "1":
-            autostart(run_dir)
+        os.umask(0o077)  # what the hook creates (state dirs, spool) is for this user alone
+        try:
+            spool(spool_dir, header, payload)
+        finally:  # even when the spool cannot be written, a daemon may still take later events
+            if nobody and os.environ.get("SKILLTRACK_NO_AUTOSTART") != "1":
+                autostart(run_dir)
 
 
 def run() -> None:

@@ -38,9 +38,10 @@ ACK_SPOOLED = b"SPOOLED\n"
 class FrameError(ValueError):
     """A frame or spool record that cannot be read; `reason` is the counted rejection."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, retry: bool = False) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.retry = retry  # not the frame's fault: worth keeping for a later try
 
 
 @dataclass(frozen=True, slots=True)

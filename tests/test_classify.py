@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from skilltrack.daemon.classify import Usage, classify
 from skilltrack.daemon.models import HookPayload
+from skilltrack.daemon.skills import SkillLocator
 
 SESSION = {"session_id": "8350fdb2", "cwd": "/home/ann/proj", "prompt_id": "3037ca87"}
 SUBAGENT = {"agent_id": "ad9efd887f8677e85", "agent_type": "general-purpose"}
@@ -132,3 +134,12 @@ def test_user_typed_slash_name_is_a_skill_when_one_is_installed() -> None:
 def test_unknown_fields_are_kept() -> None:
     payload = event("PostToolUse", tool_name="Bash", brand_new_field={"x": 1})
     assert payload.model_extra == {"brand_new_field": {"x": 1}}
+
+
+def test_skill_lookup_failure_means_not_a_skill_never_an_error(tmp_path: Path) -> None:
+    (tmp_path / ".claude" / "skills" / "pdf-helper").mkdir(parents=True)
+    (tmp_path / ".claude" / "skills" / "pdf-helper" / "SKILL.md").write_text("---\n---\n")
+    locator = SkillLocator(home=tmp_path)
+    assert locator.is_skill("pdf-helper", None) is True
+    assert locator.is_skill("x" * 300, str(tmp_path)) is False  # ENAMETOOLONG on lookup
+    assert locator.is_skill("docs:pdf-helper", None) is False

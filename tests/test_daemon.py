@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from skilltrack.wire import MAX_FRAME, encode_frame
+from skilltrack.daemon import spool
+from skilltrack.wire import MAX_FRAME, RawFrame, encode_frame, encode_spool_record
 from tests.conftest import DaemonProcess, Home, payload
 
 
@@ -212,12 +213,28 @@ def test_a_locked_store_delays_but_loses_nothing(home: Home, daemon: DaemonProce
 
 def test_spool_written_while_running_is_replayed(home: Home, daemon: DaemonProcess) -> None:
     # Hooks spool while the daemon runs when it is slow to answer; it must pick those up too.
-    env = {"SKILLTRACK_HOOK_TIMEOUT_MS": "0"}
-    for i in range(5):
-        home.hook(payload(tool_use_id=f"toolu_{i}"), extra_env=env)
-    home.wait_for(lambda: len(home.events()) == 5, what="the events")
+    # These events never reach it live: only the replay can store them.
+    records = [ingest_frame_record(f"toolu_{i}") for i in range(5)]
+    spool.append(home.paths.spool_dir, records)
+
+    home.wait_for(lambda: len(home.events()) == 5, what="the spooled events")
     home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool to drain")
-    assert len(home.events()) == 5
+    counters = home.status()["counters"]
+    assert (counters["replayed"], counters["stored"], counters["duplicates"]) == (5, 5, 0)
+
+
+def ingest_frame_record(tool_use_id: str) -> bytes:
+    import uuid
+
+    raw = RawFrame(str(uuid.uuid4()), f"{time.time():.6f}", "-", payload(tool_use_id=tool_use_id))
+    return encode_spool_record(raw)
+
+
+def test_start_keeps_the_log_and_state_private(home: Home) -> None:
+    home.cli("skilltrack-daemon", "start")
+    home.hook(payload())
+    for path in (home.paths.log, home.paths.db, home.paths.spool_dir, home.paths.run_dir):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
 
 
 def test_bad_control_command_is_refused(home: Home, daemon: DaemonProcess) -> None:

@@ -232,3 +232,13 @@ def test_a_corrupt_spool_line_is_counted_and_the_rest_replayed(home: Home) -> No
     home.wait_for(lambda: len(home.events()) == 2, what="the valid records")
     assert sorted(e["tool_use_id"] for e in home.events()) == ["toolu_after", "toolu_before"]
     assert home.status()["counters"]["rejected"] == {"spool_corrupt": 2}
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "nan", "1e9"])
+def test_a_bad_timeout_setting_still_delivers_the_event(
+    home: Home, daemon: DaemonProcess, value: str
+) -> None:
+    result = home.hook(payload(), extra_env={"SKILLTRACK_HOOK_TIMEOUT_MS": value})
+    assert result.returncode == 0
+    assert result.stdout == b""
+    home.wait_for(lambda: len(home.events()) == 1, what="the event")
