@@ -66,8 +66,13 @@ def run(paths: Paths) -> int:
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(daemon.serve())
-    except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
+    except instance.AlreadyRunning as exc:
         logging.getLogger(__name__).error("not starting: %s", exc)
+        raise
+    except (StartupError, InsecurePathError) as exc:
+        logging.getLogger(__name__).error("not starting: %s", exc)
+        with contextlib.suppress(OSError):
+            paths.start_failed.write_text(f"{exc}\n")
         raise
     return 1 if daemon.failed else 0
 
@@ -158,6 +163,8 @@ def collect_status(paths: Paths) -> dict[str, Any]:
         live = {"running": False, "pid": pid if pid and pid > 0 else None}
         if pid is not None:
             live["problem"] = "the daemon holds its lock but does not answer on its socket"
+        elif paths.start_failed.exists():
+            live["problem"] = "the last start failed: " + paths.start_failed.read_text().strip()
     records, size = spool.backlog(paths.spool_dir)
     live["paths"] = {
         "socket": str(paths.socket),

@@ -112,6 +112,8 @@ class Daemon:
             )
         lock_fd = instance.acquire(self.paths)
         instance.write_pid(self.paths)
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.start_failed.unlink()  # this start gets as far as the lock
         _raise_fd_limit()
         return lock_fd
 

@@ -228,7 +228,7 @@ def autostart(run_dir: str) -> None:
     import fcntl
 
     exe = _daemon_executable()
-    if exe is None:
+    if exe is None or _failed_lately(run_dir):
         return
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     fd = os.open(os.path.join(run_dir, "daemon.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -249,6 +249,15 @@ def autostart(run_dir: str) -> None:
         os.posix_spawn(exe, [exe, "run"], env, file_actions=actions, setsid=True)
     finally:
         os.close(fd)
+
+
+def _failed_lately(run_dir: str) -> bool:
+    # A daemon that cannot start (a bad config, a refused directory) leaves this behind; don't
+    # pay for spawning it again on every tool call. `skilltrack-daemon status` shows why.
+    try:
+        return time.time() - os.stat(os.path.join(run_dir, "start-failed")).st_mtime < 60
+    except OSError:
+        return False
 
 
 _KEEP_ENV = frozenset({"HOME", "PATH", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR"})

@@ -48,6 +48,11 @@ class Paths:
         return self.run_dir / "daemon.pid"
 
     @property
+    def start_failed(self) -> Path:
+        """Why the last start failed; hooks hold off restarting for a minute while it is new."""
+        return self.run_dir / "start-failed"
+
+    @property
     def spool(self) -> Path:
         return self.spool_dir / "events.spool"
 

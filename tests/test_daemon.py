@@ -268,3 +268,21 @@ def test_a_frame_without_a_valid_header_is_refused_and_counted(
     assert exchange(home, b"HELLO there\n{}") == b"ERR bad_header\n"
     assert exchange(home, b"") == b"ERR empty_frame\n"
     assert home.status()["counters"]["rejected"] == {"bad_header": 1, "empty_frame": 1}
+
+
+def test_a_failed_start_is_shown_and_hooks_do_not_retry_it_at_once(home: Home) -> None:
+    home.paths.run_dir.mkdir(mode=0o700, parents=True)
+    home.paths.socket.write_text("not a socket")  # makes every start fail
+
+    home.hook(payload())
+    home.wait_for(home.paths.start_failed.exists, what="the failed start to be recorded")
+    starts = home.paths.log.read_text().count("not starting")
+    for _ in range(3):
+        assert home.hook(payload()).returncode == 0
+    time.sleep(1)  # a start the hooks should not have made would have logged by now
+
+    assert home.paths.log.read_text().count("not starting") == starts == 1
+    status = home.status()
+    assert status["running"] is False
+    assert "is not a socket" in status["problem"]
+    assert home.status()["spool"]["records"] == 4  # nothing lost meanwhile
