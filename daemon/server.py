@@ -138,10 +138,21 @@ class Daemon:
         return server
 
     async def _run(self, server: asyncio.Server, loop: asyncio.AbstractEventLoop) -> None:
-        assert self._store is not None
-        self._writer = Writer(self._store, self.counters)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        tasks = self._start_tasks()
+        await server.start_serving()
+        log.info(
+            "skilltrack daemon %s (pid %d) listening on %s, store %s",
+            __version__, os.getpid(), self.paths.socket, self.paths.db,
+        )  # fmt: skip
+        await self._stop.wait()
+        await self._shutdown(server, tasks)
+
+    def _start_tasks(self) -> list[asyncio.Task[None]]:
+        """The writer first (shutdown drains it), then the helpers around it."""
+        assert self._store is not None
+        self._writer = Writer(self._store, self.counters)
         tasks = [
             asyncio.create_task(self._writer.run(), name="writer"),
             asyncio.create_task(self._replay_loop(), name="replay"),
@@ -150,28 +161,31 @@ class Daemon:
         ]
         for task in tasks:
             task.add_done_callback(self._task_ended)
-        await server.start_serving()
-        log.info(
-            "skilltrack daemon %s (pid %d) listening on %s, store %s",
-            __version__, os.getpid(), self.paths.socket, self.paths.db,
-        )  # fmt: skip
-        await self._stop.wait()
-        log.info("stopping: draining %d buffered events", self._writer.backlog)
+        return tasks
+
+    async def _shutdown(self, server: asyncio.Server, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop accepting, commit what is buffered (bounded), spool the rest, close."""
+        writer, helpers = tasks[0], tasks[1:]
+        log.info("stopping: draining %d buffered events", self.writer.backlog)
         server.close()
-        self._writer.close()
-        for task in tasks[1:]:
+        self.writer.close()
+        for task in helpers:
             task.cancel()
         # wait(), not wait_for(): a writer that died must not skip the rest of the shutdown.
-        _done, late = await asyncio.wait({tasks[0]}, timeout=DRAIN_TIMEOUT_S)
+        _done, late = await asyncio.wait({writer}, timeout=DRAIN_TIMEOUT_S)
         for task in late:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        leftover = self._writer.take_uncommitted()
+        leftover = self.writer.take_uncommitted()
         if leftover:
             spooled = self.spool_rows([row for row, _ in leftover])
             for _, future in leftover:
-                if not future.done():
-                    future.set_result(False) if spooled else future.cancel()
+                if future.done():
+                    continue
+                if spooled:
+                    future.set_result(False)  # the hook hears SPOOLED
+                else:
+                    future.cancel()  # no answer: the hook spools it itself
         for conn in list(self.connections):
             conn.close()
 
