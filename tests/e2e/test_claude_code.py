@@ -104,7 +104,7 @@ class Sandbox:
     env: dict[str, str]
 
 
-def make_sandbox(tmp: Path, skilltrack: Home, model_url: str) -> Sandbox:
+def make_sandbox(tmp: Path, skilltrack: Home, model_url: str, registration: str) -> Sandbox:
     home, project = tmp / "home", tmp / "project"
     skill = home / ".claude" / "skills" / "pdf-helper"
     skill.mkdir(parents=True)
@@ -113,14 +113,6 @@ def make_sandbox(tmp: Path, skilltrack: Home, model_url: str) -> Sandbox:
         "---\nname: pdf-helper\ndescription: Extracts text and tables from PDF files.\n---\n\n"
         "Read the PDF and report what it holds.\n"
     )
-    command = f"{sys.executable} -I -S {HOOK}"
-    hooks: dict[str, Any] = {}
-    for event in HOOKED_EVENTS:
-        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": 5}]}
-        if event in TOOL_EVENTS:
-            group["matcher"] = "*"
-        hooks[event] = [group]
-    (home / ".claude" / "settings.json").write_text(json.dumps({"hooks": hooks}, indent=2))
     mcp_config = tmp / "mcp.json"
     mcp_config.write_text(
         json.dumps(
@@ -146,7 +138,35 @@ def make_sandbox(tmp: Path, skilltrack: Home, model_url: str) -> Sandbox:
         ANTHROPIC_API_KEY="sk-ant-e2e-test",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
     )
+    if registration == "skilltrack-install":
+        # The way users turn tracking on: the installer writes ~/.claude/settings.json.
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "skilltrack-install"),
+                "--scope",
+                "user",
+                "--no-start",
+            ],
+            env=env,
+            cwd=project,
+            check=True,
+            capture_output=True,
+        )
+    else:
+        register_by_hand(home)
     return Sandbox(home, project, mcp_config, env)
+
+
+def register_by_hand(home: Path) -> None:
+    """settings.json as the test writes it itself, independent of the installer."""
+    command = f"{sys.executable} -I -S {HOOK}"
+    hooks: dict[str, Any] = {}
+    for event in HOOKED_EVENTS:
+        group: dict[str, Any] = {"hooks": [{"type": "command", "command": command, "timeout": 5}]}
+        if event in TOOL_EVENTS:
+            group["matcher"] = "*"
+        hooks[event] = [group]
+    (home / ".claude" / "settings.json").write_text(json.dumps({"hooks": hooks}, indent=2))
 
 
 def run_claude(binary: Path, sandbox: Sandbox, prompt: str, log: Path) -> ClaudeRun:
@@ -214,12 +234,13 @@ def signature(event: dict[str, Any]) -> tuple[str, str | None, str | None, bool]
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("registration", ["by-hand", "skilltrack-install"])
 def test_real_claude_code_sessions_are_recorded_through_the_hook(
-    claude_binary: Path, home: Home, tmp_path: Path
+    claude_binary: Path, home: Home, tmp_path: Path, registration: str
 ) -> None:
     model = ScriptedModel(SESSION_1, [SUBAGENT])
     with ModelServer(model) as server:
-        sandbox = make_sandbox(tmp_path, home, server.url)
+        sandbox = make_sandbox(tmp_path, home, server.url, registration)
         first = run_claude(claude_binary, sandbox, "do it", tmp_path / "claude-1.log")
         model.main = SESSION_2
         second = run_claude(
