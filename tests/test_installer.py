@@ -188,3 +188,14 @@ def test_refuses_when_the_plugin_is_enabled(
 def test_the_template_shows_what_the_installer_registers() -> None:
     template = json.loads((ROOT / "settings.template.json").read_text())
     assert template == {"hooks": our_entries("{python} -I -S {hook}")}
+
+
+def test_the_plugin_registers_the_same_hooks_through_its_root() -> None:
+    hooks = json.loads((ROOT / "hooks" / "hooks.json").read_text())
+    command = 'python3 -I -S "${CLAUDE_PLUGIN_ROOT}/hooks/skilltrack_hook.py"'
+    assert hooks["hooks"] == our_entries(command)
+    plugin = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
+    market = json.loads((ROOT / ".claude-plugin" / "marketplace.json").read_text())
+    assert plugin["name"] == cli.PLUGIN_NAME
+    assert [p["name"] for p in market["plugins"]] == [cli.PLUGIN_NAME]
+    assert market["plugins"][0]["source"] == "./"

@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import HOOK, Home
+from tests.conftest import HOOK, ROOT, Home
 from tests.e2e.model import Conversation, ModelServer, ScriptedModel, ToolCall
 
 MCP_ECHO = Path(__file__).parent / "mcp_echo.py"
@@ -102,6 +102,7 @@ class Sandbox:
     project: Path
     mcp_config: Path
     env: dict[str, str]
+    claude_args: list[str] = field(default_factory=list)
 
 
 def make_sandbox(tmp: Path, skilltrack: Home, model_url: str, registration: str) -> Sandbox:
@@ -138,6 +139,10 @@ def make_sandbox(tmp: Path, skilltrack: Home, model_url: str, registration: str)
         ANTHROPIC_API_KEY="sk-ant-e2e-test",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
     )
+    if registration == "plugin":
+        # The plugin's hook runs `python3` from PATH and finds skilltrack-daemon there.
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        return Sandbox(home, project, mcp_config, env, ["--plugin-dir", str(ROOT)])
     if registration == "skilltrack-install":
         # The way users turn tracking on: the installer writes ~/.claude/settings.json.
         subprocess.run(
@@ -177,6 +182,7 @@ def run_claude(binary: Path, sandbox: Sandbox, prompt: str, log: Path) -> Claude
             "--output-format", "stream-json", "--verbose", "--include-hook-events",
             "--mcp-config", str(sandbox.mcp_config),
             "--allowedTools", ALLOWED_TOOLS,
+            *sandbox.claude_args,
         ],
         cwd=sandbox.project,
         env=sandbox.env,
@@ -234,7 +240,7 @@ def signature(event: dict[str, Any]) -> tuple[str, str | None, str | None, bool]
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("registration", ["by-hand", "skilltrack-install"])
+@pytest.mark.parametrize("registration", ["by-hand", "skilltrack-install", "plugin"])
 def test_real_claude_code_sessions_are_recorded_through_the_hook(
     claude_binary: Path, home: Home, tmp_path: Path, registration: str
 ) -> None:
