@@ -8,6 +8,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from skilltrack import paths as paths_mod
@@ -31,8 +32,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--type", choices=["skill", "agent", "mcp", "command", "tool"], help="only this kind"
     )
     report.add_argument("--json", action="store_true", help="print JSON for programs")
+    doctor_cmd = sub.add_parser(
+        "doctor", help="check that tracking works: hooks, daemon, permissions, data"
+    )
+    doctor_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
     args = parser.parse_args(argv)
     paths = paths_mod.resolve()
+    if args.command == "doctor":
+        from skilltrack import doctor
+
+        return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
     try:
         return _run(args, paths)
     except (sqlite3.Error, OSError) as exc:

@@ -1,0 +1,92 @@
+"""`skilltrack doctor` on real state: it must say what is wrong, and exit 1 for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from tests.conftest import BIN, Home, payload
+
+
+def doctor(home: Home, *, cwd: str | None = None) -> tuple[int, list[dict[str, str]]]:
+    result = subprocess.run(
+        [str(BIN / "skilltrack"), "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        env={**home.env, "HOME": str(home.dir)},
+        cwd=cwd or str(home.dir),
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, json.loads(result.stdout)
+
+
+def levels(findings: list[dict[str, str]]) -> dict[str, str]:
+    return {f["check"]: f["level"] for f in findings}
+
+
+def install(home: Home, *args: str) -> None:
+    subprocess.run(
+        [str(BIN / "skilltrack-install"), "--no-start", *args],
+        env={**home.env, "HOME": str(home.dir)},
+        cwd=str(home.dir),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_nothing_set_up_fails_and_says_what_to_run(home: Home) -> None:
+    code, findings = doctor(home)
+    assert code == 1
+    assert levels(findings)["hooks"] == "fail"
+    assert levels(findings)["daemon"] == "fail"
+    assert any("skilltrack-install" in f["message"] for f in findings)
+
+
+def test_a_working_setup_passes(home: Home) -> None:
+    install(home)
+    home.start_daemon()
+    home.hook(payload())
+
+    code, findings = doctor(home)
+
+    assert code == 0, findings
+    assert set(levels(findings).values()) == {"ok"}
+    assert levels(findings).keys() >= {"hooks", "daemon", "permissions", "events", "spool"}
+
+
+def test_hooks_registered_twice_are_a_failure(home: Home) -> None:
+    project = home.dir / "project"
+    project.mkdir()
+    install(home)
+    subprocess.run(
+        [str(BIN / "skilltrack-install"), "--no-start", "--scope", "project"],
+        env={**home.env, "HOME": str(home.dir)},
+        cwd=project,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    home.start_daemon()
+
+    code, findings = doctor(home, cwd=str(project))
+
+    assert code == 1
+    [hooks] = [f for f in findings if f["check"] == "hooks"]
+    assert hooks["level"] == "fail"
+    assert "more than once" in hooks["message"]
+
+
+def test_a_database_others_can_read_is_a_failure(home: Home) -> None:
+    install(home)
+    home.start_daemon()
+    home.hook(payload())
+    os.chmod(home.paths.db, 0o644)
+
+    code, findings = doctor(home)
+
+    assert code == 1
+    assert levels(findings)["permissions"] == "fail"
+    assert any(str(home.paths.db) in f["message"] for f in findings)
