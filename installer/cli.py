@@ -153,6 +153,10 @@ def run(args: argparse.Namespace, home: Path, cwd: Path) -> int:
         return 0
     if raw is not None and not backup.exists() and not args.uninstall:
         write_atomically(backup, raw)
+    if args.uninstall and wanted == {} and not backup.exists():
+        path.unlink()  # no backup: the file did not exist before we made it
+        print(f"removed {path}, which skilltrack had created")
+        return 0
     write_atomically(path, new)
     if args.uninstall:
         print(f"removed skilltrack's hooks from {path}")

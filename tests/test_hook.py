@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import DaemonProcess, Home, payload
+from tests.conftest import HOOK, DaemonProcess, Home, payload
 
 NO_AUTOSTART = {"SKILLTRACK_NO_AUTOSTART": "1"}
 
@@ -242,3 +244,27 @@ def test_a_bad_timeout_setting_still_delivers_the_event(
     assert result.returncode == 0
     assert result.stdout == b""
     home.wait_for(lambda: len(home.events()) == 1, what="the event")
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason=f"needs {SYSTEM_PYTHON}")
+def test_plugin_hook_without_skilltrack_installed_is_silent_and_keeps_the_event(
+    home: Home,
+) -> None:
+    # The plugin form runs `python3` from PATH; where no skilltrack-daemon can be found it
+    # must neither fail nor print, and keep the event for a daemon installed later.
+    result = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "-S", str(HOOK)],
+        input=payload(),
+        capture_output=True,
+        env={**home.env, "PATH": "/usr/bin:/bin"},
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert result.stderr == b""
+    assert len(spool_lines(home)) == 1
+    assert not home.paths.pid.exists()
