@@ -105,7 +105,9 @@ class Sandbox:
     claude_args: list[str] = field(default_factory=list)
 
 
-def make_sandbox(tmp: Path, skilltrack: Home, model_url: str, registration: str) -> Sandbox:
+def make_sandbox(
+    tmp: Path, skilltrack: Home, model_url: str, registration: str, claude_binary: Path
+) -> Sandbox:
     home, project = tmp / "home", tmp / "project"
     skill = home / ".claude" / "skills" / "pdf-helper"
     skill.mkdir(parents=True)
@@ -139,6 +141,21 @@ def make_sandbox(tmp: Path, skilltrack: Home, model_url: str, registration: str)
         ANTHROPIC_API_KEY="sk-ant-e2e-test",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
     )
+    if registration == "marketplace":
+        # What a user does: clone, add the clone as a marketplace, install the plugin.
+        clone = tmp / "clone"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        for command in (["marketplace", "add", str(clone)], ["install", "skilltrack@skilltrack"]):
+            subprocess.run(
+                [str(claude_binary), "plugin", *command],
+                env=env,
+                cwd=project,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        return Sandbox(home, project, mcp_config, env)
     if registration == "plugin":
         # The plugin's hook runs `python3` from PATH and finds skilltrack-daemon there.
         env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -240,13 +257,13 @@ def signature(event: dict[str, Any]) -> tuple[str, str | None, str | None, bool]
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("registration", ["by-hand", "skilltrack-install", "plugin"])
+@pytest.mark.parametrize("registration", ["by-hand", "skilltrack-install", "plugin", "marketplace"])
 def test_real_claude_code_sessions_are_recorded_through_the_hook(
     claude_binary: Path, home: Home, tmp_path: Path, registration: str
 ) -> None:
     model = ScriptedModel(SESSION_1, [SUBAGENT])
     with ModelServer(model) as server:
-        sandbox = make_sandbox(tmp_path, home, server.url, registration)
+        sandbox = make_sandbox(tmp_path, home, server.url, registration, claude_binary)
         first = run_claude(claude_binary, sandbox, "do it", tmp_path / "claude-1.log")
         model.main = SESSION_2
         second = run_claude(
