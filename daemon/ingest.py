@@ -40,9 +40,9 @@ def to_row(frame: Frame, is_skill: SkillCheck, received_at: float | None = None)
     )
 
 
-def parse(raw: RawFrame, is_skill: SkillCheck) -> EventRow:
-    """Validate and classify; raises FrameError with the counted reason."""
-    return to_row(parse_frame(raw), is_skill)
+def parse(raw: RawFrame, is_skill: SkillCheck, sanitize: Callable[[str], str]) -> EventRow:
+    """Sanitize, validate and classify; raises FrameError with the counted reason."""
+    return to_row(parse_frame(raw, sanitize), is_skill)
 
 
 def spool_record(row: EventRow) -> bytes:

@@ -30,6 +30,7 @@ from typing import Any
 from skilltrack import __version__
 from skilltrack.daemon import ingest, instance, spool
 from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
+from skilltrack.daemon.sanitize import sanitizer
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
 from skilltrack.daemon.store import EventRow, Store
@@ -63,6 +64,7 @@ class Daemon:
         self.frame_timeout = frame_timeout
         self.counters = Counters()
         self.skills = SkillLocator()
+        self.sanitize = sanitizer(str(Path.home()))
         self.started_at = time.time()
         self.connections: set[Connection] = set()
         self.buffered_bytes = 0
@@ -229,7 +231,7 @@ class Daemon:
         raw = None
         try:
             raw = decode(data)
-            return ingest.parse(raw, self.skills.is_skill)
+            return ingest.parse(raw, self.skills.is_skill, self.sanitize)
         except FrameError as exc:
             self.reject(exc.reason)
             raise

@@ -42,8 +42,8 @@ class SkillLocator:
         if sep:
             return self._in_plugin(plugin, skill)
         roots = [self._home / ".claude" / "skills"]
-        if cwd:
-            roots.insert(0, Path(cwd) / ".claude" / "skills")
+        if cwd:  # stored with the home folder as "~"
+            roots.insert(0, Path(cwd).expanduser() / ".claude" / "skills")
         return any((root / name / "SKILL.md").is_file() for root in roots)
 
     def _in_plugin(self, plugin: str, skill: str) -> bool:

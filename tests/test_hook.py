@@ -268,3 +268,29 @@ def test_plugin_hook_without_skilltrack_installed_is_silent_and_keeps_the_event(
     assert result.stderr == b""
     assert len(spool_lines(home)) == 1
     assert not home.paths.pid.exists()
+
+
+def test_secrets_and_home_paths_never_reach_the_database_file(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    aws, github = "AKIAIOSFODNN7EXAMPLE", "ghp_" + "0123456789abcdefghijABCDEFGHIJ012345"
+    user_home = os.environ["HOME"].rstrip("/")
+    command = f"AWS_ACCESS_KEY_ID={aws} git push https://{github}@github.com/o/r.git"
+    home.hook(
+        payload(
+            tool_input={"command": command},
+            cwd=f"{user_home}/proj",
+            tool_response={"stdout": f"wrote {user_home}/proj/out.txt"},
+        )
+    )
+
+    [event] = home.json("skilltrack", "events", "--payload")["events"]
+    assert event["cwd"] == "~/proj"
+    stored = event["payload"]["tool_input"]["command"]
+    assert "[REDACTED:aws_access_key]" in stored
+    assert "[REDACTED:github_token]" in stored
+    raw = b"".join(
+        p.read_bytes() for p in home.dir.glob("skilltrack.db*") if p.is_file()
+    )  # the database, its WAL and shared memory: wherever SQLite put the bytes
+    for secret in (aws, github, f"{user_home}/proj"):
+        assert secret.encode() not in raw
