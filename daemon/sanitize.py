@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-# (kind, pattern). A group named `v` marks the part to replace; without one, the whole match.
-# Order matters where patterns overlap: the first alternative that matches wins.
+# (kind, pattern), applied in this order: specific kinds first, so that `api_key="sk-…"` is
+# named an OpenAI key, not an assignment. A group named `v` (or `u`) marks the part to
+# replace; without one, the whole match.
 _KEY = r"[A-Za-z0-9_\-]"
 _PATTERNS: tuple[tuple[str, str], ...] = (
     (
@@ -45,7 +46,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("jwt", r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     ("bearer_token", r"(?i:\bbearer)\s+(?P<v>[A-Za-z0-9._~+/\-]{16,}=*)"),
     # scheme://user:password@host: passwords in URLs and connection strings.
-    ("url_password", r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'\\]+:(?P<v>[^\s@/\"'\\]+)@"),
+    ("url_password", r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'\\\[]+:(?P<v>[^\s@/\"'\\]+)@"),
     # password="…" / token: '…' (quoted, = or :), password=… (unquoted, = only: `token: str`
     # is a type hint, `password = get_password()` a call).
     (
@@ -58,39 +59,65 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _compile() -> tuple[re.Pattern[str], list[str]]:
-    parts, kinds = [], []
-    for i, (kind, pattern) in enumerate(_PATTERNS):
-        # Value groups get unique names per alternative (re needs distinct names).
-        pattern = pattern.replace("(?P<v>", f"(?P<v{i}>").replace("(?P<u>", f"(?P<u{i}>")
-        parts.append(f"(?P<k{i}>{pattern})")
-        kinds.append(kind)
-    return re.compile("|".join(parts), re.DOTALL), kinds
-
-
-_SECRETS, _KINDS = _compile()
+# Cheap guards: a pattern runs only when one of these (lowercase) strings is in the lowered
+# text. Most events hold none of them, and a dozen full regex scans would cost most of the
+# daemon's budget for an event.
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "private_key": ("private key",),
+    "anthropic_key": ("sk-ant-",),
+    "openai_key": ("sk-",),
+    "aws_access_key": ("akia", "asia", "abia", "acca"),
+    "aws_secret_key": ("secret",),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "gitlab_token": ("glpat-",),
+    "slack_token": ("xox",),
+    "slack_webhook": ("hooks.slack.com",),
+    "stripe_key": ("_live_", "_test_"),
+    "google_api_key": ("aiza",),
+    "npm_token": ("npm_",),
+    "pypi_token": ("pypi-",),
+    "jwt": ("eyj",),
+    "bearer_token": ("bearer",),
+    "url_password": ("://",),
+    "assignment": (
+        "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "private_key",
+    ),
+}  # fmt: skip
+# A value already replaced by an earlier, more specific pattern is not replaced again.
+_NOT_DONE = r"(?!\[REDACTED:)"
+_RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (
+        kind,
+        _TRIGGERS[kind],
+        re.compile(
+            pattern.replace("(?P<v>", f"(?P<v>{_NOT_DONE}").replace("(?P<u>", f"(?P<u>{_NOT_DONE}"),
+            re.DOTALL,
+        ),
+    )
+    for kind, pattern in _PATTERNS
+)
 
 
 def redact_secrets(text: str) -> str:
     """`text` with every secret the patterns know replaced by a marker naming its kind."""
-    return _SECRETS.sub(_replace, text)
+    lowered = text.lower()
+    for kind, triggers, pattern in _RULES:
+        if any(t in lowered for t in triggers):
+            text = pattern.sub(_replacer(f"[REDACTED:{kind}]"), text)
+    return text
 
 
-def _replace(match: re.Match[str]) -> str:
-    # lastgroup is the alternative's outer group `k<i>`: it closes after its value groups.
-    i = int(str(match.lastgroup)[1:])
-    marker = f"[REDACTED:{_KINDS[i]}]"
-    for value_group in (f"v{i}", f"u{i}"):
-        if value_group in match.re.groupindex and match.group(value_group) is not None:
-            value = match.group(value_group)
-            # `api_key="sk-…"`: name the key's own kind where the value has one.
-            specific = redact_secrets(value)
-            start, end = match.span(value_group)
-            offset = match.start()
-            whole = match.group(0)
-            replacement = specific if specific != value else marker
-            return whole[: start - offset] + replacement + whole[end - offset :]
-    return marker
+def _replacer(marker: str) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        for group in ("v", "u"):
+            if group in match.re.groupindex and match.group(group) is not None:
+                start, end = match.span(group)
+                offset = match.start()
+                whole = match.group(0)
+                return whole[: start - offset] + marker + whole[end - offset :]
+        return marker
+
+    return replace
 
 
 def home_redactor(home: str) -> Callable[[str], str]:
