@@ -66,13 +66,11 @@ def run(paths: Paths) -> int:
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(daemon.serve())
-    except instance.AlreadyRunning as exc:
+    except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
         logging.getLogger(__name__).error("not starting: %s", exc)
-        raise
-    except (StartupError, InsecurePathError) as exc:
-        logging.getLogger(__name__).error("not starting: %s", exc)
-        with contextlib.suppress(OSError):
-            paths.start_failed.write_text(f"{exc}\n")
+        if not isinstance(exc, instance.AlreadyRunning):  # a running daemon is no failure
+            with contextlib.suppress(OSError):
+                paths.start_failed.write_text(f"{exc}\n")
         raise
     return 1 if daemon.failed else 0
 

@@ -64,6 +64,19 @@ ROW_ERRORS = (
 )
 
 
+async def _connect(
+    database: str | Path, isolation_level: str | None, *, uri: bool = False
+) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(database, isolation_level=isolation_level, uri=uri)
+    try:
+        db.row_factory = sqlite3.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
 def _readonly_uri(path: Path) -> str:
     return f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
 
@@ -82,10 +95,8 @@ class Store:
         # "IMMEDIATE": sqlite3 begins the write transaction before the first insert itself
         # (see insert_events); statements that are not inserts run outside transactions
         # unless a migration begins one explicitly.
-        db = await aiosqlite.connect(path, isolation_level="IMMEDIATE")
+        db = await _connect(path, "IMMEDIATE")
         try:
-            db.row_factory = sqlite3.Row
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             store = cls(db, path)
@@ -102,10 +113,8 @@ class Store:
         A database whose schema is behind this version's is migrated first (once, through a
         writable connection), so that queries find the columns they expect.
         """
-        db = await aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
+        db = await _connect(_readonly_uri(path), None, uri=True)
         try:
-            db.row_factory = sqlite3.Row
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             store = cls(db, path)
             if await store._pending_migrations():
                 await (await cls.open(path)).close()
@@ -142,8 +151,7 @@ class Store:
         the next commit start the WAL file over.
         """
         if self._checkpointer is None:
-            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._checkpointer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._checkpointer = await _connect(self.path, None)
         mode = "RESTART" if restart else "PASSIVE"
         await self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})")
 

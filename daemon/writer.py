@@ -143,10 +143,7 @@ class Writer:
             # Also when cancelled at shutdown: the batch goes back to be spooled (it may still
             # commit in the store's thread; its ids make the replay harmless).
             self._in_flight = 0
-            self._pending.extendleft(reversed(batch))
-            if isinstance(exc, sqlite3.Error | OSError):
-                return exc
-            raise
+            return self._put_back(batch, exc)
         self._in_flight = 0
         self._resolve(batch, inserted)
         return None
@@ -163,12 +160,17 @@ class Writer:
                     future.set_exception(Unstorable(str(exc)))
                 continue
             except BaseException as exc:
-                self._pending.extendleft(reversed(batch[i:]))
-                if isinstance(exc, sqlite3.Error | OSError):
-                    return exc
-                raise
+                return self._put_back(batch[i:], exc)
             self._resolve([(row, future)], inserted)
         return None
+
+    def _put_back(self, rows: list[Pending], error: BaseException) -> Exception:
+        """Return uncommitted rows to the head of the buffer, in order; a store failure is
+        returned for the retry, anything else (cancellation, a bug) raised on."""
+        self._pending.extendleft(reversed(rows))
+        if isinstance(error, sqlite3.Error | OSError):
+            return error
+        raise error
 
     def _resolve(self, batch: list[Pending], inserted: int) -> None:
         self._bytes -= sum(len(row.payload) for row, _ in batch)

@@ -78,11 +78,11 @@ def _home() -> str:
     return pwd.getpwuid(os.getuid()).pw_dir.rstrip("/") or "/"
 
 
-def read_stdin() -> tuple[bytes, bool]:
-    """The event's bytes, and whether they had to be cut down."""
+def read_stdin() -> tuple[bytes, bytes, int]:
+    """(the first MAX_PAYLOAD bytes, the last bytes read past them, the total size)."""
     chunks = []
     size = 0
-    tail = b""  # the last bytes read past the limit
+    tail = b""
     try:
         while chunk := os.read(0, 1 << 16):
             size += len(chunk)
@@ -94,10 +94,11 @@ def read_stdin() -> tuple[bytes, bool]:
         pass
     except OSError:  # no stdin at all: send what we have, the daemon judges it
         pass
-    import _signal  # type: ignore[import-not-found]
+    return b"".join(chunks), tail, size
 
-    _signal.setitimer(_signal.ITIMER_REAL, 0)  # the deadline was for stdin only
-    data = b"".join(chunks)
+
+def cut_down(data: bytes, tail: bytes, size: int) -> tuple[bytes, bool]:
+    """The event to send, and whether it had to be cut down to a marked, valid event."""
     if size <= MAX_PAYLOAD:
         return data, False
     return salvage(data[:HEAD_KEEP], (data + tail)[-TAIL_KEEP:], size), True
@@ -286,14 +287,16 @@ def _daemon_executable() -> str | None:
 
 def main() -> None:
     # The C module: `signal` would pull in enum, several milliseconds of start-up.
-    import _signal
+    import _signal  # type: ignore[import-not-found]
 
     _signal.signal(_signal.SIGALRM, _on_alarm)
-    _signal.setitimer(_signal.ITIMER_REAL, STDIN_DEADLINE_S)
+    _signal.setitimer(_signal.ITIMER_REAL, STDIN_DEADLINE_S)  # for reading stdin only
     try:
-        payload, truncated = read_stdin()
+        raw = read_stdin()
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
     except _Deadline:  # fired between the read loop and disarming: go on without the event
         return
+    payload, truncated = cut_down(*raw)
     header = b"ST1 %s %.6f %s" % (new_event_id().encode(), time.time(), b"t" if truncated else b"-")
     run_dir, spool_dir = state_dirs()
     acked, nobody = send(os.path.join(run_dir, "daemon.sock"), header + b"\n" + payload)
