@@ -20,6 +20,7 @@ from typing import Any
 
 import uvloop
 
+from skilltrack import config
 from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
 from skilltrack.daemon.server import Daemon, StartupError
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stop":
             return stop(paths)
         return show_status(paths, as_json=args.json)
-    except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
+    except (StartupError, instance.AlreadyRunning, InsecurePathError, config.ConfigError) as exc:
         print(f"skilltrack-daemon: {exc}", file=sys.stderr)
         return 1
 
@@ -62,11 +63,12 @@ def run(paths: Paths) -> int:
     os.umask(0o077)  # before the log file is created: nothing we write is for other users
     os.chdir("/")  # a long-lived process should not pin whatever directory it was started in
     _setup_logging(paths)
-    daemon = Daemon(paths)
     try:
+        # Not half-configured: a bad file stops the daemon here, and hooks spool meanwhile.
+        daemon = Daemon(paths, config.load(paths.config))
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(daemon.serve())
-    except (StartupError, instance.AlreadyRunning, InsecurePathError) as exc:
+    except (StartupError, instance.AlreadyRunning, InsecurePathError, config.ConfigError) as exc:
         logging.getLogger(__name__).error("not starting: %s", exc)
         if not isinstance(exc, instance.AlreadyRunning):  # a running daemon is no failure
             with contextlib.suppress(OSError):
@@ -80,6 +82,7 @@ def start(paths: Paths) -> int:
     if pid is not None:
         print(f"skilltrack daemon already running (pid {pid})")
         return 0
+    config.load(paths.config)  # a bad file is named here, not only in the daemon's log
     os.umask(0o077)  # the log and directories made here are for this user alone
     paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(paths.log, "ab") as log_file:
@@ -213,6 +216,11 @@ def show_status(paths: Paths, *, as_json: bool) -> int:
         print(
             f"  since start: {c['stored']} stored, {c['duplicates']} duplicates, "
             f"{c['replayed']} replayed from spool, {c['spooled']} spooled"
+        )
+        st = status["settings"]
+        print(
+            f"  identity   tenant {st['tenant_id']}, user {st['user_id']}; paths kept as "
+            f"{st['paths']}; snippet policy {'on' if st['snippet_policy'] else 'off'}"
         )
         print(f"  rejected   {_by_reason(c['rejected'])}")
         print(f"  dropped    {_by_reason(c['dropped'])}")

@@ -1,52 +1,158 @@
-"""From frame bytes to a row for the store: validate, classify, and stamp the receive time."""
+"""From frame bytes to a record for the store: sanitize, validate, classify, enrich.
+
+The order matters: secrets and home paths leave the JSON text before anything reads it, so no
+field, cap or snippet derived from it can hold them; classification and skill attribution
+come before the caps, so counts never depend on them.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 
+from skilltrack.config import Settings
+from skilltrack.daemon import enrich
 from skilltrack.daemon.classify import classify
 from skilltrack.daemon.models import Frame, parse_frame
-from skilltrack.daemon.store import EventRow
-from skilltrack.wire import FLAG_TRUNCATED, RawFrame, encode_spool_record
+from skilltrack.daemon.sanitize import sanitizer
+from skilltrack.daemon.skills import SkillFile, SkillLocator
+from skilltrack.daemon.store import EventRow, Record, SkillVersion, TrainingExample
+from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame, encode_spool_record
 
-SkillCheck = Callable[[str, str | None], bool]
-
-
-def to_row(frame: Frame, is_skill: SkillCheck, received_at: float | None = None) -> EventRow:
-    """The stored form of a validated frame."""
-    p = frame.payload
-    usage = classify(p, lambda name: is_skill(name, p.cwd))
-    return EventRow(
-        event_id=frame.event_id,
-        hook_event=p.hook_event_name,
-        client_ts=frame.client_ts,
-        received_at=time.time() if received_at is None else received_at,
-        session_id=p.session_id,
-        prompt_id=p.prompt_id,
-        tool_use_id=p.tool_use_id,
-        tool_name=p.tool_name,
-        artifact_type=usage.artifact_type,
-        artifact_name=usage.artifact_name,
-        plugin=usage.plugin,
-        mcp_server=usage.mcp_server,
-        agent_id=p.agent_id,
-        agent_type=p.agent_type,
-        success=usage.success,
-        duration_ms=usage.duration_ms,
-        cwd=p.cwd,
-        truncated=frame.truncated,
-        payload=frame.raw,
-    )
+# The working directory as Claude Code sent it: skills are looked up relative to it, so it is
+# read before sanitizing shortens it. Claude Code puts `cwd` before the tool's input, so the
+# first match is the event's own.
+_CWD = re.compile(r'"cwd"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
-def parse(raw: RawFrame, is_skill: SkillCheck, sanitize: Callable[[str], str]) -> EventRow:
-    """Sanitize, validate and classify; raises FrameError with the counted reason."""
-    return to_row(parse_frame(raw, sanitize), is_skill)
+def raw_cwd(text: str) -> str | None:
+    match = _CWD.search(text)
+    if match is None:
+        return None
+    value = match.group(1)
+    if "\\" not in value:
+        return value
+    try:
+        decoded = json.loads(f'"{value}"')
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, str) else None
 
 
-def spool_record(row: EventRow) -> bytes:
-    """The spool line that replays `row` as the hook sent it."""
+class Ingest:
+    """The daemon's enrichment stage, configured once from the settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        skills: SkillLocator,
+        consented: Callable[[], bool],
+        home: str,
+    ) -> None:
+        self.settings = settings
+        self._skills = skills
+        self._consented = consented
+        _s = sanitizer(home)
+        self._sanitize = lambda text, cwd: _s(text)  # TEMP
+        capture = settings.capture
+        self._capture_types = frozenset(capture.artifact_types if capture.snippets else ())
+
+    def parse(self, raw: RawFrame) -> Record:
+        """Sanitize, validate, classify and enrich; raises FrameError with the counted reason."""
+        try:
+            text = raw.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("invalid_utf8") from None
+        cwd = raw_cwd(text)
+        frame = parse_frame(raw, self._sanitize(text, cwd))
+        return self.enrich(frame, cwd, raw=raw)
+
+    def enrich(
+        self,
+        frame: Frame,
+        cwd: str | None,
+        received_at: float | None = None,
+        raw: RawFrame | None = None,
+    ) -> Record:
+        """The record of a validated frame; `cwd` is the unsanitized working directory and
+        `raw` the frame as received (kept to spool it again if need be)."""
+        p = frame.payload
+        looked_up: dict[str, SkillFile | None] = {}
+
+        def find(name: str) -> SkillFile | None:
+            if name not in looked_up:
+                looked_up[name] = self._skills.resolve(name, cwd)
+            return looked_up[name]
+
+        usage = classify(p, lambda name: find(name) is not None)
+        skill: SkillVersion | None = None
+        if usage.artifact_type == "skill" and usage.artifact_name:
+            found = find(usage.artifact_name)
+            if found is not None:
+                skill = enrich.skill_version(
+                    found, lambda text: self._sanitize(text, cwd), frame.client_ts
+                )
+        privacy = self.settings.privacy
+        payload, capped = enrich.cap_payload(
+            frame.raw, privacy.max_input_chars, privacy.max_output_chars
+        )
+        row = EventRow(
+            event_id=frame.event_id,
+            hook_event=p.hook_event_name,
+            client_ts=frame.client_ts,
+            received_at=time.time() if received_at is None else received_at,
+            session_id=p.session_id,
+            prompt_id=p.prompt_id,
+            tool_use_id=p.tool_use_id,
+            tool_name=p.tool_name,
+            artifact_type=usage.artifact_type,
+            artifact_name=usage.artifact_name,
+            plugin=usage.plugin,
+            mcp_server=usage.mcp_server,
+            agent_id=p.agent_id,
+            agent_type=p.agent_type,
+            success=usage.success,
+            duration_ms=usage.duration_ms,
+            cwd=p.cwd,
+            truncated=frame.truncated or capped,
+            payload=payload,
+            tenant_id=self.settings.tenant_id,
+            user_id=self.settings.user_id,
+            skill_id=skill.skill_id if skill else None,
+            skill_version=skill.version if skill else None,
+        )
+        example = None
+        kind, name = usage.artifact_type, usage.artifact_name
+        # The team's policy first (no I/O), then the user's consent (a stat).
+        if kind and name and kind in self._capture_types and self._consented():
+            example = self._example(frame, row, kind, name)
+        return Record(row, skill, example, raw)
+
+    def _example(self, frame: Frame, row: EventRow, kind: str, name: str) -> TrainingExample:
+        p, limit = frame.payload, self.settings.capture.snippet_chars
+        given = p.command_args if p.hook_event_name == "UserPromptExpansion" else p.tool_input
+        result = p.error if p.tool_response is None else p.tool_response
+        return TrainingExample(
+            event_id=row.event_id,
+            created_at=row.received_at,
+            tenant_id=row.tenant_id,
+            user_id=row.user_id,
+            artifact_type=kind,
+            artifact_name=name,
+            skill_id=row.skill_id,
+            skill_version=row.skill_version,
+            input_snippet=enrich.snippet(given, limit),
+            output_snippet=enrich.snippet(result, limit),
+        )
+
+
+def spool_record(record: Record) -> bytes:
+    """The spool line that replays `record` as the hook sent it."""
+    if record.raw is not None:
+        return encode_spool_record(record.raw)
+    row = record.row
     flags = FLAG_TRUNCATED if row.truncated else "-"
     raw = RawFrame(row.event_id, f"{row.client_ts:.6f}", flags, row.payload.encode("utf-8"))
     return encode_spool_record(raw)

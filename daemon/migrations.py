@@ -98,3 +98,93 @@ async def m002_artifact_summary(db: aiosqlite.Connection) -> None:
         END
         """
     )
+
+
+@migration
+async def m003_identity_and_skill_versions(db: aiosqlite.Connection) -> None:
+    # Who and which version: the tenant and user from the config, and the skill version
+    # (SKILL.md content hash) an event used. A skill is (name, source, location): a project
+    # skill and a user skill of the same name are two skills.
+    for column in ("tenant_id", "user_id", "skill_id", "skill_version"):
+        await db.execute(f"ALTER TABLE events ADD COLUMN {column} TEXT")
+    await db.execute(
+        "CREATE INDEX events_skill_version ON events (skill_id, skill_version, client_ts) "
+        "WHERE skill_id IS NOT NULL"
+    )
+    await db.execute(
+        """
+        CREATE TABLE skills (
+            skill_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,
+            location TEXT NOT NULL,
+            description TEXT,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL
+        )
+        """
+    )
+    await db.execute(
+        """
+        CREATE TABLE skill_versions (
+            skill_id TEXT NOT NULL REFERENCES skills (skill_id),
+            version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            description TEXT,
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            uses INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            timed_uses INTEGER NOT NULL DEFAULT 0,
+            total_duration_ms INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (skill_id, version)
+        ) WITHOUT ROWID
+        """
+    )
+    # The store registers a version (and its skill) before the first event that uses it;
+    # uses and first/last seen are then counted here, for really inserted rows only.
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_skill_version AFTER INSERT ON events
+        WHEN NEW.skill_id IS NOT NULL
+        BEGIN
+            UPDATE skill_versions SET
+                uses = uses + 1,
+                failures = failures + (NEW.success IS 0),
+                timed_uses = timed_uses + (NEW.duration_ms IS NOT NULL),
+                total_duration_ms = total_duration_ms + coalesce(NEW.duration_ms, 0),
+                first_seen = min(first_seen, NEW.client_ts),
+                last_seen = max(last_seen, NEW.client_ts)
+            WHERE skill_id = NEW.skill_id AND version = NEW.skill_version;
+            UPDATE skills SET
+                first_seen = min(first_seen, NEW.client_ts),
+                last_seen = max(last_seen, NEW.client_ts)
+            WHERE skill_id = NEW.skill_id;
+        END
+        """
+    )
+
+
+@migration
+async def m004_training_examples(db: aiosqlite.Connection) -> None:
+    # Snippets captured with both the team's policy and the user's consent, waiting for review.
+    await db.execute(
+        """
+        CREATE TABLE training_examples (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            tenant_id TEXT,
+            user_id TEXT,
+            artifact_type TEXT NOT NULL,
+            artifact_name TEXT NOT NULL,
+            skill_id TEXT,
+            skill_version TEXT,
+            input_snippet TEXT,
+            output_snippet TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'rejected')),
+            source TEXT NOT NULL DEFAULT 'usage_capture'
+        )
+        """
+    )

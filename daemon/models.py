@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -71,16 +70,9 @@ class Frame(BaseModel):
         return value
 
 
-def parse_frame(raw: RawFrame, sanitize: Callable[[str], str] = lambda text: text) -> Frame:
-    """Validate a frame; a `FrameError` names the counted reason it was refused.
-
-    `sanitize` runs on the JSON text before anything is read from it, so that every field
-    (and the payload as stored) is already free of secrets and home paths.
-    """
-    try:
-        text = sanitize(raw.payload.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise FrameError("invalid_utf8") from None
+def parse_frame(raw: RawFrame, text: str) -> Frame:
+    """Validate a frame whose payload, decoded (and sanitized), is `text`; a `FrameError`
+    names the counted reason it was refused."""
     if not text.strip():
         raise FrameError("empty_payload")
     try:

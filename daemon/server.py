@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack import __version__
+from skilltrack.config import Settings
+from skilltrack.consent import ConsentWatch
 from skilltrack.daemon import ingest, instance, spool
 from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
-from skilltrack.daemon.sanitize import sanitizer
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import EventRow, Store
+from skilltrack.daemon.store import Record, Store
 from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
@@ -59,12 +60,23 @@ class StartupError(Exception):
 
 
 class Daemon:
-    def __init__(self, paths: Paths, *, frame_timeout: float = FRAME_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings | None = None,
+        *,
+        frame_timeout: float = FRAME_TIMEOUT_S,
+    ) -> None:
         self.paths = paths
+        self.settings = settings or Settings()
         self.frame_timeout = frame_timeout
         self.counters = Counters()
-        self.skills = SkillLocator()
-        self.sanitize = sanitizer(str(Path.home()))
+        self.ingest = ingest.Ingest(
+            self.settings,
+            SkillLocator(),
+            ConsentWatch(paths.consent).granted,
+            home=str(Path.home()),
+        )
         self.started_at = time.time()
         self.connections: set[Connection] = set()
         self.buffered_bytes = 0
@@ -180,7 +192,7 @@ class Daemon:
         await asyncio.gather(*tasks, return_exceptions=True)
         leftover = self.writer.take_uncommitted()
         if leftover:
-            spooled = self.spool_rows([row for row, _ in leftover])
+            spooled = self.spool_records([record for record, _ in leftover])
             for _, future in leftover:
                 if future.done():
                     continue
@@ -216,22 +228,22 @@ class Daemon:
         """The reply to a complete frame, or a future that resolves when it is committed."""
         self.counters.received += 1
         try:
-            row = self.parse(split_frame, data)
+            record = self.parse(split_frame, data)
         except FrameError as exc:
             # BUSY for what is our fault or passing: the hook keeps the event in its spool.
             return b"%s %s\n" % (b"BUSY" if exc.retry else b"ERR", exc.reason.encode())
         try:
-            return self.writer.submit(row)
+            return self.writer.submit(record)
         except BufferFull:
-            return ACK_SPOOLED if self.spool_rows([row]) else b"BUSY spool_failed\n"
+            return ACK_SPOOLED if self.spool_records([record]) else b"BUSY spool_failed\n"
 
-    def parse(self, decode: Callable[[bytes], RawFrame], data: bytes) -> EventRow:
+    def parse(self, decode: Callable[[bytes], RawFrame], data: bytes) -> Record:
         """Decode (a frame or a spool record), validate and classify; a refusal is counted
         and raised as FrameError."""
         raw = None
         try:
             raw = decode(data)
-            return ingest.parse(raw, self.skills.is_skill, self.sanitize)
+            return self.ingest.parse(raw)
         except FrameError as exc:
             self.reject(exc.reason)
             raise
@@ -245,15 +257,15 @@ class Daemon:
     def reject(self, reason: str) -> None:
         self.counters.rejected[reason] += 1
 
-    def spool_rows(self, rows: list[EventRow]) -> bool:
-        """Put rows in the spool for a later replay; False (and counted drops) if it fails."""
+    def spool_records(self, records: list[Record]) -> bool:
+        """Put records in the spool for a later replay; False (and counted drops) if it fails."""
         try:
-            spool.append(self.paths.spool_dir, [ingest.spool_record(r) for r in rows])
+            spool.append(self.paths.spool_dir, [ingest.spool_record(r) for r in records])
         except OSError as exc:
-            log.error("could not spool %d events: %s", len(rows), exc)
-            self.counters.dropped["spool_failed"] += len(rows)
+            log.error("could not spool %d events: %s", len(records), exc)
+            self.counters.dropped["spool_failed"] += len(records)
             return False
-        self.counters.spooled += len(rows)
+        self.counters.spooled += len(records)
         return True
 
     def status(self) -> dict[str, Any]:
@@ -267,6 +279,12 @@ class Daemon:
             "connections": len(self.connections),
             "buffer": {"pending": writer.backlog, "capacity": writer.capacity},
             "store": {"healthy": writer.healthy, "last_error": writer.last_error},
+            "settings": {
+                "tenant_id": self.settings.tenant_id,
+                "user_id": self.settings.user_id,
+                "paths": self.settings.privacy.paths,
+                "snippet_policy": self.settings.capture.snippets,
+            },
             "counters": self.counters.as_dict(),
         }
 
@@ -299,12 +317,12 @@ class Daemon:
             await asyncio.sleep(0)  # a record may be a megabyte to validate: let hooks in first
             self.counters.replayed += 1
             try:
-                row = self.parse(decode_spool_record, line)
+                record = self.parse(decode_spool_record, line)
             except FrameError:
                 continue  # counted
             while True:
                 try:
-                    futures.append(self.writer.submit(row))
+                    futures.append(self.writer.submit(record))
                     break
                 except BufferFull:  # live traffic comes first: wait for room
                     if not await _all_committed(futures):

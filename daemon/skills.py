@@ -1,62 +1,174 @@
-"""Is a user-typed `/name` a skill? Looked up on disk, cached for a short while.
+"""Which `SKILL.md` a skill name refers to, and what it says about itself.
 
-A skill is a folder with a SKILL.md in the project's `.claude/skills`, the user's
-`~/.claude/skills`, or an installed plugin's `skills/` (named `plugin:skill`). Anything else
-typed as `/name` is a command.
+A skill is a folder with a SKILL.md in the user's `~/.claude/skills`, the project's
+`.claude/skills`, or an installed plugin's `skills/` (named `plugin:skill`). When a user and a
+project skill share a name, Claude Code runs the user's; so do we. Anything else typed as
+`/name` is a command.
+
+A skill's version is the SHA-256 of its SKILL.md: an edit is a new version. Lookups are cached,
+but a found file is re-stat'ed on every use so that the first use after an edit already counts
+for the new version; names not found are remembered for a few seconds only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-CACHE_TTL_S = 30.0
-PLUGIN_SEARCH_DEPTH = 6
+MISS_TTL_S = 5.0
+PLUGIN_INDEX_TTL_S = 30.0
+PLUGIN_SEARCH_DEPTH = 7
 CACHE_MAX = 4096
+MAX_SKILL_MD_BYTES = 1 << 20
+MAX_DESCRIPTION_CHARS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SkillFile:
+    """A skill as found on disk. `path` is the SKILL.md itself, unredacted."""
+
+    name: str
+    source: str  # user | project | plugin
+    path: str
+    description: str | None
+    content_hash: str  # hex SHA-256 of SKILL.md
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+# The file's identity as the kernel sees it: any write changes the size or one of the times.
+_Signature = tuple[int, int, int, int]
 
 
 class SkillLocator:
-    def __init__(self, home: Path | None = None, ttl: float = CACHE_TTL_S) -> None:
+    def __init__(self, home: Path | None = None) -> None:
         self._home = home or Path.home()
-        self._ttl = ttl
-        self._cache: dict[tuple[str, str | None], tuple[float, bool]] = {}
+        self._misses: dict[tuple[str, str | None], float] = {}
+        self._files: dict[str, tuple[_Signature, SkillFile]] = {}  # by path
+        self._plugins: dict[tuple[str, str], str] = {}  # (plugin, skill) -> SKILL.md path
+        self._plugins_until = 0.0
 
     def is_skill(self, name: str, cwd: str | None) -> bool:
+        return self.resolve(name, cwd) is not None
+
+    def resolve(self, name: str, cwd: str | None) -> SkillFile | None:
+        """The skill `name` as seen from `cwd`, or None if there is none (or it is unreadable:
+        never a reason to lose the event)."""
         key = (name, cwd)
         now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
+        if self._misses.get(key, 0.0) > now:
+            return None
         try:
-            found = self._find(name, cwd)
-        except OSError:  # unreadable folder, over-long name: "not a skill", never a lost event
-            found = False
-        if len(self._cache) >= CACHE_MAX:
-            self._cache.clear()  # a crude bound, enough for a cache refilled in microseconds
-        self._cache[key] = (now + self._ttl, found)
+            found = self._find(name, cwd, now)
+        except (OSError, ValueError):  # unreadable folder, over-long or NUL-holding name
+            found = None
+        if found is None:
+            _bounded(self._misses)[key] = now + MISS_TTL_S
         return found
 
-    def _find(self, name: str, cwd: str | None) -> bool:
+    def _find(self, name: str, cwd: str | None, now: float) -> SkillFile | None:
         plugin, sep, skill = name.partition(":")
         if sep:
-            return self._in_plugin(plugin, skill)
-        roots = [self._home / ".claude" / "skills"]
-        if cwd:  # stored with the home folder as "~"
-            roots.insert(0, Path(cwd).expanduser() / ".claude" / "skills")
-        return any((root / name / "SKILL.md").is_file() for root in roots)
+            path = self._plugin_skills(now).get((plugin, skill))
+            return self._load(name, "plugin", path) if path else None
+        if "/" in name or name in ("", ".", ".."):
+            return None
+        candidates = [("user", self._home / ".claude" / "skills" / name / "SKILL.md")]
+        if cwd:
+            project = Path(cwd).expanduser() / ".claude" / "skills" / name / "SKILL.md"
+            candidates.append(("project", project))
+        for source, candidate in candidates:
+            found = self._load(name, source, str(candidate))
+            if found is not None:
+                return found
+        return None
 
-    def _in_plugin(self, plugin: str, skill: str) -> bool:
+    def _load(self, name: str, source: str, path: str) -> SkillFile | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == signature and cached[1].source == source:
+            return cached[1]
+        with open(path, "rb") as f:
+            data = f.read(MAX_SKILL_MD_BYTES)
+        found = SkillFile(
+            name=name,
+            source=source,
+            path=path,
+            description=description_of(data.decode("utf-8", "replace")),
+            content_hash=hashlib.sha256(data).hexdigest(),
+        )
+        _bounded(self._files)[path] = (signature, found)
+        return found
+
+    def _plugin_skills(self, now: float) -> dict[tuple[str, str], str]:
+        """Every plugin skill under `~/.claude/plugins`, indexed by (plugin, skill)."""
+        if now < self._plugins_until:
+            return self._plugins
+        index: dict[tuple[str, str], str] = {}
         base = self._home / ".claude" / "plugins"
         for dirpath, dirnames, _ in os.walk(base):
-            depth = len(Path(dirpath).relative_to(base).parts)
-            if depth >= PLUGIN_SEARCH_DEPTH:
+            here = Path(dirpath)
+            if len(here.relative_to(base).parts) >= PLUGIN_SEARCH_DEPTH:
                 dirnames.clear()
-            parts = Path(dirpath).parts
-            if (
-                parts[-1] == "skills"
-                and plugin in parts
-                and Path(dirpath, skill, "SKILL.md").is_file()
-            ):
-                return True
-        return False
+            if here.name != "skills":
+                continue
+            dirnames.clear()  # a skills folder holds skills, not more plugins
+            for skill in os.listdir(here):
+                skill_md = here / skill / "SKILL.md"
+                if skill_md.is_file():
+                    # The plugin is the folder holding `skills/`, or above it a version folder
+                    # (`cache/<marketplace>/<plugin>/<version>/skills`): index under both.
+                    for plugin in here.parts[-3:-1]:
+                        index.setdefault((plugin, skill), str(skill_md))
+        self._plugins = index
+        self._plugins_until = now + PLUGIN_INDEX_TTL_S
+        return index
+
+
+def _bounded(cache: dict[_K, _V]) -> dict[_K, _V]:
+    if len(cache) >= CACHE_MAX:
+        cache.clear()  # crude, but refilled in microseconds and never unbounded
+    return cache
+
+
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*)$")
+
+
+def description_of(text: str) -> str | None:
+    """The `description` of a SKILL.md's YAML front matter, or None.
+
+    Only the subset of YAML that front matter uses: `key: value` lines, quoted values, and
+    `>` / `|` block scalars. (A YAML library would be a dependency for one field.)
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return None
+    lines = match.group(1).splitlines()
+    for i, line in enumerate(lines):
+        key_value = _KEY_LINE.match(line)
+        if not key_value or key_value.group(1) != "description":
+            continue
+        value = key_value.group(2).strip()
+        if value[:1] in (">", "|"):
+            block = []
+            for following in lines[i + 1 :]:
+                if following.strip() and not following[:1].isspace():
+                    break
+                block.append(following.strip())
+            joiner = " " if value[:1] == ">" else "\n"
+            value = joiner.join(part for part in block if part)
+        elif len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        return value[:MAX_DESCRIPTION_CHARS] or None
+    return None

@@ -13,12 +13,14 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
 import aiosqlite
 
 from skilltrack.daemon.migrations import MIGRATIONS
+from skilltrack.wire import RawFrame
 
 BUSY_TIMEOUT_MS = 250
 
@@ -45,6 +47,55 @@ class EventRow(NamedTuple):
     cwd: str | None
     truncated: bool
     payload: str
+    tenant_id: str | None = None
+    user_id: str | None = None
+    skill_id: str | None = None
+    skill_version: str | None = None
+
+
+class SkillVersion(NamedTuple):
+    """A skill version to register before the first event that uses it."""
+
+    skill_id: str
+    version: str
+    name: str
+    source: str  # user | project | plugin
+    location: str  # its folder, with home (or project) paths redacted
+    description: str | None
+    content_hash: str
+    seen_at: float
+
+
+class TrainingExample(NamedTuple):
+    """A captured snippet (already sanitized and capped) of the event `event_id`."""
+
+    event_id: str
+    created_at: float
+    tenant_id: str | None
+    user_id: str | None
+    artifact_type: str
+    artifact_name: str
+    skill_id: str | None
+    skill_version: str | None
+    input_snippet: str | None
+    output_snippet: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What one event stores: its row, the skill version it used, and its snippets."""
+
+    row: EventRow
+    skill: SkillVersion | None = None
+    example: TrainingExample | None = None
+    # The frame as the hook sent it, to spool if the buffer overflows: replayed, it is
+    # enriched again from what Claude Code sent, not from what sanitizing left of it.
+    raw: RawFrame | None = None
+
+    @property
+    def size(self) -> int:
+        """What it holds in memory, roughly: its payload, twice if the raw frame is kept."""
+        return len(self.row.payload) + (len(self.raw.payload) if self.raw else 0)
 
 
 # ON CONFLICT (event_id) rather than INSERT OR IGNORE: only a resent id is skipped; any other
@@ -52,6 +103,24 @@ class EventRow(NamedTuple):
 _INSERT = "INSERT INTO events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING".format(
     ", ".join(EventRow._fields), ", ".join("?" * len(EventRow._fields))
 )
+_REGISTER_SKILL = """
+    INSERT INTO skills (skill_id, name, source, location, description, first_seen, last_seen)
+    VALUES (:skill_id, :name, :source, :location, :description, :seen_at, :seen_at)
+    ON CONFLICT (skill_id) DO UPDATE SET description = excluded.description
+"""
+_REGISTER_VERSION = """
+    INSERT INTO skill_versions (skill_id, version, content_hash, description, first_seen, last_seen)
+    VALUES (:skill_id, :version, :content_hash, :description, :seen_at, :seen_at)
+    ON CONFLICT (skill_id, version) DO NOTHING
+"""
+# Only for an event this very transaction inserted (same id and receive time): a resent event
+# must not gain a snippet captured under a consent it was not stored with.
+_INSERT_EXAMPLE = """
+    INSERT INTO training_examples ({}) SELECT {}
+    WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ? AND received_at = ?)
+    ON CONFLICT (event_id) DO NOTHING
+""".format(", ".join(TrainingExample._fields), ", ".join("?" * len(TrainingExample._fields)))
+KNOWN_VERSIONS_MAX = 10_000
 # Errors that come from a row's values, not from the store's health.
 # (Not ProgrammingError or a bare ValueError: a closed connection raises those, and must not
 # have every buffered event set aside as unstorable.)
@@ -65,12 +134,16 @@ ROW_ERRORS = (
 
 
 async def _connect(
-    database: str | Path, isolation_level: str | None, *, uri: bool = False
+    database: str | Path,
+    isolation_level: str | None,
+    *,
+    uri: bool = False,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> aiosqlite.Connection:
     db = await aiosqlite.connect(database, isolation_level=isolation_level, uri=uri)
     try:
         db.row_factory = sqlite3.Row
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     except BaseException:
         await db.close()
         raise
@@ -88,14 +161,19 @@ class Store:
         self._db = db
         self.path = path
         self._checkpointer: aiosqlite.Connection | None = None
+        self._known_versions: set[tuple[str, str]] = set()  # registered and committed
 
     @classmethod
-    async def open(cls, path: Path) -> Self:
-        """Open (creating if needed) and migrate the database at `path`, for writing."""
+    async def open(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Self:
+        """Open (creating if needed) and migrate the database at `path`, for writing.
+
+        The daemon keeps the default short wait for a lock (it retries with backoff itself);
+        a command that writes beside the running daemon waits longer for its turn.
+        """
         # "IMMEDIATE": sqlite3 begins the write transaction before the first insert itself
-        # (see insert_events); statements that are not inserts run outside transactions
-        # unless a migration begins one explicitly.
-        db = await _connect(path, "IMMEDIATE")
+        # (see insert); statements that are not inserts run outside transactions unless a
+        # migration begins one explicitly.
+        db = await _connect(path, "IMMEDIATE", busy_timeout_ms=busy_timeout_ms)
         try:
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
@@ -191,20 +269,47 @@ class Store:
         rows = await self._db.execute_fetchall("SELECT name FROM migrations ORDER BY name")
         return [r[0] for r in rows]
 
-    async def insert_events(self, rows: Sequence[EventRow]) -> int:
-        """Store `rows` in one transaction; returns how many were new (ids already stored are
-        skipped, so replays and resends count once)."""
-        # Two trips to the connection's thread, not three: in this mode sqlite3 opens the
-        # transaction (BEGIN IMMEDIATE) itself before the first insert. Each trip costs the
-        # event loop a wake-up, and this is the daemon's hottest path.
+    async def insert(self, records: Sequence[Record]) -> int:
+        """Store `records` in one transaction; returns how many events were new (ids already
+        stored are skipped, so replays and resends count once)."""
+        # Two trips to the connection's thread in the common case, not three: in this mode
+        # sqlite3 opens the transaction (BEGIN IMMEDIATE) itself before the first statement.
+        # Each trip costs the event loop a wake-up, and this is the daemon's hottest path; a
+        # new skill version or a snippet costs one more trip.
+        versions = {
+            (skill.skill_id, skill.version): skill
+            for skill in (r.skill for r in records)
+            if skill is not None and (skill.skill_id, skill.version) not in self._known_versions
+        }
+        examples = [
+            (*r.example, r.row.event_id, r.row.received_at)
+            for r in records
+            if r.example is not None
+        ]
         try:
-            cursor = await self._db.executemany(_INSERT, rows)
+            if versions:
+                await self._db.executemany(
+                    _REGISTER_SKILL, [v._asdict() for v in versions.values()]
+                )
+                await self._db.executemany(
+                    _REGISTER_VERSION, [v._asdict() for v in versions.values()]
+                )
+            cursor = await self._db.executemany(_INSERT, [r.row for r in records])
             inserted = cursor.rowcount
+            if examples:
+                await self._db.executemany(_INSERT_EXAMPLE, examples)
             await self._db.commit()
         except BaseException:
             await self._rollback()
             raise
+        if len(self._known_versions) > KNOWN_VERSIONS_MAX:
+            self._known_versions.clear()
+        self._known_versions.update(versions)
         return inserted
+
+    async def insert_events(self, rows: Sequence[EventRow]) -> int:
+        """`insert` for plain rows (no skill version, no snippet)."""
+        return await self.insert([Record(row) for row in rows])
 
     async def _rollback(self) -> None:
         try:
@@ -243,3 +348,53 @@ class Store:
             """
         )
         return [dict(r) for r in rows]
+
+    async def skills(self) -> list[dict[str, Any]]:
+        """Every skill seen, each with its versions (newest first)."""
+        skills = [
+            dict(r)
+            for r in await self._db.execute_fetchall(
+                """
+                SELECT skill_id, name, source, location, description, first_seen, last_seen
+                FROM skills ORDER BY last_seen DESC, name
+                """
+            )
+        ]
+        versions: dict[str, list[dict[str, Any]]] = {}
+        for r in await self._db.execute_fetchall(
+            """
+            SELECT skill_id, version, content_hash, description, first_seen, last_seen, uses,
+                   failures, timed_uses, total_duration_ms
+            FROM skill_versions ORDER BY first_seen DESC
+            """
+        ):
+            versions.setdefault(r["skill_id"], []).append(dict(r))
+        for skill in skills:
+            skill["versions"] = versions.get(skill["skill_id"], [])
+        return skills
+
+    async def training_examples(self, limit: int) -> list[dict[str, Any]]:
+        rows = await self._db.execute_fetchall(
+            """
+            SELECT event_id, created_at, tenant_id, user_id, artifact_type, artifact_name,
+                   skill_version, input_snippet, output_snippet, status, source
+            FROM training_examples ORDER BY created_at DESC, id DESC LIMIT ?
+            """,
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def count_training_examples(self) -> int:
+        rows = await self._db.execute_fetchall("SELECT count(*) FROM training_examples")
+        return int(next(iter(rows))[0])
+
+    async def delete_training_examples(self) -> int:
+        """Delete every captured snippet; returns how many."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self._db.execute("DELETE FROM training_examples")
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+        return cursor.rowcount

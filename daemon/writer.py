@@ -17,13 +17,13 @@ from collections import deque
 from dataclasses import dataclass
 
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import ROW_ERRORS, EventRow, Store
+from skilltrack.daemon.store import ROW_ERRORS, Record, Store
 
 log = logging.getLogger(__name__)
 
 # An event waiting in the buffer, and what its sender awaits: True once committed, False if it
 # was spooled instead, `Unstorable` if SQLite refused its values.
-Pending = tuple[EventRow, "asyncio.Future[bool]"]
+Pending = tuple[Record, "asyncio.Future[bool]"]
 
 
 class BufferFull(Exception):
@@ -88,15 +88,15 @@ class Writer:
         """Events not yet committed, the batch being committed included."""
         return len(self._pending) + self._in_flight
 
-    def submit(self, row: EventRow) -> asyncio.Future[bool]:
-        """Queue `row`; the future resolves once it is committed."""
-        size = len(row.payload)
+    def submit(self, record: Record) -> asyncio.Future[bool]:
+        """Queue `record`; the future resolves once it is committed."""
+        size = record.size
         if self._closing or self.backlog >= self.capacity:
             raise BufferFull
         if self._bytes + size > self.capacity_bytes and self.backlog:
             raise BufferFull
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((row, future))
+        self._pending.append((record, future))
         self._bytes += size
         self._wake.set()
         return future
@@ -133,7 +133,7 @@ class Writer:
         """Commit `batch` in one transaction; on a store failure put it back and return why."""
         self._in_flight = len(batch)
         try:
-            inserted = await self._store.insert_events([row for row, _ in batch])
+            inserted = await self._store.insert([record for record, _ in batch])
         except ROW_ERRORS:
             # Some row's values are refused: commit row by row so that only that row is set
             # aside, not the events that came with it.
@@ -149,19 +149,20 @@ class Writer:
         return None
 
     async def _commit_singly(self, batch: list[Pending]) -> Exception | None:
-        for i, (row, future) in enumerate(batch):
+        for i, (record, future) in enumerate(batch):
             try:
-                inserted = await self._store.insert_events([row])
+                inserted = await self._store.insert([record])
             except ROW_ERRORS as exc:
-                log.error("event %s cannot be stored and is dropped: %s", row.event_id, exc)
-                self._bytes -= len(row.payload)
+                event_id = record.row.event_id
+                log.error("event %s cannot be stored and is dropped: %s", event_id, exc)
+                self._bytes -= record.size
                 self._counters.dropped["unstorable"] += 1
                 if not future.done():
                     future.set_exception(Unstorable(str(exc)))
                 continue
             except BaseException as exc:
                 return self._put_back(batch[i:], exc)
-            self._resolve([(row, future)], inserted)
+            self._resolve([(record, future)], inserted)
         return None
 
     def _put_back(self, rows: list[Pending], error: BaseException) -> Exception:
@@ -173,7 +174,7 @@ class Writer:
         raise error
 
     def _resolve(self, batch: list[Pending], inserted: int) -> None:
-        self._bytes -= sum(len(row.payload) for row, _ in batch)
+        self._bytes -= sum(record.size for record, _ in batch)
         self._counters.stored += inserted
         self._counters.duplicates += len(batch) - inserted
         for _, future in batch:

@@ -32,6 +32,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--type", choices=["skill", "agent", "mcp", "command", "tool"], help="only this kind"
     )
     report.add_argument("--json", action="store_true", help="print JSON for programs")
+    skills = sub.add_parser("skills", help="the skills seen, with their versions")
+    skills.add_argument("--json", action="store_true", help="print JSON for programs")
+    consent_cmd = sub.add_parser(
+        "consent", help="your own consent to keeping input/output snippets of your skill uses"
+    )
+    consent_cmd.add_argument(
+        "action",
+        choices=["grant", "revoke", "status"],
+        help="grant or revoke it (takes effect at the next event), or show where it stands",
+    )
+    consent_cmd.add_argument(
+        "--delete", action="store_true", help="with revoke: also delete what was captured"
+    )
+    consent_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
+    snippets = sub.add_parser("snippets", help="the snippets captured with consent")
+    snippets.add_argument(
+        "action", nargs="?", choices=["list", "delete"], default="list", help="(default: list)"
+    )
+    snippets.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    snippets.add_argument("--json", action="store_true", help="print JSON for programs")
+    config_cmd = sub.add_parser(
+        "config", help="check the configuration file and show the settings in effect"
+    )
+    config_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
     doctor_cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
     )
@@ -42,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import doctor
 
         return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
+    if args.command in ("consent", "snippets", "config"):
+        from skilltrack import privacy_cli
+
+        return privacy_cli.run(args, paths)
     try:
         return _run(args, paths)
     except (sqlite3.Error, OSError) as exc:
@@ -55,18 +83,20 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
             _read(paths, lambda s: s.recent_events(args.limit, with_payload=args.payload))
         )
         return _print_events([event_json(r) for r in rows], as_json=args.json)
+    if args.command == "skills":
+        found = asyncio.run(_read(paths, lambda s: s.skills()))
+        return _print_skills([skill_json(r) for r in found], as_json=args.json)
     rows = asyncio.run(_read(paths, lambda s: s.artifact_summary()))
     artifacts = [artifact_json(r) for r in rows if args.type in (None, r["artifact_type"])]
     return _print_report(artifacts, as_json=args.json)
 
 
-async def _read(paths: Paths, query: Any) -> list[dict[str, Any]]:
+async def _read(paths: Paths, query: Any) -> Any:
     if not paths.db.exists():
         return []  # nothing recorded yet; don't create a database just to read it
     store = await Store.open_readonly(paths.db)
     try:
-        result: list[dict[str, Any]] = await query(store)
-        return result
+        return await query(store)
     finally:
         await store.close()
 
@@ -99,6 +129,44 @@ def artifact_json(row: dict[str, Any]) -> dict[str, Any]:
         "first_used": iso(row["first_used"]),
         "last_used": iso(row["last_used"]),
     }
+
+
+def skill_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A skill with its versions, newest first, as `skills --json` shows it."""
+    skill = dict(row)
+    skill["first_seen"], skill["last_seen"] = iso(row["first_seen"]), iso(row["last_seen"])
+    versions = []
+    for v in row["versions"]:
+        version = dict(v)
+        version["first_seen"], version["last_seen"] = iso(v["first_seen"]), iso(v["last_seen"])
+        versions.append(version)
+    skill["versions"] = versions
+    skill["current_version"] = versions[0]["version"] if versions else None
+    skill["uses"] = sum(v["uses"] for v in versions)
+    return skill
+
+
+def _print_skills(skills: list[dict[str, Any]], *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"skills": skills}, indent=2))
+        return 0
+    if not skills:
+        print("no skill used yet")
+        return 0
+    rows = [
+        (
+            s["name"],
+            s["source"],
+            s["current_version"],
+            len(s["versions"]),
+            s["uses"],
+            s["last_seen"],
+            s["location"],
+        )
+        for s in skills
+    ]
+    print(table(["SKILL", "SOURCE", "VERSION", "VERSIONS", "USES", "LAST USED", "WHERE"], rows))
+    return 0
 
 
 def _print_events(events: list[dict[str, Any]], *, as_json: bool) -> int:

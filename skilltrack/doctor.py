@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from skilltrack import config, consent
 from skilltrack.daemon.cli import collect_status
 from skilltrack.installer.cli import plugin_enabled, settings_path
 from skilltrack.installer.settings import EVENTS, installed_events
@@ -82,6 +83,27 @@ def check_daemon(paths: Paths, status: dict[str, Any]) -> list[Finding]:
     return findings
 
 
+def check_config(paths: Paths) -> list[Finding]:
+    try:
+        settings = config.load(paths.config)
+    except config.ConfigError as exc:
+        return [Finding("fail", "config", f"{exc}: the daemon will not start until it is fixed")]
+    where = str(paths.config) if paths.config.exists() else "no file, the defaults"
+    mine = consent.read(paths.consent)
+    capture = (
+        "snippets captured"
+        if settings.capture.snippets and mine.granted
+        else "no snippets captured"
+    )
+    return [
+        Finding(
+            "ok",
+            "config",
+            f"{where} (tenant {settings.tenant_id}, user {settings.user_id}; {capture})",
+        )
+    ]
+
+
 def check_permissions(paths: Paths) -> list[Finding]:
     findings = []
     for path, private_mode in (
@@ -89,6 +111,7 @@ def check_permissions(paths: Paths) -> list[Finding]:
         (paths.socket, 0o600),
         (paths.db, 0o600),
         (paths.spool_dir, 0o700),
+        (paths.consent, 0o600),
     ):
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -140,6 +163,7 @@ def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
     status = collect_status(paths)
     return [
         *check_hooks(home, cwd),
+        *check_config(paths),
         *check_daemon(paths, status),
         *check_permissions(paths),
         *check_data(status),

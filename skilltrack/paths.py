@@ -60,6 +60,11 @@ class Paths:
     def db(self) -> Path:
         return self.data_dir / "skilltrack.db"
 
+    @property
+    def consent(self) -> Path:
+        """The user's own consent to snippet capture (see `skilltrack.consent`)."""
+        return self.data_dir / "consent.json"
+
 
 def resolve() -> Paths:
     """Paths from the environment: `$SKILLTRACK_HOME`, else platformdirs' user dirs."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skilltrack.daemon.migrations import MIGRATIONS
-from skilltrack.daemon.store import EventRow, Store
+from skilltrack.daemon.store import EventRow, Record, SkillVersion, Store, TrainingExample
 
 
 def row(
@@ -106,4 +106,105 @@ async def test_readonly_open_migrates_an_older_database_first(tmp_path: Path) ->
         conn.commit()
     store = await Store.open_readonly(db)
     assert await store.schema_version() == sorted(m.__name__ for m in MIGRATIONS)
+    await store.close()
+
+
+def skill_version(version: str, *, skill_id: str = "sk1", seen_at: float = 1_000.0) -> SkillVersion:
+    return SkillVersion(
+        skill_id=skill_id,
+        version=version,
+        name="pdf",
+        source="user",
+        location="~/.claude/skills/pdf",
+        description=f"pdf {version}",
+        content_hash=version * 8,
+        seen_at=seen_at,
+    )
+
+
+def skill_use(version: SkillVersion, *, success: bool = True, ts: float = 1_000.0) -> Record:
+    event = row(("skill", "pdf"), success=success, ts=ts)._replace(
+        skill_id=version.skill_id, skill_version=version.version
+    )
+    return Record(event, version)
+
+
+async def test_skill_versions_are_registered_and_counted_per_version(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    v1, v2 = skill_version("aaaa", seen_at=1.0), skill_version("bbbb", seen_at=7.0)
+    first = [skill_use(v1, ts=1.0), skill_use(v1, success=False, ts=3.0)]
+    assert await store.insert(first) == 2
+    assert await store.insert([*first, skill_use(v2, ts=7.0)]) == 1  # resends count once
+    (skill,) = await store.skills()
+    assert (skill["name"], skill["source"], skill["description"]) == ("pdf", "user", "pdf bbbb")
+    assert (skill["first_seen"], skill["last_seen"]) == (1.0, 7.0)
+    by_version = {v["version"]: v for v in skill["versions"]}
+    assert (by_version["aaaa"]["uses"], by_version["aaaa"]["failures"]) == (2, 1)
+    assert (by_version["aaaa"]["first_seen"], by_version["aaaa"]["last_seen"]) == (1.0, 3.0)
+    assert (by_version["bbbb"]["uses"], by_version["bbbb"]["failures"]) == (1, 0)
+    assert [v["version"] for v in skill["versions"]] == ["bbbb", "aaaa"]  # newest first
+    await store.close()
+
+
+async def test_a_rolled_back_batch_registers_no_version(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    v1 = skill_version("aaaa")
+    bad = Record(row()._replace(hook_event=None))  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.insert([skill_use(v1), bad])
+    assert await store.skills() == []
+    assert await store.insert([skill_use(v1)]) == 1  # registered now, since not before
+    assert len(await store.skills()) == 1
+    await store.close()
+
+
+async def test_a_training_example_only_comes_with_a_newly_stored_event(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    plain = row(("skill", "pdf"))
+    await store.insert([Record(plain)])
+    example = TrainingExample(
+        plain.event_id, 1.0, "t", "u", "skill", "pdf", None, None, "in", "out"
+    )
+    # The same event again, now with a snippet (consent granted since): no example.
+    resent = plain._replace(received_at=plain.received_at + 5)
+    assert await store.insert([Record(resent, example=example)]) == 0
+    assert await store.count_training_examples() == 0
+    fresh = row(("skill", "pdf"))
+    new_example = example._replace(event_id=fresh.event_id)
+    assert await store.insert([Record(fresh, example=new_example)]) == 1
+    (stored,) = await store.training_examples(10)
+    assert (stored["status"], stored["source"], stored["input_snippet"]) == (
+        "pending", "usage_capture", "in",
+    )  # fmt: skip
+    assert await store.delete_training_examples() == 1
+    assert await store.count_training_examples() == 0
+    await store.close()
+
+
+async def test_an_existing_database_keeps_its_events_through_new_migrations(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+    with closing(sqlite3.connect(db)) as conn:  # as the first release left it
+        conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        conn.commit()
+    store = await Store.open(db)
+    await store.close()
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DELETE FROM migrations WHERE name >= 'm003'")
+        for table in ("skill_versions", "skills", "training_examples"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP TRIGGER events_count_skill_version")
+        conn.execute("DROP INDEX events_skill_version")
+        for column in ("tenant_id", "user_id", "skill_id", "skill_version"):
+            conn.execute(f"ALTER TABLE events DROP COLUMN {column}")
+        conn.execute(
+            "INSERT INTO events (event_id, hook_event, client_ts, received_at, payload) "
+            "VALUES ('old', 'SessionStart', 1, 1, '{}')"
+        )
+        conn.commit()
+    store = await Store.open(db)
+    assert await store.schema_version() == sorted(m.__name__ for m in MIGRATIONS)
+    (old,) = await store.recent_events(10)
+    assert (old["event_id"], old["tenant_id"], old["skill_id"]) == ("old", None, None)
     await store.close()

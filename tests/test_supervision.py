@@ -13,7 +13,7 @@ import pytest
 from skilltrack import paths
 from skilltrack.daemon import spool
 from skilltrack.daemon.server import Daemon
-from skilltrack.daemon.store import EventRow, Store
+from skilltrack.daemon.store import Record, Store
 from skilltrack.wire import encode_frame
 from tests.conftest import payload
 
@@ -25,10 +25,10 @@ async def test_writer_crash_stops_the_daemon_and_spools_what_it_held(
     try:
         state = paths.under(home)
 
-        async def broken_insert(self: Store, rows: list[EventRow]) -> int:
+        async def broken_insert(self: Store, records: list[Record]) -> int:
             raise RuntimeError("a bug in the writer's path")  # injected: not a store error
 
-        monkeypatch.setattr(Store, "insert_events", broken_insert)
+        monkeypatch.setattr(Store, "insert", broken_insert)
         daemon = Daemon(state)
         serving = asyncio.create_task(daemon.serve())
         for _ in range(1000):  # the daemon is up once its socket exists

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import Store
+from skilltrack.daemon.store import Record, Store
 from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from tests.test_store import row
 
@@ -19,7 +19,7 @@ async def test_a_row_sqlite_refuses_is_set_aside_and_its_batch_is_stored(tmp_pat
     writer = Writer(store, counters)
     good = [row() for _ in range(5)]
     poison = row()._replace(duration_ms=10**30)  # no SQLite integer holds it
-    futures = [writer.submit(r) for r in [*good[:2], poison, *good[2:]]]
+    futures = [writer.submit(Record(r)) for r in [*good[:2], poison, *good[2:]]]
     task = asyncio.create_task(writer.run())
 
     done, _ = await asyncio.wait(futures, timeout=10)
@@ -39,8 +39,8 @@ async def test_a_full_buffer_refuses_more(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s.db")
     writer = Writer(store, Counters(), capacity=3)
     for _ in range(3):
-        writer.submit(row())
+        writer.submit(Record(row()))
     with pytest.raises(BufferFull):
-        writer.submit(row())
+        writer.submit(Record(row()))
     assert writer.backlog == 3
     await store.close()
