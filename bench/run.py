@@ -5,7 +5,8 @@
 Measures, against the targets of design.md ("Guarantees, in numbers"): the hook's wall time
 per event (daemon up, down, wedged) beside `python -I -S -c pass`; the daemon's ingest rate
 with one connection per event, end to end into SQLite, and the count in the database
-afterwards; the spool replay rate; the daemon's RSS idle and after the load.
+afterwards; the spool replay rate; the daemon's RSS idle and after the load; and, in-process,
+what the daemon's enrichment stage (and its sanitizer alone) costs per event of each kind.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
 timing target is reported in the file, not in the exit status); 1 when a check failed (the
@@ -34,6 +35,8 @@ class Plan:
     sweep: tuple[tuple[int, int], ...]  # (events in flight, events) after the main load
     replay_records: int
     idle_s: float
+    enrich_calls: int  # timed calls per payload kind (and as many of the sanitizer alone)
+    enrich_warmups: int
 
 
 FULL = Plan(
@@ -45,6 +48,8 @@ FULL = Plan(
     sweep=((1, 2_000), (8, 10_000), (128, 10_000)),
     replay_records=20_000,
     idle_s=2.0,
+    enrich_calls=3_000,
+    enrich_warmups=100,
 )
 QUICK = Plan(
     hook_runs=100,
@@ -55,6 +60,8 @@ QUICK = Plan(
     sweep=((1, 300), (8, 1_000), (128, 1_000)),
     replay_records=2_000,
     idle_s=0.5,
+    enrich_calls=300,
+    enrich_warmups=20,
 )
 
 
@@ -74,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Imported here: run as a script, the repository root is not on sys.path until now.
-    from bench import hooktime, ingestload, machine, render
+    from bench import enrichcost, hooktime, ingestload, machine, render
     from bench.daemonproc import BenchError, home
 
     plan = QUICK if args.quick else FULL
@@ -94,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         with home("replay") as h:
             replay = ingestload.measure_replay(h, plan.replay_records, log)
+        # Last, with the daemons gone: it runs in this process and wants a quiet CPU.
+        enrich = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -105,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hook=hook,
         ingest=ingest,
         replay=replay,
+        enrich=enrich,
         elapsed_s=time.perf_counter() - started,
         load_before=load_before,
         load_after=machine.load_average(),

@@ -24,6 +24,7 @@ from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame, encode_spool_r
 # The working directory as Claude Code sent it: skills are looked up relative to it, so it is
 # read before sanitizing shortens it. Claude Code puts `cwd` before the tool's input, so the
 # first match is the event's own.
+VERSION_CACHE_MAX = 1024
 _CWD = re.compile(r'"cwd"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
@@ -54,9 +55,9 @@ class Ingest:
         self.settings = settings
         self._skills = skills
         self._consented = consented
-        _s = sanitizer(home)
-        self._sanitize = lambda text, cwd: _s(text)  # TEMP
+        self._sanitize = sanitizer(home, settings.privacy.paths)
         capture = settings.capture
+        self._versions: dict[tuple[SkillFile, str | None], SkillVersion] = {}
         self._capture_types = frozenset(capture.artifact_types if capture.snippets else ())
 
     def parse(self, raw: RawFrame) -> Record:
@@ -91,9 +92,7 @@ class Ingest:
         if usage.artifact_type == "skill" and usage.artifact_name:
             found = find(usage.artifact_name)
             if found is not None:
-                skill = enrich.skill_version(
-                    found, lambda text: self._sanitize(text, cwd), frame.client_ts
-                )
+                skill = self._version_of(found, cwd, frame.client_ts)
         privacy = self.settings.privacy
         payload, capped = enrich.cap_payload(
             frame.raw, privacy.max_input_chars, privacy.max_output_chars
@@ -129,6 +128,21 @@ class Ingest:
         if kind and name and kind in self._capture_types and self._consented():
             example = self._example(frame, row, kind, name)
         return Record(row, skill, example, raw)
+
+    def _version_of(self, found: SkillFile, cwd: str | None, seen_at: float) -> SkillVersion:
+        """The version record of `found`, made once per file content and working directory.
+
+        (Its `seen_at`, used only when the version is first registered, is the first use's
+        time; the store's trigger keeps first/last seen exact.)
+        """
+        key = (found, cwd)
+        version = self._versions.get(key)
+        if version is None:
+            if len(self._versions) >= VERSION_CACHE_MAX:
+                self._versions.clear()
+            version = enrich.skill_version(found, lambda text: self._sanitize(text, cwd), seen_at)
+            self._versions[key] = version
+        return version
 
     def _example(self, frame: Frame, row: EventRow, kind: str, name: str) -> TrainingExample:
         p, limit = frame.payload, self.settings.capture.snippet_chars

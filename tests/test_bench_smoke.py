@@ -24,6 +24,7 @@ FIGURES = (
     "Spool replay rate",
     "Daemon RSS, idle",
     "Daemon RSS, after ingest",
+    "Enrichment p50, Bash event",
 )
 
 

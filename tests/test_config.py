@@ -35,7 +35,7 @@ def test_a_full_file_is_read(tmp_path: Path) -> None:
     )
     assert settings.capture.artifact_types == ("skill", "agent")
     with pytest.raises(ValueError, match="frozen"):
-        settings.tenant_id = "other"  # type: ignore[misc]
+        settings.tenant_id = "other"
 
 
 @pytest.mark.parametrize(

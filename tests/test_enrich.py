@@ -109,7 +109,7 @@ def test_real_payloads_are_classified_and_enriched(tmp_path: Path, title: str) -
     assert row.received_at >= row.client_ts - 5
     assert row.cwd == "~/proj"
     assert "/home/ann" not in row.payload
-    # XX assert "-home-ann" not in row.payload  # the transcript folder's mangled home, too
+    assert "-home-ann" not in row.payload  # the transcript folder's mangled home, too
     expected = EXPECTED[title]
     if expected is None:
         assert (row.artifact_type, row.artifact_name, row.skill_id) == (None, None, None)
