@@ -55,9 +55,6 @@ class SkillLocator:
         self._plugins: dict[tuple[str, str], str] = {}  # (plugin, skill) -> SKILL.md path
         self._plugins_until = 0.0
 
-    def is_skill(self, name: str, cwd: str | None) -> bool:
-        return self.resolve(name, cwd) is not None
-
     def resolve(self, name: str, cwd: str | None) -> SkillFile | None:
         """The skill `name` as seen from `cwd`, or None if there is none (or it is unreadable:
         never a reason to lose the event)."""

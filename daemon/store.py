@@ -1,6 +1,6 @@
 """All of skilltrack's SQL, behind one object that owns one connection.
 
-The daemon writes through `insert_events` (one transaction per group of events); the
+The daemon writes through `insert` (one transaction per group of events); the
 commands read through the query methods. The database runs in WAL mode so that readers never
 wait for the writer; `synchronous=NORMAL` makes a commit survive the daemon being killed
 (what acknowledgements promise), though not a power cut in the last moment.
@@ -306,10 +306,6 @@ class Store:
             self._known_versions.clear()
         self._known_versions.update(versions)
         return inserted
-
-    async def insert_events(self, rows: Sequence[EventRow]) -> int:
-        """`insert` for plain rows (no skill version, no snippet)."""
-        return await self.insert([Record(row) for row in rows])
 
     async def _rollback(self) -> None:
         try:

@@ -13,7 +13,7 @@ from typing import Any
 
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
-from skilltrack.format import iso, table
+from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
 
@@ -147,14 +147,13 @@ def skill_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_skills(skills: list[dict[str, Any]], *, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"skills": skills}, indent=2))
-        return 0
-    if not skills:
-        print("no skill used yet")
-        return 0
-    rows = [
-        (
+    return listing(
+        "skills",
+        skills,
+        as_json=as_json,
+        empty="no skill used yet",
+        headers=["SKILL", "SOURCE", "VERSION", "VERSIONS", "USES", "LAST USED", "WHERE"],
+        row=lambda s: (
             s["name"],
             s["source"],
             s["current_version"],
@@ -162,22 +161,18 @@ def _print_skills(skills: list[dict[str, Any]], *, as_json: bool) -> int:
             s["uses"],
             s["last_seen"],
             s["location"],
-        )
-        for s in skills
-    ]
-    print(table(["SKILL", "SOURCE", "VERSION", "VERSIONS", "USES", "LAST USED", "WHERE"], rows))
-    return 0
+        ),
+    )
 
 
 def _print_events(events: list[dict[str, Any]], *, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"events": events}, indent=2))
-        return 0
-    if not events:
-        print("no events stored yet")
-        return 0
-    rows = [
-        (
+    return listing(
+        "events",
+        events,
+        as_json=as_json,
+        empty="no events stored yet",
+        headers=["TIME", "EVENT", "TYPE", "NAME", "RESULT", "MS", "SUBAGENT"],
+        row=lambda e: (
             e["client_time"],
             e["hook_event"],
             e["artifact_type"],
@@ -185,22 +180,18 @@ def _print_events(events: list[dict[str, Any]], *, as_json: bool) -> int:
             {True: "ok", False: "FAIL", None: None}[e["success"]],
             e["duration_ms"],
             e["agent_type"],
-        )
-        for e in events
-    ]
-    print(table(["TIME", "EVENT", "TYPE", "NAME", "RESULT", "MS", "SUBAGENT"], rows))
-    return 0
+        ),
+    )
 
 
 def _print_report(artifacts: list[dict[str, Any]], *, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"artifacts": artifacts}, indent=2))
-        return 0
-    if not artifacts:
-        print("nothing used yet")
-        return 0
-    rows = [
-        (
+    return listing(
+        "artifacts",
+        artifacts,
+        as_json=as_json,
+        empty="nothing used yet",
+        headers=["TYPE", "NAME", "USES", "FAILURES", "FAIL%", "AVG MS", "LAST USED"],
+        row=lambda a: (
             a["artifact_type"],
             a["artifact_name"],
             a["uses"],
@@ -208,11 +199,8 @@ def _print_report(artifacts: list[dict[str, Any]], *, as_json: bool) -> int:
             f"{a['failure_rate']:.0%}",
             a["avg_duration_ms"],
             a["last_used"],
-        )
-        for a in artifacts
-    ]
-    print(table(["TYPE", "NAME", "USES", "FAILURES", "FAIL%", "AVG MS", "LAST USED"], rows))
-    return 0
+        ),
+    )
 
 
 def _positive(text: str) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 
 def iso(ts: float | None) -> str | None:
@@ -38,3 +40,22 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
+
+
+def listing(
+    key: str,
+    items: list[dict[str, Any]],
+    *,
+    as_json: bool,
+    empty: str,
+    headers: Sequence[str],
+    row: Callable[[dict[str, Any]], Sequence[object]],
+) -> int:
+    """Print `items` as `{key: items}` JSON for programs, or as a table (or `empty`) for people."""
+    if as_json:
+        print(json.dumps({key: items}, indent=2))
+    elif not items:
+        print(empty)
+    else:
+        print(table(headers, [row(item) for item in items]))
+    return 0

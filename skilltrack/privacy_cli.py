@@ -11,7 +11,7 @@ from typing import Any
 
 from skilltrack import config, consent
 from skilltrack.daemon.store import Store
-from skilltrack.format import iso, table
+from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
 WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
@@ -85,20 +85,21 @@ def snippets_command(args: argparse.Namespace, paths: Paths) -> int:
         else:
             print(f"deleted {deleted} captured snippets")
         return 0
-    examples = asyncio.run(_list_snippets(paths, args.limit))
-    if args.json:
-        print(json.dumps({"snippets": examples}, indent=2))
-        return 0
-    if not examples:
-        print("no snippets captured")
-        return 0
-    rows = [
-        (e["created_at"], e["artifact_type"], e["artifact_name"], e["status"],
-         _short(e["input_snippet"]), _short(e["output_snippet"]))
-        for e in examples
-    ]  # fmt: skip
-    print(table(["CAPTURED", "TYPE", "NAME", "STATUS", "INPUT", "OUTPUT"], rows))
-    return 0
+    return listing(
+        "snippets",
+        asyncio.run(_list_snippets(paths, args.limit)),
+        as_json=args.json,
+        empty="no snippets captured",
+        headers=["CAPTURED", "TYPE", "NAME", "STATUS", "INPUT", "OUTPUT"],
+        row=lambda e: (
+            e["created_at"],
+            e["artifact_type"],
+            e["artifact_name"],
+            e["status"],
+            _short(e["input_snippet"]),
+            _short(e["output_snippet"]),
+        ),
+    )
 
 
 def _short(text: str | None, width: int = 40) -> str | None:

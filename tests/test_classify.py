@@ -140,6 +140,6 @@ def test_skill_lookup_failure_means_not_a_skill_never_an_error(tmp_path: Path) -
     (tmp_path / ".claude" / "skills" / "pdf-helper").mkdir(parents=True)
     (tmp_path / ".claude" / "skills" / "pdf-helper" / "SKILL.md").write_text("---\n---\n")
     locator = SkillLocator(home=tmp_path)
-    assert locator.is_skill("pdf-helper", None) is True
-    assert locator.is_skill("x" * 300, str(tmp_path)) is False  # ENAMETOOLONG on lookup
-    assert locator.is_skill("docs:pdf-helper", None) is False
+    assert locator.resolve("pdf-helper", None) is not None
+    assert locator.resolve("x" * 300, str(tmp_path)) is None  # ENAMETOOLONG on lookup
+    assert locator.resolve("docs:pdf-helper", None) is None

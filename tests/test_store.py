@@ -45,6 +45,11 @@ def row(
     )
 
 
+async def insert_rows(store: Store, rows: list[EventRow]) -> int:
+    """Plain rows, without a skill version or a snippet."""
+    return await store.insert([Record(r) for r in rows])
+
+
 async def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     store = await Store.open(db)
@@ -58,8 +63,8 @@ async def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
 async def test_replayed_event_ids_are_stored_and_counted_once(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s.db")
     first = [row() for _ in range(3)]
-    assert await store.insert_events(first) == 3
-    assert await store.insert_events([*first, row()]) == 1  # three resends, one new
+    assert await insert_rows(store, first) == 3
+    assert await insert_rows(store, [*first, row()]) == 1  # three resends, one new
     assert await store.count_events() == 4
     [summary] = await store.artifact_summary()
     assert summary["uses"] == 4
@@ -75,7 +80,7 @@ async def test_summary_matches_a_recount_of_the_events(tmp_path: Path) -> None:
         row(("command", "deploy"), success=True, duration=None, ts=2.0),
         row(None, success=None, duration=None),  # a session event: no artifact
     ]
-    await store.insert_events(rows)
+    await insert_rows(store, rows)
     summary = {(s["artifact_type"], s["artifact_name"]): s for s in await store.artifact_summary()}
 
     assert set(summary) == {("skill", "pdf"), ("command", "deploy")}
@@ -92,10 +97,10 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
     good = row()
     bad = row()._replace(hook_event=None)  # type: ignore[arg-type]  # NOT NULL, mid-batch
     with pytest.raises(sqlite3.IntegrityError):
-        await store.insert_events([good, bad])
+        await insert_rows(store, [good, bad])
     assert await store.count_events() == 0
     assert await store.artifact_summary() == []
-    assert await store.insert_events([good]) == 1
+    assert await insert_rows(store, [good]) == 1
     await store.close()
 
 
