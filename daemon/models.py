@@ -1,16 +1,18 @@
 """The shapes a frame must have to be stored, checked with pydantic.
 
 Claude Code's fields come and go between versions, so every payload field is optional, unknown
-ones are kept, and only a field we read that has the wrong type is a rejection.
+ones are ignored here (they stay in the stored JSON text), and only a field we read that has
+the wrong type is a rejection.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
 
@@ -20,7 +22,8 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 class HookPayload(BaseModel):
     """A Claude Code hook event as it arrives on the hook's stdin."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Ignored, not kept as attributes: building them cost the daemon's hot path for nothing.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     hook_event_name: str = Field(min_length=1, max_length=200)
     session_id: str | None = None
@@ -44,10 +47,9 @@ class HookPayload(BaseModel):
     mcp_server: Any = None
 
 
-class Frame(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Frame:
     """One event as the hook framed it: its id, the client's clock and the payload."""
-
-    model_config = ConfigDict(frozen=True)
 
     event_id: str
     client_ts: float
@@ -55,24 +57,19 @@ class Frame(BaseModel):
     payload: HookPayload
     raw: str  # the payload's JSON text, kept as stored
 
-    @field_validator("event_id")
-    @classmethod
-    def _uuid(cls, value: str) -> str:
-        if not _UUID.match(value):
-            raise ValueError("event_id is not a lowercase UUID")
-        return value
-
-    @field_validator("client_ts")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError("client time must be a positive finite number")
-        return value
-
 
 def parse_frame(raw: RawFrame, text: str) -> Frame:
     """Validate a frame whose payload, decoded (and sanitized), is `text`; a `FrameError`
     names the counted reason it was refused."""
+    # The header first: it is cheap, and a frame with a bad one is refused whatever it holds.
+    if not _UUID.match(raw.event_id):
+        raise FrameError("bad_header", "event_id is not a lowercase UUID")
+    try:
+        client_ts = float(raw.client_ts)
+    except ValueError:
+        raise FrameError("bad_header", "client time is not a number") from None
+    if not math.isfinite(client_ts) or client_ts <= 0:
+        raise FrameError("bad_header", "client time must be a positive finite number")
     if not text.strip():
         raise FrameError("empty_payload")
     try:
@@ -83,13 +80,4 @@ def parse_frame(raw: RawFrame, text: str) -> Frame:
             raise FrameError("invalid_json", exc.errors()[0]["msg"]) from None
         where = ".".join(str(p) for p in exc.errors()[0]["loc"])
         raise FrameError("invalid_field", where) from None
-    try:
-        return Frame(
-            event_id=raw.event_id,
-            client_ts=raw.client_ts,  # type: ignore[arg-type]  # pydantic parses the text
-            truncated=FLAG_TRUNCATED in raw.flags,
-            payload=payload,
-            raw=text,
-        )
-    except ValidationError as exc:
-        raise FrameError("bad_header", exc.errors()[0]["msg"]) from None
+    return Frame(raw.event_id, client_ts, FLAG_TRUNCATED in raw.flags, payload, text)

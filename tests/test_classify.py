@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from skilltrack.daemon.classify import Usage, classify
-from skilltrack.daemon.models import HookPayload
+from skilltrack.daemon.models import HookPayload, parse_frame
 from skilltrack.daemon.skills import SkillLocator
+from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
 
 SESSION = {"session_id": "8350fdb2", "cwd": "/home/ann/proj", "prompt_id": "3037ca87"}
 SUBAGENT = {"agent_id": "ad9efd887f8677e85", "agent_type": "general-purpose"}
@@ -131,9 +133,12 @@ def test_user_typed_slash_name_is_a_skill_when_one_is_installed() -> None:
     assert classify(typed, lambda name: False) == Usage("command", "pdf-helper", success=True)
 
 
-def test_unknown_fields_are_kept() -> None:
-    payload = event("PostToolUse", tool_name="Bash", brand_new_field={"x": 1})
-    assert payload.model_extra == {"brand_new_field": {"x": 1}}
+def test_unknown_fields_are_kept_in_the_stored_text_not_parsed() -> None:
+    text = json.dumps({"hook_event_name": "PostToolUse", "brand_new_field": {"x": 1}})
+    raw = RawFrame("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "1700000000.5", "-", text.encode())
+    frame = parse_frame(raw, text)
+    assert frame.raw == text
+    assert frame.payload.model_extra is None
 
 
 def test_skill_lookup_failure_means_not_a_skill_never_an_error(tmp_path: Path) -> None:
@@ -143,3 +148,50 @@ def test_skill_lookup_failure_means_not_a_skill_never_an_error(tmp_path: Path) -
     assert locator.resolve("pdf-helper", None) is not None
     assert locator.resolve("x" * 300, str(tmp_path)) is None  # ENAMETOOLONG on lookup
     assert locator.resolve("docs:pdf-helper", None) is None
+
+
+@pytest.mark.parametrize(
+    ("event_id", "client_ts", "reason"),
+    [
+        ("0B1F6C1E-8D3A-4F0E-9A57-3C2D1E0F4A5B", "1700000000.5", "bad_header"),
+        ("not-a-uuid", "1700000000.5", "bad_header"),
+        ("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "soon", "bad_header"),
+        ("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "nan", "bad_header"),
+        ("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "inf", "bad_header"),
+        ("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "-1", "bad_header"),
+        ("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "0", "bad_header"),
+    ],
+)
+def test_a_bad_header_is_refused_with_its_reason(
+    event_id: str, client_ts: str, reason: str
+) -> None:
+    text = '{"hook_event_name": "PostToolUse"}'
+    with pytest.raises(FrameError) as refused:
+        parse_frame(RawFrame(event_id, client_ts, "-", text.encode()), text)
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("  ", "empty_payload"),
+        ("{", "invalid_json"),
+        ("[1, 2]", "invalid_json"),
+        ('{"hook_event_name": 7}', "invalid_field"),
+        ('{"hook_event_name": "PostToolUse", "duration_ms": -1}', "invalid_field"),
+    ],
+)
+def test_a_bad_payload_is_refused_with_its_reason(text: str, reason: str) -> None:
+    raw = RawFrame("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "1700000000.5", "-", text.encode())
+    with pytest.raises(FrameError) as refused:
+        parse_frame(raw, text)
+    assert refused.value.reason == reason
+
+
+def test_the_truncated_flag_and_client_time_are_read_from_the_header() -> None:
+    text = '{"hook_event_name": "PostToolUse"}'
+    raw = RawFrame(
+        "0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "1700000000.25", FLAG_TRUNCATED, text.encode()
+    )
+    frame = parse_frame(raw, text)
+    assert (frame.client_ts, frame.truncated) == (1700000000.25, True)

@@ -21,7 +21,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from skilltrack.daemon import sanitize as sanitize_mod
-from skilltrack.daemon.sanitize import home_redactor, redact_secrets, sanitizer
+from skilltrack.daemon.redact_paths import home_redactor
+from skilltrack.daemon.sanitize import redact_secrets, sanitizer
 
 A40 = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example secret shape
 B36 = "0123456789abcdefghijABCDEFGHIJ012345"
