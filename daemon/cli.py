@@ -23,8 +23,8 @@ import uvloop
 from skilltrack import config
 from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
+from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.server import Daemon, StartupError
-from skilltrack.daemon.store import Store
 from skilltrack.format import iso
 from skilltrack.paths import InsecurePathError, Paths
 from skilltrack.wire import CONTROL
@@ -175,26 +175,47 @@ def collect_status(paths: Paths) -> dict[str, Any]:
         "config": str(paths.config),
     }
     live["spool"] = {"records": records, "bytes": size}
-    live["database"] = asyncio.run(_database_status(paths))
+    live["database"], sinks = asyncio.run(_database_status(paths))
+    live["forwarding"] = forwarding_status(sinks, live.get("forwarding", {}), time.time())
     return live
 
 
-async def _database_status(paths: Paths) -> dict[str, Any]:
+async def _database_status(paths: Paths) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not paths.db.exists():
-        return {"events": 0, "bytes": 0, "last_event_at": None}
+        return {"events": 0, "bytes": 0, "last_event_at": None}, []
     try:
-        store = await Store.open_readonly(paths.db)
+        store = await ForwardStore.open_readonly(paths.db)
         try:
             last = await store.last_event_time()
-            return {
+            database = {
                 "events": await store.count_events(),
                 "bytes": paths.db.stat().st_size,
                 "last_event_at": iso(last),
             }
+            return database, await store.sink_status()
         finally:
             await store.close()
     except sqlite3.Error as exc:  # status must still show the rest
-        return {"events": None, "bytes": None, "last_event_at": None, "error": str(exc)}
+        return {"events": None, "bytes": None, "last_event_at": None, "error": str(exc)}, []
+
+
+def forwarding_status(
+    sinks: list[dict[str, Any]], live: dict[str, dict[str, Any]], now: float
+) -> list[dict[str, Any]]:
+    """Each sink as the database knows it (backlog, counters, dead letters, last success and
+    error) with what only the running daemon knows (paused, retrying)."""
+    shown = []
+    for sink in sinks:
+        oldest = sink.pop("oldest_queued_at")
+        sink["oldest_pending_age_s"] = None if oldest is None else round(now - oldest, 1)
+        for key in ("last_success", "last_error_at"):
+            sink[key] = iso(sink[key])
+        sink.update(live.get(sink["name"], {}))
+        if sink.get("next_retry_at") is not None:
+            sink["next_retry_at"] = iso(sink["next_retry_at"])
+        if sink["enabled"] or sink["backlog"] or sink["dead_letters"]:
+            shown.append(sink)
+    return shown
 
 
 def show_status(paths: Paths, *, as_json: bool) -> int:
@@ -234,9 +255,36 @@ def show_status(paths: Paths, *, as_json: bool) -> int:
     else:
         print(f"  events     {db['events']} stored, last at {db['last_event_at'] or 'never'}")
     print(f"  spool      {sp['records']} events waiting ({sp['bytes']} bytes)")
+    for sink in status["forwarding"]:
+        print(_sink_line(sink))
     for name, path in status["paths"].items():
         print(f"  {name:<10} {path}")
     return 0
+
+
+def _sink_line(sink: dict[str, Any]) -> str:
+    c = sink["counters"]
+    state = "not configured" if not sink["enabled"] else "ok"
+    if sink.get("paused"):
+        state = f"PAUSED ({sink['paused']})"
+    elif sink.get("next_retry_at"):
+        state = f"retrying at {sink['next_retry_at']} (attempt {sink['failed_attempts_in_a_row']})"
+    age = sink["oldest_pending_age_s"]
+    lines = [
+        f"  forward    {sink['name']} ({sink['kind']}): {state}; {sink['backlog']} waiting"
+        + (f", oldest {age:.0f}s" if age is not None else ""),
+        f"             delivered {c['delivered']}, retried {c['retried']}, dead {c['dead']}, "
+        f"expired {c['expired']}, overflow {c['overflow']}, rejected by receiver "
+        f"{c['rejected']}; last success {sink['last_success'] or 'never'}",
+    ]
+    if sink["dead_letters"]:
+        lines.append(
+            f"             dead letters by status: {_by_reason(sink['dead_letters'])} "
+            "(skilltrack dead-letters resend)"
+        )
+    if sink["last_error"]:
+        lines.append(f"             last error {sink['last_error_at']}: {sink['last_error']}")
+    return "\n".join(lines)
 
 
 def _by_reason(counts: dict[str, int]) -> str:

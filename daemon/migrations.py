@@ -188,3 +188,79 @@ async def m004_training_examples(db: aiosqlite.Connection) -> None:
         )
         """
     )
+
+
+@migration
+async def m005_forwarding(db: aiosqlite.Connection) -> None:
+    # The configured sinks (the daemon writes them at start), each with its lifetime counters
+    # by outcome, so that `status` tells the same story after a restart.
+    await db.execute(
+        """
+        CREATE TABLE sinks (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            types TEXT,  -- NULL: every event; else the artifact types, as ',skill,agent,'
+            enabled INTEGER NOT NULL DEFAULT 1,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            retried INTEGER NOT NULL DEFAULT 0,
+            dead INTEGER NOT NULL DEFAULT 0,
+            expired INTEGER NOT NULL DEFAULT 0,
+            overflow INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            removed INTEGER NOT NULL DEFAULT 0,
+            last_success REAL,
+            last_error TEXT,
+            last_error_at REAL
+        )
+        """
+    )
+    # The outbox: one row per event a sink has still to accept. Queued by a trigger, so in the
+    # transaction that stores the event, and only for an event really inserted (a resent id
+    # inserts nothing, so it is never queued twice).
+    await db.execute(
+        """
+        CREATE TABLE outbox (
+            sink TEXT NOT NULL,
+            event INTEGER NOT NULL,
+            queued_at REAL NOT NULL,
+            PRIMARY KEY (sink, event)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_to_outbox AFTER INSERT ON events
+        BEGIN
+            INSERT INTO outbox (sink, event, queued_at)
+            SELECT name, NEW.id, NEW.received_at FROM sinks
+            WHERE enabled AND (types IS NULL OR instr(types, ',' || NEW.artifact_type || ',') > 0);
+        END
+        """
+    )
+    # What a receiver refused for good: set aside with its answer, re-sendable by command.
+    await db.execute(
+        """
+        CREATE TABLE dead_letters (
+            sink TEXT NOT NULL,
+            event INTEGER NOT NULL,
+            status INTEGER,
+            reason TEXT NOT NULL,
+            failed_at REAL NOT NULL,
+            PRIMARY KEY (sink, event)
+        ) WITHOUT ROWID
+        """
+    )
+    # An event deleted (retention) before its sinks took it is counted, not left dangling.
+    # (`sink IN sinks`: both keys start with the sink, so each lookup is a seek, not a scan.)
+    await db.execute(
+        """
+        CREATE TRIGGER events_leave_outbox AFTER DELETE ON events
+        BEGIN
+            UPDATE sinks SET removed = removed + 1
+            WHERE EXISTS (SELECT 1 FROM outbox WHERE sink = sinks.name AND event = OLD.id);
+            DELETE FROM outbox WHERE sink IN (SELECT name FROM sinks) AND event = OLD.id;
+            DELETE FROM dead_letters
+            WHERE sink IN (SELECT name FROM sinks) AND event = OLD.id;
+        END
+        """
+    )

@@ -7,8 +7,10 @@ Lifecycle, after uvicorn: `serve()` = start up, wait for SIGTERM/SIGINT, shut do
 - Each connection carries one frame; the reply is sent once the event is committed (`OK`),
   put in the spool because the buffer is full (`SPOOLED`), refused for good (`ERR reason`),
   or `BUSY reason` when the daemon cannot take it now (the hook then spools it).
+- Forwarding (if configured): one task per sink, woken by each commit (forwarder.py).
 - Shut-down: stop accepting, commit what is buffered (a few seconds at most), spool whatever
-  could not be committed, close, remove the socket and pid file.
+  could not be committed, one last forwarding attempt (a few seconds at most), close, remove
+  the socket and pid file.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from typing import Any
 from skilltrack import __version__
 from skilltrack.config import Settings
 from skilltrack.consent import ConsentWatch
-from skilltrack.daemon import ingest, instance, spool
+from skilltrack.daemon import forwarder, ingest, instance, spool
 from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
+from skilltrack.daemon.forwarder import Forwarder, SinkKeyError
+from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
 from skilltrack.daemon.store import Record, Store
@@ -83,8 +87,9 @@ class Daemon:
         self._stop = asyncio.Event()
         self._signals = 0
         self.failed = False  # a background task died: exit non-zero
-        self._store: Store | None = None
+        self._store: ForwardStore | None = None
         self._writer: Writer | None = None
+        self._forwarder: Forwarder | None = None
 
     @property
     def writer(self) -> Writer:
@@ -93,17 +98,30 @@ class Daemon:
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
+        try:
+            keys = Forwarder.keys(self.settings)  # before anything: a missing key stops us
+        except SinkKeyError as exc:
+            raise StartupError(str(exc)) from None
         lock_fd = self._prepare()
         try:
-            self._store = await Store.open(self.paths.db)
+            self._store = await ForwardStore.open(self.paths.db)
+            # The sinks that new events are queued for: none, if forwarding is off.
+            await self._store.configure_sinks(forwarder.sink_specs(self.settings))
+            forward_store = None
             try:
+                if self.settings.forward:
+                    # Its own connection (and thread): forwarding never queues behind commits.
+                    forward_store = await ForwardStore.open(self.paths.db)
+                    self._forwarder = Forwarder(self.settings, forward_store)
                 server = await self._listen()
                 try:
-                    await self._run(server, loop)
+                    await self._run(server, loop, keys)
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         self.paths.socket.unlink()
             finally:
+                if forward_store is not None:
+                    await forward_store.close()
                 await self._store.close()
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -151,10 +169,18 @@ class Daemon:
         os.chmod(path, 0o600)
         return server
 
-    async def _run(self, server: asyncio.Server, loop: asyncio.AbstractEventLoop) -> None:
+    async def _run(
+        self,
+        server: asyncio.Server,
+        loop: asyncio.AbstractEventLoop,
+        keys: dict[str, str | None],
+    ) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         tasks = self._start_tasks()
+        if self._forwarder is not None:
+            for task in await self._forwarder.start(keys):
+                task.add_done_callback(self._forwarder_ended)
         await server.start_serving()
         log.info(
             "skilltrack daemon %s (pid %d) listening on %s, store %s",
@@ -166,7 +192,11 @@ class Daemon:
     def _start_tasks(self) -> list[asyncio.Task[None]]:
         """The writer first (shutdown drains it), then the helpers around it."""
         assert self._store is not None
-        self._writer = Writer(self._store, self.counters)
+        self._writer = Writer(
+            self._store,
+            self.counters,
+            on_commit=self._forwarder.wake if self._forwarder else None,
+        )
         tasks = [
             asyncio.create_task(self._writer.run(), name="writer"),
             asyncio.create_task(self._replay_loop(), name="replay"),
@@ -200,8 +230,17 @@ class Daemon:
                     future.set_result(False)  # the hook hears SPOOLED
                 else:
                     future.cancel()  # no answer: the hook spools it itself
+        if self._forwarder is not None:
+            await self._forwarder.stop()
         for conn in list(self.connections):
             conn.close()
+
+    def _forwarder_ended(self, task: asyncio.Task[None]) -> None:
+        # A sink that stops (paused, or a bug) leaves its events in the outbox; the daemon
+        # keeps storing. A bug is logged loudly and shown by status.
+        if not task.cancelled() and task.exception() is not None:
+            log.critical("%s task failed", task.get_name(), exc_info=task.exception())
+            self.counters.forward_task_failures += 1
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         # Without its writer the daemon would accept events it can never commit: rather than
@@ -286,6 +325,7 @@ class Daemon:
                 "snippet_policy": self.settings.capture.snippets,
             },
             "counters": self.counters.as_dict(),
+            "forwarding": self._forwarder.status() if self._forwarder else {},
         }
 
     # -- background tasks --------------------------------------------------------------

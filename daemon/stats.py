@@ -17,6 +17,7 @@ class Counters:
     spooled: int = 0  # events the daemon itself put in the spool (buffer full, shutdown)
     replayed: int = 0  # spool records read back
     store_retries: int = 0  # failed commits that were retried after a backoff
+    forward_task_failures: int = 0  # a sink's task ended by a bug (its events wait)
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
     dropped: Counter[str] = field(default_factory=Counter)  # by reason: truly lost
 
@@ -28,6 +29,7 @@ class Counters:
             "spooled": self.spooled,
             "replayed": self.replayed,
             "store_retries": self.store_retries,
+            "forward_task_failures": self.forward_task_failures,
             "rejected": dict(self.rejected),
             "dropped": dict(self.dropped),
         }

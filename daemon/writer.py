@@ -14,6 +14,7 @@ import logging
 import random
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from skilltrack.daemon.stats import Counters
@@ -68,6 +69,7 @@ class Writer:
         capacity_bytes: int = 64 * 1024 * 1024,
         max_batch: int = 2_000,
         backoff: Backoff | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._counters = counters
@@ -76,6 +78,7 @@ class Writer:
         self._bytes = 0  # payload size in the buffer (characters), the batch in commit included
         self._max_batch = max_batch
         self._backoff = backoff or Backoff()
+        self._on_commit = on_commit  # told after each commit (the forwarder's wake-up)
         self._pending: deque[Pending] = deque()
         self._in_flight = 0  # taken from _pending for the commit under way
         self._wake = asyncio.Event()
@@ -176,6 +179,8 @@ class Writer:
     def _resolve(self, batch: list[Pending], inserted: int) -> None:
         self._bytes -= sum(record.size for record, _ in batch)
         self._counters.stored += inserted
+        if inserted and self._on_commit is not None:
+            self._on_commit()
         self._counters.duplicates += len(batch) - inserted
         for _, future in batch:
             if not future.done():

@@ -56,6 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config", help="check the configuration file and show the settings in effect"
     )
     config_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
+    dead = sub.add_parser(
+        "dead-letters",
+        help="events a forwarding receiver refused for good; resend them once fixed",
+    )
+    dead.add_argument(
+        "action", nargs="?", choices=["list", "resend"], default="list", help="(default: list)"
+    )
+    dead.add_argument("--sink", help="only this sink (its name in the config file)")
+    dead.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
+    dead.add_argument("--json", action="store_true", help="print JSON for programs")
     doctor_cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
     )
@@ -66,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import doctor
 
         return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
+    if args.command == "dead-letters":
+        from skilltrack import forward_cli
+
+        return forward_cli.run(args, paths)
     if args.command in ("consent", "snippets", "config"):
         from skilltrack import privacy_cli
 

@@ -18,17 +18,42 @@ max_output_chars = 4096
 snippets = false            # the team's policy; each user must also run `skilltrack consent grant`
 snippet_chars = 1000
 artifact_types = ["skill"]  # uses of these kinds are captured as training examples
+
+# Forwarding (optional): one table per sink, named as you like; see the README for each type.
+[forward.marketplace]
+type = "everyskill"         # one POST {url}/api/track per skill event
+url = "https://everyskill.example.com"
+api_key_env = "EVERYSKILL_API_KEY"   # or api_key_file = "~/.config/everyskill.key"
+sign = true                 # x-everyskill-signature: HMAC-SHA256 of the body, keyed by the key
+
+[forward.collector]
+type = "http"               # batches of JSON (gzip) for any HTTP collector
+url = "https://collector.example.com/skilltrack"
+api_key_file = "~/.config/skilltrack/collector.key"
+
+[forward.otel]
+type = "otlp"               # OTLP/HTTP JSON logs to {endpoint}/v1/logs
+endpoint = "http://localhost:4318"
 ```
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 ArtifactType = Literal["skill", "agent", "mcp", "command", "tool"]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -60,12 +85,99 @@ class Capture(_Section):
     artifact_types: tuple[ArtifactType, ...] = Field(default=("skill",), strict=False)
 
 
+HttpUrl = Annotated[
+    str, StringConstraints(pattern=r"^https?://[^\s/?#]+[^\s?#]*$", max_length=2000)
+]
+SinkName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+
+
+class _Sink(_Section):
+    """What every sink has: where its key comes from, and the bounds of its outbox."""
+
+    # One of the three (or none, for a receiver without authentication). The key itself is
+    # kept as a SecretStr, so no repr, log line or error can show it.
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = Field(default=None, strict=False)
+    api_key_env: Identifier | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=300, strict=False)
+    verify_tls: bool = True
+    # The outbox: events older than this are dropped (counted) rather than sent; past
+    # `max_backlog` events waiting, the oldest are dropped (counted).
+    max_age_days: float = Field(default=7.0, gt=0, le=3650, strict=False)
+    max_backlog: int = Field(default=1_000_000, ge=100, le=100_000_000)
+    retry_initial_s: float = Field(default=1.0, gt=0, le=60, strict=False)
+    retry_max_s: float = Field(default=60.0, gt=0, le=3600, strict=False)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> _Sink:
+        given = [k for k in ("api_key", "api_key_file", "api_key_env") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"give one of {', '.join(given)}, not several")
+        return self
+
+    def key(self) -> str | None:
+        """The API key, read now from where the settings say; ValueError names what is
+        missing (never the key)."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env is not None:
+            value = os.environ.get(self.api_key_env, "").strip()
+            if not value:
+                raise ValueError(f"api_key_env: ${self.api_key_env} is not set")
+            return value
+        if self.api_key_file is not None:
+            path = self.api_key_file.expanduser()
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"api_key_file: cannot read {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"api_key_file: {path} is not UTF-8 text") from None
+            if not value:
+                raise ValueError(f"api_key_file: {path} is empty")
+            return value
+        return None
+
+
+class EverySkillSink(_Sink):
+    """A skill marketplace's `/api/track`: one POST per skill event."""
+
+    type: Literal["everyskill"]
+    url: HttpUrl
+    sign: bool = False
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+
+class HttpSink(_Sink):
+    """Any HTTP collector: batches of events as gzip JSON."""
+
+    type: Literal["http"]
+    url: HttpUrl
+    batch_events: int = Field(default=500, ge=1, le=500)
+    batch_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024)
+    artifact_types: tuple[ArtifactType, ...] | None = Field(default=None, strict=False)
+
+
+class OtlpSink(_Sink):
+    """An OpenTelemetry collector: OTLP/HTTP JSON logs to `{endpoint}/v1/logs`."""
+
+    type: Literal["otlp"]
+    endpoint: HttpUrl
+    batch_events: int = Field(default=500, ge=1, le=500)
+    batch_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024)
+    artifact_types: tuple[ArtifactType, ...] | None = Field(default=None, strict=False)
+
+
+Sink = Annotated[EverySkillSink | HttpSink | OtlpSink, Field(discriminator="type")]
+
+
 class Settings(_Section):
     tenant_id: Identifier = "default"
     user_id: Identifier = Field(default_factory=_login_name)
     retention_days: int = Field(default=90, ge=1, le=36_500)
     privacy: Privacy = Privacy()
     capture: Capture = Capture()
+    forward: dict[SinkName, Sink] = Field(default_factory=dict)
 
 
 class ConfigError(Exception):
@@ -99,6 +211,8 @@ def describe(exc: ValidationError) -> str:
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     got = error.get("input")
-    shown = repr(got) if isinstance(got, str | int | float | bool) else type(got).__name__
     message = error["msg"][0].lower() + error["msg"][1:]
-    return f"{key}: {message}, got {shown}" if "input" in error else f"{key}: {message}"
+    if "input" not in error or isinstance(got, dict):  # a table: its keys are the problem
+        return f"{key}: {message}"
+    shown = repr(got) if isinstance(got, str | int | float | bool) else type(got).__name__
+    return f"{key}: {message}, got {shown}"

@@ -1,0 +1,454 @@
+"""The three kinds of receiver, each as the body it is sent and how its answers are read.
+
+Only stored, sanitized fields ever leave: the normalized columns of an event (ids, names,
+success, duration, session, agent), never the payload; snippets only where both the team's
+policy and the user's consent let them be captured (they are then in `training_examples`).
+
+A sink's `deliver` takes the head of its outbox and says what became of each event; the
+forwarder (forwarder.py) turns that into outbox changes and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aiohttp
+
+from skilltrack import __version__
+from skilltrack.config import EverySkillSink, HttpSink, OtlpSink
+from skilltrack.daemon.outbox import DeadLetter, OutboxEvent
+from skilltrack.daemon.retry import RetryPolicy, Verdict, parse_retry_after
+
+EVERYSKILL_SNIPPET_CHARS = 1000
+USER_AGENT = f"skilltrack/{__version__}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a receiver said: an HTTP status, or None when there was no answer."""
+
+    status: int | None
+    reason: str  # a short text for status and dead letters; never holds the API key
+    retry_after: float | None = None
+    body: bytes = b""
+
+
+@dataclass
+class Delivery:
+    """What became of the events a sink was given; those in neither list wait."""
+
+    delivered: list[int] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    rejected: int = 0  # accepted by the receiver but dropped there (OTLP partial success)
+    retry: bool = False  # a transient failure: wait, then try again
+    retry_after: float | None = None
+    pause: str | None = None  # the sink must stop: why
+    error: str | None = None  # the last failure, for status
+
+    def absorb(self, other: Delivery) -> None:
+        self.delivered += other.delivered
+        self.dead += other.dead
+        self.rejected += other.rejected
+        self.retry = self.retry or other.retry
+        if other.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, other.retry_after)
+        self.pause = self.pause or other.pause
+        self.error = other.error or self.error
+
+
+Post = Callable[[str, bytes, dict[str, str]], Awaitable[Answer]]
+
+
+class Sink(Protocol):
+    name: str
+    policy: RetryPolicy
+    head_size: int  # how many events of the outbox's head it takes at a time
+
+    async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery: ...
+
+
+def http_poster(session: aiohttp.ClientSession, timeout_s: float, verify_tls: bool) -> Post:
+    """POST through `session`; every failure becomes an Answer (status None: no answer)."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                ssl=verify_tls,  # True: the default context, certificates verified
+            ) as response:
+                content = await response.read()
+                reason = f"HTTP {response.status}"
+                if response.reason:
+                    reason += f" {response.reason}"
+                if 300 <= response.status < 400:
+                    reason += " (redirects are not followed: check the URL)"
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+                return Answer(response.status, reason, retry_after, content)
+        except TimeoutError:
+            return Answer(None, f"timed out after {timeout_s:g} s")
+        except aiohttp.ClientError as exc:
+            # The class and its message, which name the host but not the headers.
+            return Answer(None, f"{type(exc).__name__}: {exc}"[:300])
+        except OSError as exc:
+            return Answer(None, f"{type(exc).__name__}: {exc.strerror or exc}"[:300])
+
+    return post
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def event_document(e: OutboxEvent) -> dict[str, Any]:
+    """An event as the `http` sink sends it."""
+    doc: dict[str, Any] = {
+        "event_id": e.event_id,
+        "hook_event": e.hook_event,
+        "time": iso_time(e.client_ts),
+        "client_ts": e.client_ts,
+        "received_at": e.received_at,
+        "session_id": e.session_id,
+        "prompt_id": e.prompt_id,
+        "tool_use_id": e.tool_use_id,
+        "tool_name": e.tool_name,
+        "artifact_type": e.artifact_type,
+        "artifact_name": e.artifact_name,
+        "plugin": e.plugin,
+        "mcp_server": e.mcp_server,
+        "agent_id": e.agent_id,
+        "agent_type": e.agent_type,
+        "success": _bool(e.success),
+        "duration_ms": e.duration_ms,
+        "cwd": e.cwd,
+        "truncated": bool(e.truncated),
+        "tenant_id": e.tenant_id,
+        "user_id": e.user_id,
+        "skill_id": e.skill_id,
+        "skill_version": e.skill_version,
+    }
+    if e.input_snippet is not None or e.output_snippet is not None:
+        doc["input_snippet"] = e.input_snippet
+        doc["output_snippet"] = e.output_snippet
+    return doc
+
+
+def batch_id(events: Sequence[OutboxEvent]) -> str:
+    """The same for the same events, so a retried (or, after a restart, re-sent) batch
+    carries the id the receiver may already have seen."""
+    digest = hashlib.sha256("\n".join(e.event_id for e in events).encode())
+    return digest.hexdigest()[:32]
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class _Batching:
+    """Batches cut to a count and a size, sent as one request; 413 halves them."""
+
+    url: str
+    name: str
+    policy: RetryPolicy
+    head_size: int
+    max_bytes: int
+
+    def encode(self, event: OutboxEvent) -> bytes:
+        raise NotImplementedError
+
+    async def send(
+        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+    ) -> tuple[Verdict, Delivery]:
+        raise NotImplementedError
+
+    async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery:
+        # The longest prefix whose encoded events stay within `max_bytes` (at least one: a
+        # receiver that cannot take it answers 413).
+        parts: list[bytes] = []
+        total = 0
+        for event in events[: self.head_size]:
+            part = self.encode(event)
+            total += len(part) + 1
+            if total > self.max_bytes and parts:
+                break
+            parts.append(part)
+        return await self._split_on_413(post, events[: len(parts)], parts)
+
+    async def _split_on_413(
+        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+    ) -> Delivery:
+        verdict, result = await self.send(post, events, parts)
+        if verdict is not Verdict.SPLIT:
+            return result
+        if len(events) == 1:
+            return Delivery(
+                dead=[DeadLetter(events[0].ref, 413, "HTTP 413: too large even alone")],
+                error="HTTP 413 for a single event",
+            )
+        half = len(events) // 2
+        done = await self._split_on_413(post, events[:half], parts[:half])
+        if not (done.retry or done.pause):
+            done.absorb(await self._split_on_413(post, events[half:], parts[half:]))
+        return done
+
+
+def read_answer(
+    answer: Answer, events: Sequence[OutboxEvent], policy: RetryPolicy
+) -> tuple[Verdict, Delivery]:
+    """The verdict on a request for `events` and what it does to them (a 2xx: all delivered;
+    SPLIT: nothing yet)."""
+    if answer.status is None:
+        return Verdict.RETRY, Delivery(retry=True, error=answer.reason)
+    verdict = policy.verdict(answer.status)
+    if verdict is Verdict.DELIVERED:
+        return verdict, Delivery(delivered=[e.ref for e in events])
+    if verdict is Verdict.RETRY:
+        return verdict, Delivery(retry=True, retry_after=answer.retry_after, error=answer.reason)
+    if verdict is Verdict.SPLIT:
+        return verdict, Delivery(error=answer.reason)
+    dead = [DeadLetter(e.ref, answer.status, answer.reason) for e in events]
+    pause = answer.reason if verdict is Verdict.PAUSE else None
+    return verdict, Delivery(dead=dead, pause=pause, error=answer.reason)
+
+
+class HttpBatchSink(_Batching):
+    """`{"batch_id", "events": [...]}` as gzip JSON, for any HTTP collector."""
+
+    def __init__(self, name: str, settings: HttpSink, key: str | None) -> None:
+        self.name = name
+        self.url = settings.url
+        self.head_size = settings.batch_events
+        self.max_bytes = settings.batch_bytes
+        self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
+        self._headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "User-Agent": USER_AGENT,
+        }
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+
+    def encode(self, event: OutboxEvent) -> bytes:
+        return _compact(event_document(event))
+
+    async def send(
+        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+    ) -> tuple[Verdict, Delivery]:
+        bid = batch_id(events)
+        body = b'{"batch_id":"%s","events":[%s]}' % (bid.encode(), b",".join(parts))
+        headers = {**self._headers, "X-Skilltrack-Batch-Id": bid}
+        answer = await post(self.url, gzip.compress(body, compresslevel=5), headers)
+        return read_answer(answer, events, self.policy)
+
+
+def _attribute(key: str, value: Any) -> dict[str, Any] | None:
+    """An OTLP/JSON KeyValue; 64-bit integers are strings in OTLP's JSON mapping."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        typed: dict[str, Any] = {"boolValue": value}
+    elif isinstance(value, int):
+        typed = {"intValue": str(value)}
+    elif isinstance(value, float):
+        typed = {"doubleValue": value}
+    else:
+        typed = {"stringValue": str(value)}
+    return {"key": key, "value": typed}
+
+
+def _attributes(pairs: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [a for a in (_attribute(k, v) for k, v in pairs) if a is not None]
+
+
+def _nanos(ts: float) -> str:
+    # Times are kept to the microsecond; `ts * 1e9` would show float noise in the last digits.
+    return str(round(ts * 1_000_000) * 1000)
+
+
+def log_record(e: OutboxEvent) -> dict[str, Any]:
+    """One event as an OTLP LogRecord."""
+    failed = e.success == 0
+    what = e.artifact_name or e.tool_name or ""
+    return {
+        "timeUnixNano": _nanos(e.client_ts),
+        "observedTimeUnixNano": _nanos(e.received_at),
+        "severityNumber": 17 if failed else 9,  # ERROR, INFO
+        "severityText": "ERROR" if failed else "INFO",
+        "body": {"stringValue": f"{e.hook_event} {e.artifact_type or 'event'} {what}".strip()},
+        "attributes": _attributes(
+            [
+                ("skilltrack.event_id", e.event_id),
+                ("skilltrack.hook_event", e.hook_event),
+                ("skilltrack.artifact.type", e.artifact_type),
+                ("skilltrack.artifact.name", e.artifact_name),
+                ("skilltrack.plugin", e.plugin),
+                ("skilltrack.mcp.server", e.mcp_server),
+                ("skilltrack.tool.name", e.tool_name),
+                ("skilltrack.tool.use_id", e.tool_use_id),
+                ("skilltrack.success", _bool(e.success)),
+                ("skilltrack.duration_ms", e.duration_ms),
+                ("skilltrack.skill.id", e.skill_id),
+                ("skilltrack.skill.version", e.skill_version),
+                ("session.id", e.session_id),
+                ("skilltrack.prompt_id", e.prompt_id),
+                ("skilltrack.agent.id", e.agent_id),
+                ("skilltrack.agent.type", e.agent_type),
+                ("skilltrack.cwd", e.cwd),
+                ("skilltrack.input_snippet", e.input_snippet),
+                ("skilltrack.output_snippet", e.output_snippet),
+            ]
+        ),
+    }
+
+
+def logs_request(events: Sequence[OutboxEvent], records: Sequence[bytes] | None = None) -> bytes:
+    """An ExportLogsServiceRequest in OTLP's JSON encoding: one resource per tenant and user."""
+    parts = records if records is not None else [_compact(log_record(e)) for e in events]
+    groups: dict[tuple[str | None, str | None], list[bytes]] = {}
+    for e, part in zip(events, parts, strict=True):
+        groups.setdefault((e.tenant_id, e.user_id), []).append(part)
+    scope = _compact({"name": "skilltrack", "version": __version__})
+    resources = []
+    for (tenant, user), records_of in groups.items():
+        resource = _compact(
+            {
+                "attributes": _attributes(
+                    [
+                        ("service.name", "skilltrack"),
+                        ("service.version", __version__),
+                        ("skilltrack.tenant_id", tenant),
+                        ("enduser.id", user),
+                    ]
+                )
+            }
+        )
+        resources.append(
+            b'{"resource":%s,"scopeLogs":[{"scope":%s,"logRecords":[%s]}]}'
+            % (resource, scope, b",".join(records_of))
+        )
+    return b'{"resourceLogs":[%s]}' % b",".join(resources)
+
+
+class OtlpLogSink(_Batching):
+    """OTLP/HTTP JSON logs to `{endpoint}/v1/logs`."""
+
+    def __init__(self, name: str, settings: OtlpSink, key: str | None) -> None:
+        self.name = name
+        self.url = settings.endpoint.rstrip("/") + "/v1/logs"
+        self.head_size = settings.batch_events
+        self.max_bytes = settings.batch_bytes
+        self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
+        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+
+    def encode(self, event: OutboxEvent) -> bytes:
+        return _compact(log_record(event))
+
+    async def send(
+        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+    ) -> tuple[Verdict, Delivery]:
+        answer = await post(self.url, logs_request(events, parts), self._headers)
+        verdict, delivery = read_answer(answer, events, self.policy)
+        if verdict is Verdict.DELIVERED:
+            # A partial success is final: the collector took the batch and says how many of
+            # its records it dropped; re-sending would not change its mind.
+            delivery.rejected = partial_rejections(answer.body)
+            if delivery.rejected:
+                delivery.error = f"collector rejected {delivery.rejected} log records"
+        return verdict, delivery
+
+
+def partial_rejections(body: bytes) -> int:
+    try:
+        answer = json.loads(body) if body.strip() else {}
+        rejected = answer.get("partialSuccess", {}).get("rejectedLogRecords", 0)
+        return max(0, int(rejected))
+    except (ValueError, AttributeError, TypeError):
+        return 0
+
+
+def track_body(e: OutboxEvent) -> bytes:
+    """An EverySkill `/api/track` body for one skill event."""
+    doc: dict[str, Any] = {
+        # Ours when the skill's SKILL.md was found (a hash of where it lives), else its name.
+        "skill_id": e.skill_id or e.artifact_name,
+        # A skill typed as `/name` has no tool call; it runs what the Skill tool would.
+        "tool_name": e.tool_name or "Skill",
+        "ts": iso_time(e.client_ts),
+        "hook_event": e.hook_event,
+    }
+    if e.input_snippet is not None:
+        doc["tool_input_snippet"] = e.input_snippet[:EVERYSKILL_SNIPPET_CHARS]
+    if e.output_snippet is not None:
+        doc["tool_output_snippet"] = e.output_snippet[:EVERYSKILL_SNIPPET_CHARS]
+    if e.duration_ms is not None:
+        doc["latency_ms"] = e.duration_ms
+    return _compact(doc)
+
+
+def signature(body: bytes, key: str) -> str:
+    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+class EverySkillTrackSink:
+    """One `POST {url}/api/track` per skill event, `concurrency` at a time."""
+
+    def __init__(self, name: str, settings: EverySkillSink, key: str | None) -> None:
+        self.name = name
+        self.url = settings.url.rstrip("/") + "/api/track"
+        self.concurrency = settings.concurrency
+        self.head_size = settings.concurrency * 8
+        self.policy = RetryPolicy(
+            settings.retry_initial_s, settings.retry_max_s, pauses_on_401=True
+        )
+        self._key = key
+        self._sign = settings.sign and key is not None
+        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+
+    async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery:
+        result = Delivery()
+        queue = list(reversed(events))  # popped oldest first
+
+        async def worker() -> None:
+            # Stop taking new events once the receiver said to wait or to stop.
+            while queue and not (result.retry or result.pause):
+                event = queue.pop()
+                body = track_body(event)
+                # The body has no event id; this header gives the receiver one to
+                # de-duplicate a re-sent event on (at least once, never counted twice).
+                headers = {**self._headers, "Idempotency-Key": event.event_id}
+                if self._sign and self._key is not None:
+                    headers["x-everyskill-signature"] = signature(body, self._key)
+                answer = await post(self.url, body, headers)
+                result.absorb(read_answer(answer, [event], self.policy)[1])
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(events)))))
+        return result
+
+
+def make_sink(name: str, settings: EverySkillSink | HttpSink | OtlpSink, key: str | None) -> Sink:
+    if isinstance(settings, EverySkillSink):
+        return EverySkillTrackSink(name, settings, key)
+    if isinstance(settings, HttpSink):
+        return HttpBatchSink(name, settings, key)
+    return OtlpLogSink(name, settings, key)
