@@ -23,6 +23,7 @@ import uvloop
 from skilltrack import config
 from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
+from skilltrack.daemon.forwarder import Forwarder, SinkKeyError
 from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.server import Daemon, StartupError
 from skilltrack.format import iso
@@ -82,7 +83,11 @@ def start(paths: Paths) -> int:
     if pid is not None:
         print(f"skilltrack daemon already running (pid {pid})")
         return 0
-    config.load(paths.config)  # a bad file is named here, not only in the daemon's log
+    # A bad file or an unreadable API key is named here, not only in the daemon's log.
+    try:
+        Forwarder.keys(config.load(paths.config))
+    except SinkKeyError as exc:
+        raise StartupError(str(exc)) from None
     os.umask(0o077)  # the log and directories made here are for this user alone
     paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(paths.log, "ab") as log_file:
@@ -96,11 +101,10 @@ def start(paths: Paths) -> int:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            print(
-                f"skilltrack-daemon: the daemon exited at start (code {child.returncode}); "
-                f"see {paths.log}",
-                file=sys.stderr,
-            )
+            why = f"exited at start (code {child.returncode})"
+            with contextlib.suppress(OSError):
+                why = "not starting: " + paths.start_failed.read_text().strip()
+            print(f"skilltrack-daemon: {why}; see {paths.log}", file=sys.stderr)
             return 1
         if query_status(paths) is not None:
             print(f"skilltrack daemon started (pid {child.pid}), socket {paths.socket}")

@@ -148,12 +148,14 @@ def show_config(paths: Paths, *, as_json: bool) -> int:
     return 0
 
 
-def _print_toml(data: dict[str, Any]) -> None:
+def _print_toml(data: dict[str, Any], prefix: str = "") -> None:
+    """`data` as TOML: plain keys first, then each table (nested ones as `[a.b]`); keys whose
+    value is null (unset, TOML has no null) are left out."""
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key, value in data.items():
-        if key not in tables:
+        if key not in tables and value is not None:
             print(f"{key} = {json.dumps(value)}")
-    for name, section in tables.items():
-        print(f"\n[{name}]")
-        for key, value in section.items():
-            print(f"{key} = {json.dumps(value)}")
+    for name, table in tables.items():
+        if any(not isinstance(v, dict) for v in table.values()) or not table:
+            print(f"\n[{prefix}{name}]")
+        _print_toml(table, f"{prefix}{name}.")

@@ -238,3 +238,148 @@ def test_an_event_too_large_even_alone_is_a_dead_letter(home: Home) -> None:
         home.wait_for(lambda: sink_status(home, "collector")["dead_letters"] == {"413": 1},
                       what="a dead letter")  # fmt: skip
         assert receiver.answered() == [413]
+
+
+def test_everyskill_signs_each_body_as_the_server_checks_it(home: Home) -> None:
+    with running(KEY) as receiver:
+        configure(home, marketplace=everyskill_sink(receiver))
+        home.start_daemon()
+        skills = send(home, 3, **skill_use("pdf-helper"))
+        send(home, 2)  # not skills: not for the marketplace
+        home.wait_for(lambda: receiver.ids("/api/track") == set(skills), what="3 tracked")
+        assert receiver.bad_signatures == 0
+        assert receiver.answered() == [200, 200, 200]
+        doc = json.loads(receiver.requests[0].body)
+        assert doc["skill_id"] == "pdf-helper"  # no SKILL.md on disk here: its name
+        assert (doc["tool_name"], doc["hook_event"], doc["latency_ms"]) == (
+            "Skill", "PostToolUse", 9,
+        )  # fmt: skip
+        assert doc["ts"].endswith("Z")
+
+
+def test_everyskill_with_a_wrong_key_pauses_and_says_so(home: Home) -> None:
+    with running(KEY) as receiver:
+        configure(home, marketplace=everyskill_sink(receiver, api_key="st-wrong-key-0000"))
+        home.start_daemon()
+        first = send(home, 1, **skill_use())
+        home.wait_for(lambda: sink_status(home, "marketplace").get("paused"), what="paused")
+        send(home, 2, **skill_use())
+        time.sleep(1.5)  # a paused sink sends nothing more, however long it waits
+        sink = sink_status(home, "marketplace")
+        assert receiver.answered() == [401]
+        assert sink["dead_letters"] == {"401": 1}
+        assert sink["backlog"] == 2  # kept for when the key is fixed
+        assert "401" in sink["paused"]
+        text = home.cli("skilltrack-daemon", "status").stdout
+        assert "PAUSED" in text
+        dead = home.json("skilltrack", "dead-letters")["dead_letters"]
+        assert [d["event_id"] for d in dead] == first
+
+
+def test_a_signature_the_server_rejects_is_a_dead_letter(home: Home) -> None:
+    # The server knows the key by another value than the one we sign with (but accepts the
+    # Bearer token): 403, permanent for the event, and the sink goes on.
+    with running(KEY) as receiver:
+        receiver.key = "st-server-side-other"
+        receiver.then(Respond(403))
+        configure(home, marketplace=everyskill_sink(receiver))
+        home.start_daemon()
+        send(home, 1, **skill_use())
+        home.wait_for(
+            lambda: sink_status(home, "marketplace")["dead_letters"] == {"403": 1},
+            what="a dead letter",
+        )
+        assert not sink_status(home, "marketplace").get("paused")
+
+
+def test_a_daemon_killed_mid_batch_sends_the_batch_again_after_restart(home: Home) -> None:
+    with running(KEY) as receiver:
+        receiver.always(Hang())  # the batch is in flight when the daemon dies
+        configure(home, collector=http_sink(receiver, timeout_s=30))
+        spool(home, 5)
+        home.start_daemon()
+        home.wait_for(lambda: len(home.events()) == 5, what="5 events stored")
+        home.wait_for(lambda: receiver.requests, what="a batch in flight")
+        home.kill_daemon()  # SIGKILL: no last attempt, nothing settled
+        receiver.always(Respond(200))
+        home.start_daemon()
+        ids = {e["event_id"] for e in home.events()}
+        home.wait_for(lambda: receiver.ids() == ids, what="all delivered after restart")
+        home.wait_for(lambda: sink_status(home, "collector")["backlog"] == 0, what="empty")
+        # At least once: what was in flight may have been received twice, never lost.
+        assert receiver.duplicates == 0  # a hung request was never accepted
+        assert sink_status(home, "collector")["counters"]["delivered"] == 5
+
+
+def test_a_hung_receiver_never_slows_storing(home: Home) -> None:
+    with running(KEY) as receiver:
+        receiver.always(Hang())
+        configure(home, collector=http_sink(receiver, timeout_s=60))
+        home.start_daemon()
+        send(home, 1)
+        home.wait_for(lambda: receiver.requests, what="the receiver to hang")
+        started = time.monotonic()
+        for _ in range(20):
+            reply = home.hook(payload())
+            assert reply.returncode == 0
+        assert time.monotonic() - started < 20  # generous: each hook is ~15 ms here
+        home.wait_for(lambda: len(home.events()) == 21, what="all stored")
+        assert home.status()["counters"]["spooled"] == 0  # acknowledged, not pushed aside
+        assert sink_status(home, "collector")["backlog"] == 21
+
+
+def test_sigterm_makes_one_last_bounded_attempt(home: Home) -> None:
+    with running(KEY) as receiver:
+        receiver.always(Hang())
+        configure(home, collector=http_sink(receiver, timeout_s=60))
+        daemon = home.start_daemon()
+        send(home, 3)
+        home.wait_for(lambda: receiver.requests, what="the receiver to hang")
+        started = time.monotonic()
+        assert daemon.terminate(timeout=15) == 0
+        assert time.monotonic() - started < 8  # drain + one bounded last attempt
+        assert sink_status(home, "collector")["backlog"] == 3  # waits for the next start
+
+
+def test_sigterm_sends_what_is_waiting_when_the_receiver_answers(home: Home) -> None:
+    with running(KEY) as receiver:
+        receiver.then(Respond(503, {"Retry-After": "120"}))  # the sink backs off for 2 min
+        configure(home, collector=http_sink(receiver))
+        daemon = home.start_daemon()
+        ids = send(home, 2)
+        home.wait_for(lambda: receiver.requests, what="the first request")
+        assert daemon.terminate(timeout=15) == 0  # cuts the backoff short: one last try
+        assert receiver.ids() == set(ids)
+        assert sink_status(home, "collector")["backlog"] == 0
+
+
+def test_the_api_key_never_shows(home: Home) -> None:
+    with running(KEY) as receiver:
+        receiver.then(Respond(400), Reset(), Respond(503))
+        configure(home, collector=http_sink(receiver), marketplace=everyskill_sink(receiver))
+        home.start_daemon()
+        send(home, 3, **skill_use())
+        home.wait_for(lambda: len(receiver.requests) >= 5, what="a few answers")
+        shown = [
+            home.cli("skilltrack-daemon", "status").stdout,
+            home.cli("skilltrack-daemon", "status", "--json").stdout,
+            home.cli("skilltrack", "dead-letters", "--json").stdout,
+            home.cli("skilltrack", "config", "--json").stdout,
+            home.cli("skilltrack", "doctor", check=False).stdout,
+        ]
+        home.kill_daemon()
+        for text in shown:
+            assert KEY not in text
+        # Nor in any file the daemon wrote: log, database, spool (the config holds it).
+        for path in home.dir.rglob("*"):
+            if path.is_file() and path != home.paths.config:
+                assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_missing_key_stops_the_daemon_from_starting(home: Home) -> None:
+    configure(home, collector={"type": "http", "url": "http://127.0.0.1:9/x",
+                               "api_key_env": "ST_TEST_NO_SUCH_VAR"})  # fmt: skip
+    started = home.cli("skilltrack-daemon", "start", check=False)
+    assert started.returncode == 1
+    assert "forward.collector.api_key_env: $ST_TEST_NO_SUCH_VAR is not set" in started.stderr
+    assert not home.paths.socket.exists()
