@@ -18,9 +18,11 @@ from typing import Any
 
 import aiohttp
 
-from skilltrack.config import EverySkillSink, Settings
+from skilltrack.config import EverySkillSink, HttpSink, OtlpSink, Settings
+from skilltrack.daemon.everyskill import EverySkillTrackSink
+from skilltrack.daemon.otlp import OtlpLogSink
 from skilltrack.daemon.outbox import ForwardStore, SinkSpec
-from skilltrack.daemon.sinks import Sink, http_poster, make_sink
+from skilltrack.daemon.sinks import HttpBatchSink, Sink, http_poster
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,14 @@ def sink_specs(settings: Settings) -> list[SinkSpec]:
             types = sink.artifact_types
         specs.append(SinkSpec(name, sink.type, types))
     return specs
+
+
+def make_sink(name: str, settings: EverySkillSink | HttpSink | OtlpSink, key: str | None) -> Sink:
+    if isinstance(settings, EverySkillSink):
+        return EverySkillTrackSink(name, settings, key)
+    if isinstance(settings, HttpSink):
+        return HttpBatchSink(name, settings, key)
+    return OtlpLogSink(name, settings, key)
 
 
 class SinkRunner:
@@ -69,7 +79,6 @@ class SinkRunner:
         self.paused: str | None = None
         self.attempt = 0  # failed attempts in a row
         self.retry_at: float | None = None  # wall-clock time of the next try, when waiting
-        self.last_error: str | None = None
         self.in_flight = 0
 
     def wake(self) -> None:
@@ -109,6 +118,8 @@ class SinkRunner:
                     log.warning("%s: backlog over %d, dropped the oldest %d", self.name,
                                 self._max_backlog, dropped)  # fmt: skip
                 next_trim = time.monotonic() + TRIM_INTERVAL_S
+            # Cleared before reading: a commit from now on wakes the idle wait below.
+            self._wake.clear()
             events = await self._store.head(
                 self.name, self.sink.head_size, time.time() - self._max_age_s
             )
@@ -126,7 +137,6 @@ class SinkRunner:
                 self.name, delivery.delivered, delivery.dead, rejected=delivery.rejected
             )
             if delivery.error is not None:
-                self.last_error = delivery.error
                 await self._store.record_error(self.name, delivery.error, retried=delivery.retry)
             if delivery.pause is not None:
                 self.paused = delivery.pause
@@ -151,7 +161,6 @@ class SinkRunner:
 
     async def _idle(self) -> None:
         """Wait for new events (or a while: dead letters re-sent by a command), or the end."""
-        self._wake.clear()
         wake, finish = (
             asyncio.ensure_future(self._wake.wait()),
             asyncio.ensure_future(self._finishing.wait()),

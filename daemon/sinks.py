@@ -1,4 +1,5 @@
-"""The three kinds of receiver, each as the body it is sent and how its answers are read.
+"""What every sink shares (a POST that never raises, the reading of an answer, batching that
+halves on 413) and the `http` sink; the others are in otlp.py and everyskill.py.
 
 Only stored, sanitized fields ever leave: the normalized columns of an event (ids, names,
 success, duration, session, agent), never the payload; snippets only where both the team's
@@ -10,10 +11,8 @@ forwarder (forwarder.py) turns that into outbox changes and waits.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,11 +23,10 @@ from typing import Any, Protocol
 import aiohttp
 
 from skilltrack import __version__
-from skilltrack.config import EverySkillSink, HttpSink, OtlpSink
+from skilltrack.config import HttpSink
 from skilltrack.daemon.outbox import DeadLetter, OutboxEvent
 from skilltrack.daemon.retry import RetryPolicy, Verdict, parse_retry_after
 
-EVERYSKILL_SNIPPET_CHARS = 1000
 USER_AGENT = f"skilltrack/{__version__}"
 
 
@@ -113,7 +111,7 @@ def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _bool(value: int | None) -> bool | None:
+def as_bool(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
@@ -135,7 +133,7 @@ def event_document(e: OutboxEvent) -> dict[str, Any]:
         "mcp_server": e.mcp_server,
         "agent_id": e.agent_id,
         "agent_type": e.agent_type,
-        "success": _bool(e.success),
+        "success": as_bool(e.success),
         "duration_ms": e.duration_ms,
         "cwd": e.cwd,
         "truncated": bool(e.truncated),
@@ -157,11 +155,11 @@ def batch_id(events: Sequence[OutboxEvent]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _compact(value: Any) -> bytes:
+def compact_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class _Batching:
+class BatchingSink:
     """Batches cut to a count and a size, sent as one request; 413 halves them."""
 
     url: str
@@ -228,7 +226,7 @@ def read_answer(
     return verdict, Delivery(dead=dead, pause=pause, error=answer.reason)
 
 
-class HttpBatchSink(_Batching):
+class HttpBatchSink(BatchingSink):
     """`{"batch_id", "events": [...]}` as gzip JSON, for any HTTP collector."""
 
     def __init__(self, name: str, settings: HttpSink, key: str | None) -> None:
@@ -246,7 +244,7 @@ class HttpBatchSink(_Batching):
             self._headers["Authorization"] = f"Bearer {key}"
 
     def encode(self, event: OutboxEvent) -> bytes:
-        return _compact(event_document(event))
+        return compact_json(event_document(event))
 
     async def send(
         self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
@@ -256,199 +254,3 @@ class HttpBatchSink(_Batching):
         headers = {**self._headers, "X-Skilltrack-Batch-Id": bid}
         answer = await post(self.url, gzip.compress(body, compresslevel=5), headers)
         return read_answer(answer, events, self.policy)
-
-
-def _attribute(key: str, value: Any) -> dict[str, Any] | None:
-    """An OTLP/JSON KeyValue; 64-bit integers are strings in OTLP's JSON mapping."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        typed: dict[str, Any] = {"boolValue": value}
-    elif isinstance(value, int):
-        typed = {"intValue": str(value)}
-    elif isinstance(value, float):
-        typed = {"doubleValue": value}
-    else:
-        typed = {"stringValue": str(value)}
-    return {"key": key, "value": typed}
-
-
-def _attributes(pairs: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
-    return [a for a in (_attribute(k, v) for k, v in pairs) if a is not None]
-
-
-def _nanos(ts: float) -> str:
-    # Times are kept to the microsecond; `ts * 1e9` would show float noise in the last digits.
-    return str(round(ts * 1_000_000) * 1000)
-
-
-def log_record(e: OutboxEvent) -> dict[str, Any]:
-    """One event as an OTLP LogRecord."""
-    failed = e.success == 0
-    what = e.artifact_name or e.tool_name or ""
-    return {
-        "timeUnixNano": _nanos(e.client_ts),
-        "observedTimeUnixNano": _nanos(e.received_at),
-        "severityNumber": 17 if failed else 9,  # ERROR, INFO
-        "severityText": "ERROR" if failed else "INFO",
-        "body": {"stringValue": f"{e.hook_event} {e.artifact_type or 'event'} {what}".strip()},
-        "attributes": _attributes(
-            [
-                ("skilltrack.event_id", e.event_id),
-                ("skilltrack.hook_event", e.hook_event),
-                ("skilltrack.artifact.type", e.artifact_type),
-                ("skilltrack.artifact.name", e.artifact_name),
-                ("skilltrack.plugin", e.plugin),
-                ("skilltrack.mcp.server", e.mcp_server),
-                ("skilltrack.tool.name", e.tool_name),
-                ("skilltrack.tool.use_id", e.tool_use_id),
-                ("skilltrack.success", _bool(e.success)),
-                ("skilltrack.duration_ms", e.duration_ms),
-                ("skilltrack.skill.id", e.skill_id),
-                ("skilltrack.skill.version", e.skill_version),
-                ("session.id", e.session_id),
-                ("skilltrack.prompt_id", e.prompt_id),
-                ("skilltrack.agent.id", e.agent_id),
-                ("skilltrack.agent.type", e.agent_type),
-                ("skilltrack.cwd", e.cwd),
-                ("skilltrack.input_snippet", e.input_snippet),
-                ("skilltrack.output_snippet", e.output_snippet),
-            ]
-        ),
-    }
-
-
-def logs_request(events: Sequence[OutboxEvent], records: Sequence[bytes] | None = None) -> bytes:
-    """An ExportLogsServiceRequest in OTLP's JSON encoding: one resource per tenant and user."""
-    parts = records if records is not None else [_compact(log_record(e)) for e in events]
-    groups: dict[tuple[str | None, str | None], list[bytes]] = {}
-    for e, part in zip(events, parts, strict=True):
-        groups.setdefault((e.tenant_id, e.user_id), []).append(part)
-    scope = _compact({"name": "skilltrack", "version": __version__})
-    resources = []
-    for (tenant, user), records_of in groups.items():
-        resource = _compact(
-            {
-                "attributes": _attributes(
-                    [
-                        ("service.name", "skilltrack"),
-                        ("service.version", __version__),
-                        ("skilltrack.tenant_id", tenant),
-                        ("enduser.id", user),
-                    ]
-                )
-            }
-        )
-        resources.append(
-            b'{"resource":%s,"scopeLogs":[{"scope":%s,"logRecords":[%s]}]}'
-            % (resource, scope, b",".join(records_of))
-        )
-    return b'{"resourceLogs":[%s]}' % b",".join(resources)
-
-
-class OtlpLogSink(_Batching):
-    """OTLP/HTTP JSON logs to `{endpoint}/v1/logs`."""
-
-    def __init__(self, name: str, settings: OtlpSink, key: str | None) -> None:
-        self.name = name
-        self.url = settings.endpoint.rstrip("/") + "/v1/logs"
-        self.head_size = settings.batch_events
-        self.max_bytes = settings.batch_bytes
-        self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
-
-    def encode(self, event: OutboxEvent) -> bytes:
-        return _compact(log_record(event))
-
-    async def send(
-        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
-    ) -> tuple[Verdict, Delivery]:
-        answer = await post(self.url, logs_request(events, parts), self._headers)
-        verdict, delivery = read_answer(answer, events, self.policy)
-        if verdict is Verdict.DELIVERED:
-            # A partial success is final: the collector took the batch and says how many of
-            # its records it dropped; re-sending would not change its mind.
-            delivery.rejected = partial_rejections(answer.body)
-            if delivery.rejected:
-                delivery.error = f"collector rejected {delivery.rejected} log records"
-        return verdict, delivery
-
-
-def partial_rejections(body: bytes) -> int:
-    try:
-        answer = json.loads(body) if body.strip() else {}
-        rejected = answer.get("partialSuccess", {}).get("rejectedLogRecords", 0)
-        return max(0, int(rejected))
-    except (ValueError, AttributeError, TypeError):
-        return 0
-
-
-def track_body(e: OutboxEvent) -> bytes:
-    """An EverySkill `/api/track` body for one skill event."""
-    doc: dict[str, Any] = {
-        # Ours when the skill's SKILL.md was found (a hash of where it lives), else its name.
-        "skill_id": e.skill_id or e.artifact_name,
-        # A skill typed as `/name` has no tool call; it runs what the Skill tool would.
-        "tool_name": e.tool_name or "Skill",
-        "ts": iso_time(e.client_ts),
-        "hook_event": e.hook_event,
-    }
-    if e.input_snippet is not None:
-        doc["tool_input_snippet"] = e.input_snippet[:EVERYSKILL_SNIPPET_CHARS]
-    if e.output_snippet is not None:
-        doc["tool_output_snippet"] = e.output_snippet[:EVERYSKILL_SNIPPET_CHARS]
-    if e.duration_ms is not None:
-        doc["latency_ms"] = e.duration_ms
-    return _compact(doc)
-
-
-def signature(body: bytes, key: str) -> str:
-    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-
-
-class EverySkillTrackSink:
-    """One `POST {url}/api/track` per skill event, `concurrency` at a time."""
-
-    def __init__(self, name: str, settings: EverySkillSink, key: str | None) -> None:
-        self.name = name
-        self.url = settings.url.rstrip("/") + "/api/track"
-        self.concurrency = settings.concurrency
-        self.head_size = settings.concurrency * 8
-        self.policy = RetryPolicy(
-            settings.retry_initial_s, settings.retry_max_s, pauses_on_401=True
-        )
-        self._key = key
-        self._sign = settings.sign and key is not None
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
-
-    async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery:
-        result = Delivery()
-        queue = list(reversed(events))  # popped oldest first
-
-        async def worker() -> None:
-            # Stop taking new events once the receiver said to wait or to stop.
-            while queue and not (result.retry or result.pause):
-                event = queue.pop()
-                body = track_body(event)
-                # The body has no event id; this header gives the receiver one to
-                # de-duplicate a re-sent event on (at least once, never counted twice).
-                headers = {**self._headers, "Idempotency-Key": event.event_id}
-                if self._sign and self._key is not None:
-                    headers["x-everyskill-signature"] = signature(body, self._key)
-                answer = await post(self.url, body, headers)
-                result.absorb(read_answer(answer, [event], self.policy)[1])
-
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(events)))))
-        return result
-
-
-def make_sink(name: str, settings: EverySkillSink | HttpSink | OtlpSink, key: str | None) -> Sink:
-    if isinstance(settings, EverySkillSink):
-        return EverySkillTrackSink(name, settings, key)
-    if isinstance(settings, HttpSink):
-        return HttpBatchSink(name, settings, key)
-    return OtlpLogSink(name, settings, key)
