@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -59,8 +60,11 @@ class Request:
 
 
 class Receiver:
-    def __init__(self, key: str | None = None, port: int = 0) -> None:
+    def __init__(
+        self, key: str | None = None, port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.key = key
+        self.tls = tls
         self.default: Behaviour = Respond(200)
         self.script: collections.deque[Behaviour] = collections.deque()
         self.requests: list[Request] = []
@@ -78,7 +82,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def then(self, *behaviours: Behaviour) -> None:
         with self._lock:
@@ -123,7 +127,7 @@ class Receiver:
         # auto_decompress off: the raw body is what a signature is over, and what was sent.
         self._runner = web.AppRunner(app, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.tls)
         await site.start()
         self.port = self._runner.addresses[0][1]
 

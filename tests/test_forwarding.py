@@ -8,11 +8,13 @@ event ids, duplicates counted), what is left in the outbox, the dead letters, an
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from email.utils import formatdate
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.conftest import Home, payload
 from tests.receiver import Hang, Receiver, Reset, Respond, running
@@ -383,3 +385,28 @@ def test_a_missing_key_stops_the_daemon_from_starting(home: Home) -> None:
     assert started.returncode == 1
     assert "forward.collector.api_key_env: $ST_TEST_NO_SUCH_VAR is not set" in started.stderr
     assert not home.paths.socket.exists()
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_tls_certificates_are_verified_unless_told_not_to(home: Home, verify: bool) -> None:
+    # A receiver whose certificate no trusted CA signed (a throwaway one, as in a test lab).
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    receiver = Receiver(KEY, tls=context).start()
+    try:
+        settings = http_sink(receiver) if verify else http_sink(receiver, verify_tls=False)
+        configure(home, collector=settings)
+        home.start_daemon()
+        ids = send(home, 1)
+        if verify:
+            home.wait_for(
+                lambda: "certificate" in (sink_status(home, "collector")["last_error"] or ""),
+                what="a certificate error",
+            )
+            assert receiver.requests == []
+            assert sink_status(home, "collector")["backlog"] == 1  # kept, retried
+        else:
+            home.wait_for(lambda: receiver.ids() == set(ids), what="delivered")
+    finally:
+        receiver.stop()
