@@ -69,7 +69,7 @@ class HookResult:
         return sum(1 for v in self.ms[case] if v > limit_ms)
 
 
-class _Spawner:
+class Spawner:
     """Spawns one case's process and times it, with stdin/stdout/stderr as files."""
 
     def __init__(self, argv: list[str], env: dict[str, str], stdin: Path, out_dir: Path) -> None:
@@ -151,10 +151,10 @@ def measure(runs: int, warmups: int, log: Callable[[str], None], seed: int = 1) 
             h.env["SKILLTRACK_NO_AUTOSTART"] = "1"  # never let a hook start a stray daemon
         hook = [exe, "-I", "-S", os.fspath(HOOK)]
         spawners = {
-            "pass": _Spawner([exe, "-I", "-S", "-c", "pass"], up.env, stdin, up.dir / "out-pass"),
-            "up": _Spawner(hook, up.env, stdin, up.dir / "out-hook"),
-            "down": _Spawner(hook, down.env, stdin, down.dir / "out-hook"),
-            "wedged": _Spawner(hook, wedged.env, stdin, wedged.dir / "out-hook"),
+            "pass": Spawner([exe, "-I", "-S", "-c", "pass"], up.env, stdin, up.dir / "out-pass"),
+            "up": Spawner(hook, up.env, stdin, up.dir / "out-hook"),
+            "down": Spawner(hook, down.env, stdin, down.dir / "out-hook"),
+            "wedged": Spawner(hook, wedged.env, stdin, wedged.dir / "out-hook"),
         }
         listener = _WedgedListener(wedged.paths.socket)
         try:

@@ -66,6 +66,15 @@ class Cpu:
             self.stolen - other.stolen,
         )
 
+    def __add__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.loop + other.loop,
+            self.sqlite + other.sqlite,
+            self.loadgen + other.loadgen,
+            self.machine + other.machine,
+            self.stolen + other.stolen,
+        )
+
     @property
     def rest(self) -> float:
         """CPU that neither the daemon nor the load generator used (other processes)."""
@@ -221,7 +230,7 @@ async def _load(
     return time.perf_counter() - start, latencies, replies, errors
 
 
-def _run_load(socket_path: str, events: int, concurrency: int) -> Load:
+def run_load(socket_path: str, events: int, concurrency: int) -> Load:
     # The load generator shares the two cores with the daemon: the same cheap event loop as
     # the daemon's keeps the apparatus from eating the capacity it measures.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -244,15 +253,15 @@ def measure_ingest(
         rss_idle, _ = daemon.rss_kib()
         sock = str(h.paths.socket)
         log(f"ingest: {warmup} warm-up events, then {events} at concurrency {concurrency}")
-        warm = _run_load(sock, warmup, concurrency)
+        warm = run_load(sock, warmup, concurrency)
         before = Cpu.now(daemon)
-        main = _run_load(sock, events, concurrency)
+        main = run_load(sock, events, concurrency)
         cpu = Cpu.now(daemon) - before
         rss_after, hwm_after = daemon.rss_kib()
         log(f"ingest: {main.rate:,.0f} events/s")
         swept = []
         for c, n in sweep:
-            swept.append(_run_load(sock, n, c))
+            swept.append(run_load(sock, n, c))
             log(f"ingest sweep: concurrency {c}: {swept[-1].rate:,.0f} events/s")
         db_events = count_events(h.paths.db)
         counters = daemon.status().get("counters", {})
@@ -270,12 +279,13 @@ def measure_ingest(
     )
 
 
-def write_spool(h: Home, records: int) -> None:
+def write_spool(h: Home, records: int, payload: Callable[[], bytes] = post_tool_use) -> None:
+    """`records` spool records, each a fresh event id and `payload()`, for the next start."""
     h.paths.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with h.paths.spool.open("wb") as f:
         h.paths.spool.chmod(0o600)
         for _ in range(records):
-            frame = RawFrame(str(uuid.uuid4()), f"{time.time():.6f}", "-", post_tool_use())
+            frame = RawFrame(str(uuid.uuid4()), f"{time.time():.6f}", "-", payload())
             f.write(encode_spool_record(frame))
 
 

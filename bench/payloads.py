@@ -1,7 +1,8 @@
-"""A realistic hook event: a PostToolUse of Bash as Claude Code 2.1.328 sends it.
+"""Realistic hook events: a PostToolUse of Bash as Claude Code 2.1.328 sends it, and a
+PostToolUse of the Skill tool (a skill event).
 
-Shaped like the samples in shared/claude-code-events.md, with about a kilobyte of command
-output in `tool_response` (a typical `ls`/`git status` sized answer).
+Shaped like the samples in shared/claude-code-events.md; the Bash event has about a kilobyte
+of command output in `tool_response` (a typical `ls`/`git status` sized answer).
 """
 
 from __future__ import annotations
@@ -18,6 +19,35 @@ _STDOUT = "\n".join(
 
 def post_tool_use(tool_use_id: str | None = None) -> bytes:
     """The JSON bytes of one PostToolUse event (a fresh tool_use_id unless one is given)."""
+    return _post_tool_use(
+        tool_name="Bash",
+        tool_input={"command": "ls -l src", "description": "List the source files"},
+        tool_response={"stdout": _STDOUT, "stderr": "", "interrupted": False, "isImage": False},
+        tool_use_id=tool_use_id,
+        duration_ms=31,
+    )
+
+
+def skill_use(skill: str = "pdf-helper") -> bytes:
+    """The JSON bytes of one PostToolUse of the Skill tool (a skill event, the kind an
+    `everyskill` sink forwards), as Claude Code 2.1.328 sends it; a fresh tool_use_id."""
+    return _post_tool_use(
+        tool_name="Skill",
+        tool_input={"skill": skill},
+        tool_response={"success": True, "commandName": skill},
+        tool_use_id=None,
+        duration_ms=9,
+    )
+
+
+def _post_tool_use(
+    *,
+    tool_name: str,
+    tool_input: dict[str, Any],
+    tool_response: dict[str, Any],
+    tool_use_id: str | None,
+    duration_ms: int,
+) -> bytes:
     event: dict[str, Any] = {
         "session_id": "8350fdb2-23dd-490c-a332-ff6a54b6b4af",
         "transcript_path": (
@@ -28,16 +58,11 @@ def post_tool_use(tool_use_id: str | None = None) -> bytes:
         "permission_mode": "default",
         "effort": {"level": "medium"},
         "hook_event_name": "PostToolUse",
-        "tool_name": "Bash",
-        "tool_input": {"command": "ls -l src", "description": "List the source files"},
-        "tool_response": {
-            "stdout": _STDOUT,
-            "stderr": "",
-            "interrupted": False,
-            "isImage": False,
-        },
+        "tool_name": tool_name,
+        "tool_input": tool_input,
+        "tool_response": tool_response,
         "tool_use_id": tool_use_id or f"toolu_{uuid.uuid4().hex[:24]}",
-        "duration_ms": 31,
+        "duration_ms": duration_ms,
     }
     return json.dumps(event, indent=2).encode()
 

@@ -5,8 +5,11 @@
 Measures, against the targets of design.md ("Guarantees, in numbers"): the hook's wall time
 per event (daemon up, down, wedged) beside `python -I -S -c pass`; the daemon's ingest rate
 with one connection per event, end to end into SQLite, and the count in the database
-afterwards; the spool replay rate; the daemon's RSS idle and after the load; and, in-process,
-what the daemon's enrichment stage (and its sanitizer alone) costs per event of each kind.
+afterwards; the spool replay rate; the daemon's RSS idle and after the load; forwarding: how
+fast a full outbox drains into a local receiver (`http` and `everyskill` sinks), ingest and
+hook wall time with the sink's receiver hung beside no forwarding, and the daemon's RSS while
+an hour's events wait for a receiver that is down; and, in-process, what the daemon's
+enrichment stage (and its sanitizer alone) costs per event of each kind.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
 timing target is reported in the file, not in the exit status); 1 when a check failed (the
@@ -37,6 +40,15 @@ class Plan:
     idle_s: float
     enrich_calls: int  # timed calls per payload kind (and as many of the sanitizer alone)
     enrich_warmups: int
+    forward_events: int  # spooled, then drained into the http sink's receiver
+    everyskill_events: int  # skill events drained into the everyskill sink's receiver,
+    everyskill_concurrency: tuple[int, ...]  # once at each of these `concurrency` settings
+    # Ingest loads per daemon, receiver hung vs no forwarding: even, so that each daemon goes
+    # first as often as the other.
+    hung_rounds: int
+    hung_events: int  # per round and daemon
+    hung_hook_runs: int  # hook runs per daemon, interleaved
+    outage_events: int  # backlogged with the receiver down (an hour at 100 events/s in full)
 
 
 FULL = Plan(
@@ -50,6 +62,13 @@ FULL = Plan(
     idle_s=2.0,
     enrich_calls=3_000,
     enrich_warmups=100,
+    forward_events=50_000,
+    everyskill_events=5_000,
+    everyskill_concurrency=(4, 16),
+    hung_rounds=4,
+    hung_events=12_000,
+    hung_hook_runs=300,
+    outage_events=360_000,
 )
 QUICK = Plan(
     hook_runs=100,
@@ -62,6 +81,13 @@ QUICK = Plan(
     idle_s=0.5,
     enrich_calls=300,
     enrich_warmups=20,
+    forward_events=5_000,
+    everyskill_events=500,
+    everyskill_concurrency=(4, 16),
+    hung_rounds=4,
+    hung_events=1_500,
+    hung_hook_runs=50,
+    outage_events=20_000,
 )
 
 
@@ -81,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Imported here: run as a script, the repository root is not on sys.path until now.
-    from bench import enrichcost, hooktime, ingestload, machine, render
+    from bench import enrichcost, forwardload, hooktime, ingestload, machine, render
     from bench.daemonproc import BenchError, home
 
     plan = QUICK if args.quick else FULL
@@ -101,6 +127,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         with home("replay") as h:
             replay = ingestload.measure_replay(h, plan.replay_records, log)
+        forward = forwardload.ForwardResult(
+            http=forwardload.measure_drain("http", plan.forward_events, 1, log),
+            everyskill=[
+                forwardload.measure_drain("everyskill", plan.everyskill_events, c, log)
+                for c in plan.everyskill_concurrency
+            ],
+            hung=forwardload.measure_hung(
+                plan.hung_events,
+                plan.hung_rounds,
+                plan.ingest_warmup,
+                plan.concurrency,
+                plan.hung_hook_runs,
+                plan.hook_warmups,
+                log,
+            ),
+            outage=forwardload.measure_outage(
+                plan.outage_events, plan.concurrency, plan.idle_s, log
+            ),
+        )
         # Last, with the daemons gone: it runs in this process and wants a quiet CPU.
         enrich = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)
     except BenchError as exc:
@@ -114,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hook=hook,
         ingest=ingest,
         replay=replay,
+        forward=forward,
         enrich=enrich,
         elapsed_s=time.perf_counter() - started,
         load_before=load_before,

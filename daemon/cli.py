@@ -23,7 +23,6 @@ import uvloop
 from skilltrack import config
 from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
-from skilltrack.daemon.forwarder import Forwarder, SinkKeyError
 from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.server import Daemon, StartupError
 from skilltrack.format import iso
@@ -84,10 +83,7 @@ def start(paths: Paths) -> int:
         print(f"skilltrack daemon already running (pid {pid})")
         return 0
     # A bad file or an unreadable API key is named here, not only in the daemon's log.
-    try:
-        Forwarder.keys(config.load(paths.config))
-    except SinkKeyError as exc:
-        raise StartupError(str(exc)) from None
+    config.read_sink_keys(config.load(paths.config))
     os.umask(0o077)  # the log and directories made here are for this user alone
     paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(paths.log, "ab") as log_file:

@@ -21,7 +21,7 @@ import aiohttp
 from skilltrack.config import EverySkillSink, HttpSink, OtlpSink, Settings
 from skilltrack.daemon.everyskill import EverySkillTrackSink
 from skilltrack.daemon.otlp import OtlpLogSink
-from skilltrack.daemon.outbox import ForwardStore, SinkSpec
+from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.sinks import HttpBatchSink, Sink, http_poster
 
 log = logging.getLogger(__name__)
@@ -29,21 +29,6 @@ log = logging.getLogger(__name__)
 IDLE_POLL_S = 1.0  # an idle sink looks at its outbox this often (dead letters re-sent)
 TRIM_INTERVAL_S = 30.0  # how often the backlog is counted against `max_backlog`
 LAST_ATTEMPT_S = 3.0  # at shutdown: one last attempt, bounded
-
-
-class SinkKeyError(ValueError):
-    """A sink's API key cannot be read; the message names the sink and why."""
-
-
-def sink_specs(settings: Settings) -> list[SinkSpec]:
-    specs = []
-    for name, sink in settings.forward.items():
-        if isinstance(sink, EverySkillSink):
-            types: tuple[str, ...] | None = ("skill",)  # only skill events go to a marketplace
-        else:
-            types = sink.artifact_types
-        specs.append(SinkSpec(name, sink.type, types))
-    return specs
 
 
 def make_sink(name: str, settings: EverySkillSink | HttpSink | OtlpSink, key: str | None) -> Sink:
@@ -196,19 +181,7 @@ class Forwarder:
         self.runners: list[SinkRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    @staticmethod
-    def keys(settings: Settings) -> dict[str, str | None]:
-        """Each sink's API key, read now; SinkKeyError names the first that cannot be read."""
-        keys = {}
-        for name, sink in settings.forward.items():
-            try:
-                keys[name] = sink.key()
-            except ValueError as exc:
-                raise SinkKeyError(f"forward.{name}.{exc}") from None
-        return keys
-
     async def start(self, keys: dict[str, str | None]) -> list[asyncio.Task[None]]:
-        await self._store.configure_sinks(sink_specs(self._settings))
         for name, settings in self._settings.forward.items():
             limit = settings.concurrency if isinstance(settings, EverySkillSink) else 1
             session = aiohttp.ClientSession(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from skilltrack.config import EverySkillSink, Settings
 from skilltrack.daemon.store import Store
 
 
@@ -21,6 +22,18 @@ class SinkSpec(NamedTuple):
     name: str
     kind: str
     types: tuple[str, ...] | None  # the artifact types it takes; None: every event
+
+
+def sink_specs(settings: Settings) -> list[SinkSpec]:
+    """The configured sinks as the store keeps them."""
+    specs = []
+    for name, sink in settings.forward.items():
+        if isinstance(sink, EverySkillSink):
+            types: tuple[str, ...] | None = ("skill",)  # only skill events go to a marketplace
+        else:
+            types = sink.artifact_types
+        specs.append(SinkSpec(name, sink.type, types))
+    return specs
 
 
 class OutboxEvent(NamedTuple):

@@ -27,15 +27,14 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from skilltrack import __version__
+from skilltrack import __version__, config
 from skilltrack.config import Settings
 from skilltrack.consent import ConsentWatch
-from skilltrack.daemon import forwarder, ingest, instance, spool
+from skilltrack.daemon import ingest, instance, spool
 from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
-from skilltrack.daemon.forwarder import Forwarder, SinkKeyError
-from skilltrack.daemon.outbox import ForwardStore
+from skilltrack.daemon.outbox import ForwardStore, sink_specs
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
 from skilltrack.daemon.store import Record, Store
@@ -48,6 +47,9 @@ from skilltrack.wire import (
     decode_spool_record,
     split_frame,
 )
+
+if TYPE_CHECKING:
+    from skilltrack.daemon.forwarder import Forwarder
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +100,18 @@ class Daemon:
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            keys = Forwarder.keys(self.settings)  # before anything: a missing key stops us
-        except SinkKeyError as exc:
-            raise StartupError(str(exc)) from None
+        keys = config.read_sink_keys(self.settings)  # before anything: a missing key stops us
         lock_fd = self._prepare()
         try:
             self._store = await ForwardStore.open(self.paths.db)
             # The sinks that new events are queued for: none, if forwarding is off.
-            await self._store.configure_sinks(forwarder.sink_specs(self.settings))
+            await self._store.configure_sinks(sink_specs(self.settings))
             forward_store = None
             try:
                 if self.settings.forward:
+                    # Imported only when used: aiohttp costs a daemon without sinks ~10 MiB.
+                    from skilltrack.daemon.forwarder import Forwarder
+
                     # Its own connection (and thread): forwarding never queues behind commits.
                     forward_store = await ForwardStore.open(self.paths.db)
                     self._forwarder = Forwarder(self.settings, forward_store)

@@ -204,6 +204,18 @@ def parse(data: dict[str, Any], source: str = "config") -> Settings:
         raise ConfigError(f"{source}: {describe(exc)}") from None
 
 
+def read_sink_keys(settings: Settings) -> dict[str, str | None]:
+    """Each forwarding sink's API key, read now; a ConfigError names the first that cannot
+    be read (and never shows a key)."""
+    keys = {}
+    for name, sink in settings.forward.items():
+        try:
+            keys[name] = sink.key()
+        except ValueError as exc:
+            raise ConfigError(f"forward.{name}.{exc}") from None
+    return keys
+
+
 def describe(exc: ValidationError) -> str:
     """The first problem of a validation error, as `key: expected …, got …`."""
     error = exc.errors()[0]

@@ -136,6 +136,10 @@ class Receiver:
             hung.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
+        # Closing transports finish in callbacks: let them run before the loop stops, or an
+        # aborted connection's socket is only closed by the garbage collector (a warning).
+        for _ in range(5):
+            await asyncio.sleep(0.01)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived, wall = time.monotonic(), time.time()

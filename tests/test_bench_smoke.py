@@ -24,6 +24,11 @@ FIGURES = (
     "Spool replay rate",
     "Daemon RSS, idle",
     "Daemon RSS, after ingest",
+    "Forwarding rate, http sink",
+    "Forwarding rate, everyskill sink",
+    "Ingest with receiver hung",
+    "Hook p50 with receiver hung",
+    "Daemon RSS, outage backlog",
     "Enrichment p50, Bash event",
 )
 
