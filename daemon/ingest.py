@@ -15,6 +15,7 @@ from collections.abc import Callable
 from skilltrack.config import Settings
 from skilltrack.daemon import enrich
 from skilltrack.daemon.classify import classify
+from skilltrack.daemon.durations import bucket
 from skilltrack.daemon.models import Frame, parse_frame
 from skilltrack.daemon.sanitize import sanitizer
 from skilltrack.daemon.skills import SkillFile, SkillLocator
@@ -121,6 +122,7 @@ class Ingest:
             user_id=self.settings.user_id,
             skill_id=skill.skill_id if skill else None,
             skill_version=skill.version if skill else None,
+            duration_bucket=None if usage.duration_ms is None else bucket(usage.duration_ms),
         )
         example = None
         kind, name = usage.artifact_type, usage.artifact_name

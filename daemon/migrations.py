@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
+from skilltrack.daemon import durations
+
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 MIGRATIONS: list[Migration] = []
 migration = MIGRATIONS.append
@@ -264,3 +266,132 @@ async def m005_forwarding(db: aiosqlite.Connection) -> None:
         END
         """
     )
+
+
+@migration
+async def m006_daily_stats_and_ratings(db: aiosqlite.Connection) -> None:
+    # Per artifact, day (UTC, days since 1970) and duration bucket: what reports over a time
+    # range, uses per day and p50/p95 read instead of scanning events. One upsert per event,
+    # by trigger, only for rows really inserted. Lifetime totals stay in artifact_summary.
+    # The bucket is computed by the daemon (skilltrack.daemon.durations) and stored on the
+    # event: -1 for an event without a duration.
+    await db.execute("ALTER TABLE events ADD COLUMN duration_bucket INTEGER")
+    await db.execute(
+        """
+        CREATE TABLE artifact_stats (
+            artifact_type TEXT NOT NULL,
+            artifact_name TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            total_duration_ms INTEGER NOT NULL,
+            PRIMARY KEY (artifact_type, artifact_name, day, bucket)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute("CREATE INDEX artifact_stats_day ON artifact_stats (day)")
+    cursor = await db.execute("SELECT id, duration_ms FROM events WHERE duration_ms IS NOT NULL")
+    while rows := await cursor.fetchmany(10_000):
+        await db.executemany(
+            "UPDATE events SET duration_bucket = ? WHERE id = ?",
+            [(durations.bucket(ms), event) for event, ms in rows],
+        )
+    await db.execute(
+        """
+        INSERT INTO artifact_stats
+        SELECT artifact_type, artifact_name, CAST(client_ts / 86400 AS INTEGER),
+               coalesce(duration_bucket, -1), count(*), sum(success IS 0),
+               coalesce(sum(duration_ms), 0)
+        FROM events WHERE artifact_type IS NOT NULL
+        GROUP BY 1, 2, 3, 4
+        """
+    )
+    # And the lifetime histogram, for all-time p50/p95 without summing every day's.
+    await db.execute(
+        """
+        CREATE TABLE artifact_durations (
+            artifact_type TEXT NOT NULL,
+            artifact_name TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (artifact_type, artifact_name, bucket)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        INSERT INTO artifact_durations
+        SELECT artifact_type, artifact_name, duration_bucket, count(*)
+        FROM events WHERE artifact_type IS NOT NULL AND duration_bucket IS NOT NULL
+        GROUP BY 1, 2, 3
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_duration AFTER INSERT ON events
+        WHEN NEW.artifact_type IS NOT NULL AND NEW.duration_bucket IS NOT NULL
+        BEGIN
+            INSERT INTO artifact_durations VALUES (
+                NEW.artifact_type, NEW.artifact_name, NEW.duration_bucket, 1
+            )
+            ON CONFLICT DO UPDATE SET n = n + 1;
+        END
+        """
+    )
+    # Subagents: which agent types used what, read from a covering index.
+    await db.execute(
+        "CREATE INDEX events_agent ON events "
+        "(agent_type, artifact_type, artifact_name, success, client_ts) "
+        "WHERE agent_type IS NOT NULL"
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_daily AFTER INSERT ON events
+        WHEN NEW.artifact_type IS NOT NULL
+        BEGIN
+            INSERT INTO artifact_stats VALUES (
+                NEW.artifact_type, NEW.artifact_name, CAST(NEW.client_ts / 86400 AS INTEGER),
+                coalesce(NEW.duration_bucket, -1), 1, NEW.success IS 0,
+                coalesce(NEW.duration_ms, 0)
+            )
+            ON CONFLICT DO UPDATE SET
+                uses = uses + 1,
+                failures = failures + excluded.failures,
+                total_duration_ms = total_duration_ms + excluded.total_duration_ms;
+        END
+        """
+    )
+    # Ratings: one current rating per user and skill; the average (times 100, an integer) and the
+    # count are kept on the skill's summary row by trigger. Only a skill that has been used
+    # (has a summary row) can be rated.
+    await db.execute(
+        """
+        CREATE TABLE ratings (
+            user_id TEXT NOT NULL,
+            skill TEXT NOT NULL,
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+            comment TEXT,
+            hours_saved REAL CHECK (hours_saved >= 0),
+            rated_at REAL NOT NULL,
+            PRIMARY KEY (skill, user_id)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute("ALTER TABLE artifact_summary ADD COLUMN ratings INTEGER NOT NULL DEFAULT 0")
+    await db.execute("ALTER TABLE artifact_summary ADD COLUMN avg_rating_x100 INTEGER")
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+        await db.execute(
+            f"""
+            CREATE TRIGGER ratings_{event.lower()} AFTER {event} ON ratings
+            BEGIN
+                UPDATE artifact_summary SET
+                    ratings = (SELECT count(*) FROM ratings WHERE skill = {row}.skill),
+                    avg_rating_x100 = (
+                        SELECT CAST(round(avg(rating) * 100) AS INTEGER)
+                        FROM ratings WHERE skill = {row}.skill
+                    )
+                WHERE artifact_type = 'skill' AND artifact_name = {row}.skill;
+            END
+            """
+        )

@@ -51,6 +51,7 @@ class EventRow(NamedTuple):
     user_id: str | None = None
     skill_id: str | None = None
     skill_version: str | None = None
+    duration_bucket: int | None = None  # durations.bucket(duration_ms), for p50/p95
 
 
 class SkillVersion(NamedTuple):
@@ -326,7 +327,8 @@ class Store:
         self, limit: int, *, with_payload: bool = False
     ) -> list[dict[str, Any]]:
         """The newest `limit` events, newest first."""
-        columns = [c for c in EventRow._fields if with_payload or c != "payload"]
+        hidden = {"duration_bucket"} | (set() if with_payload else {"payload"})
+        columns = [c for c in EventRow._fields if c not in hidden]
         rows = await self._db.execute_fetchall(
             f"SELECT {', '.join(columns)} FROM events ORDER BY client_ts DESC, id DESC LIMIT ?",
             (limit,),

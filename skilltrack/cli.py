@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack import paths as paths_mod
+from skilltrack import report_cli
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
@@ -27,11 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     events.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
     events.add_argument("--payload", action="store_true", help="include each raw payload")
     events.add_argument("--json", action="store_true", help="print JSON for programs")
-    report = sub.add_parser("report", help="uses and failures per skill, agent, command and tool")
-    report.add_argument(
-        "--type", choices=["skill", "agent", "mcp", "command", "tool"], help="only this kind"
+    report = sub.add_parser(
+        "report",
+        help="uses, failures, durations and ratings per skill, agent, command and tool",
+        description="What was used over a range of time: per artifact its uses, failures, "
+        "p50/p95 duration, last use and rating, then uses per day. Times are UTC.",
     )
-    report.add_argument("--json", action="store_true", help="print JSON for programs")
+    report_cli.add_arguments(report)
     skills = sub.add_parser("skills", help="the skills seen, with their versions")
     skills.add_argument("--json", action="store_true", help="print JSON for programs")
     consent_cmd = sub.add_parser(
@@ -100,9 +103,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     if args.command == "skills":
         found = asyncio.run(_read(paths, lambda s: s.skills()))
         return _print_skills([skill_json(r) for r in found], as_json=args.json)
-    rows = asyncio.run(_read(paths, lambda s: s.artifact_summary()))
-    artifacts = [artifact_json(r) for r in rows if args.type in (None, r["artifact_type"])]
-    return _print_report(artifacts, as_json=args.json)
+    return report_cli.run(args, paths)
 
 
 async def _read(paths: Paths, query: Any) -> Any:
@@ -125,24 +126,6 @@ def event_json(row: dict[str, Any]) -> dict[str, Any]:
     if "payload" in event:
         event["payload"] = json.loads(event["payload"])
     return event
-
-
-def artifact_json(row: dict[str, Any]) -> dict[str, Any]:
-    """An `artifact_summary` row as `report --json` shows it."""
-    uses, timed = row["uses"], row["timed_uses"]
-    return {
-        "artifact_type": row["artifact_type"],
-        "artifact_name": row["artifact_name"],
-        "plugin": row["plugin"],
-        "mcp_server": row["mcp_server"],
-        "uses": uses,
-        "failures": row["failures"],
-        "failure_rate": round(row["failures"] / uses, 4) if uses else 0.0,
-        "avg_duration_ms": round(row["total_duration_ms"] / timed, 1) if timed else None,
-        "total_duration_ms": row["total_duration_ms"],
-        "first_used": iso(row["first_used"]),
-        "last_used": iso(row["last_used"]),
-    }
 
 
 def skill_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -194,25 +177,6 @@ def _print_events(events: list[dict[str, Any]], *, as_json: bool) -> int:
             {True: "ok", False: "FAIL", None: None}[e["success"]],
             e["duration_ms"],
             e["agent_type"],
-        ),
-    )
-
-
-def _print_report(artifacts: list[dict[str, Any]], *, as_json: bool) -> int:
-    return listing(
-        "artifacts",
-        artifacts,
-        as_json=as_json,
-        empty="nothing used yet",
-        headers=["TYPE", "NAME", "USES", "FAILURES", "FAIL%", "AVG MS", "LAST USED"],
-        row=lambda a: (
-            a["artifact_type"],
-            a["artifact_name"],
-            a["uses"],
-            a["failures"],
-            f"{a['failure_rate']:.0%}",
-            a["avg_duration_ms"],
-            a["last_used"],
         ),
     )
 

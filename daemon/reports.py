@@ -1,0 +1,289 @@
+"""The reports' SQL: top artifacts, uses per day, skill versions side by side, subagents.
+
+Fast where it can be: with no filter but time, reports read the summary tables kept by
+trigger (`artifact_summary` for lifetime totals, `artifact_stats` per artifact, day and
+duration bucket) and only the events of the first and last, partial, days of a range; with a
+project or session filter, they read the matching events through their indexes. Durations'
+p50/p95 come from the duration buckets (durations.py): within about 5%.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from skilltrack.daemon import durations
+from skilltrack.daemon.store import Store
+
+DAY_S = 86400
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: float | None = None
+    until: float | None = None  # exclusive
+    project: str | None = None  # a stored cwd (`~/work/app`), or a folder name (`app`)
+    session: str | None = None
+    artifact_type: str | None = None
+
+    @property
+    def by_events(self) -> bool:
+        """Whether the summaries cannot answer: a project or session filter."""
+        return self.project is not None or self.session is not None
+
+    def event_conditions(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (and its values) selecting the events these filters keep."""
+        where: list[str] = ["artifact_type IS NOT NULL"]
+        values: list[Any] = []
+        if self.artifact_type is not None:
+            where.append("artifact_type = ?")
+            values.append(self.artifact_type)
+        if self.since is not None:
+            where.append("client_ts >= ?")
+            values.append(self.since)
+        if self.until is not None:
+            where.append("client_ts < ?")
+            values.append(self.until)
+        if self.session is not None:
+            where.append("session_id = ?")
+            values.append(self.session)
+        if self.project is not None:
+            if "/" in self.project or self.project.startswith("~"):
+                where.append("cwd = ?")
+                values.append(self.project.rstrip("/"))
+            else:  # a folder name: the cwd that ends in it
+                where.append("(cwd = ? OR cwd LIKE ? ESCAPE '\\')")
+                escaped = self.project.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                values += [self.project, f"%/{escaped}"]
+        return " AND ".join(where), values
+
+
+@dataclass
+class Tally:
+    """Uses, failures and durations of one artifact (or one version) over a report's range."""
+
+    uses: int = 0
+    failures: int = 0
+    total_duration_ms: int = 0
+    buckets: dict[int, int] = field(default_factory=dict)  # timed uses per duration bucket
+
+    def add(self, bucket: int, uses: int, failures: int, total_ms: int) -> None:
+        self.uses += uses
+        self.failures += failures
+        self.total_duration_ms += total_ms
+        if bucket >= 0:
+            self.buckets[bucket] = self.buckets.get(bucket, 0) + uses
+
+    def figures(self) -> dict[str, Any]:
+        timed = sum(self.buckets.values())
+        return {
+            "uses": self.uses,
+            "failures": self.failures,
+            "failure_rate": round(self.failures / self.uses, 4) if self.uses else 0.0,
+            "avg_duration_ms": round(self.total_duration_ms / timed, 1) if timed else None,
+            "p50_duration_ms": durations.percentile(self.buckets.items(), 0.50),
+            "p95_duration_ms": durations.percentile(self.buckets.items(), 0.95),
+        }
+
+
+def _days(f: Filters) -> tuple[int | None, int | None]:
+    """The whole days (UTC day numbers, [first, end)) inside the filters' range."""
+    first = None if f.since is None else math.ceil(f.since / DAY_S)
+    end = None if f.until is None else math.floor(f.until / DAY_S)
+    return first, end
+
+
+def _edges(f: Filters) -> list[tuple[float | None, float | None]]:
+    """The parts of the range outside whole days: read from the events."""
+    first, end = _days(f)
+    if first is not None and end is not None and end <= first:
+        return [(f.since, f.until)]  # within one day (or two partial ones): all from events
+    edges: list[tuple[float | None, float | None]] = []
+    if f.since is not None and first is not None and f.since < first * DAY_S:
+        edges.append((f.since, float(first * DAY_S)))
+    if f.until is not None and end is not None and end * DAY_S < f.until:
+        edges.append((float(end * DAY_S), f.until))
+    return edges
+
+
+class ReportStore(Store):
+    """The store as `skilltrack report` (and the dashboard) reads it."""
+
+    async def artifacts(self, f: Filters) -> list[dict[str, Any]]:
+        """Per artifact over the range: uses, failures, durations, first/last use, rating;
+        most used first."""
+        tallies: dict[tuple[str, str], Tally] = {}
+        if f.since is None and f.until is None and not f.by_events:
+            await self._lifetime(tallies, f.artifact_type)
+        else:
+            for kind, name, bucket, uses, failures, total_ms in await self._artifact_rows(f):
+                tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
+        summary = {
+            (r["artifact_type"], r["artifact_name"]): dict(r)
+            for r in await self._db.execute_fetchall(
+                """
+                SELECT artifact_type, artifact_name, plugin, mcp_server, first_used,
+                       last_used, ratings, avg_rating_x100
+                FROM artifact_summary
+                """
+            )
+        }
+        rows = []
+        for (kind, name), tally in tallies.items():
+            if tally.uses == 0:
+                continue
+            known = summary.get((kind, name), {})
+            first, last = await self._first_last(kind, name, f, known)
+            rating = known.get("avg_rating_x100")
+            rows.append(
+                {
+                    "artifact_type": kind,
+                    "artifact_name": name,
+                    "plugin": known.get("plugin"),
+                    "mcp_server": known.get("mcp_server"),
+                    **tally.figures(),
+                    "total_duration_ms": tally.total_duration_ms,
+                    "first_used": first,
+                    "last_used": last,
+                    "ratings": known.get("ratings", 0),
+                    "avg_rating": None if rating is None else rating / 100,
+                }
+            )
+        rows.sort(key=lambda r: (-r["uses"], r["artifact_type"], r["artifact_name"]))
+        return rows
+
+    async def _lifetime(self, tallies: dict[tuple[str, str], Tally], kind: str | None) -> None:
+        """All-time tallies: the lifetime summary and duration histogram, no event read."""
+        only = "" if kind is None else "WHERE artifact_type = ?"
+        values = [] if kind is None else [kind]
+        for r in await self._db.execute_fetchall(
+            f"SELECT artifact_type, artifact_name, uses, failures, total_duration_ms "
+            f"FROM artifact_summary {only}",
+            values,
+        ):
+            tally = tallies.setdefault((r[0], r[1]), Tally())
+            tally.uses, tally.failures, tally.total_duration_ms = r[2], r[3], r[4]
+        for r in await self._db.execute_fetchall(
+            f"SELECT artifact_type, artifact_name, bucket, n FROM artifact_durations {only}",
+            values,
+        ):
+            if (r[0], r[1]) in tallies:
+                tallies[r[0], r[1]].buckets[r[2]] = r[3]
+
+    async def _artifact_rows(self, f: Filters) -> Iterable[tuple[str, str, int, int, int, int]]:
+        """(type, name, bucket, uses, failures, total ms) rows covering the range."""
+        rows: list[tuple[str, str, int, int, int, int]] = []
+        if f.by_events:
+            return await self._event_rows(f)
+        first, end = _days(f)
+        if not (first is not None and end is not None and end <= first):
+            where: list[str] = ["1"]
+            values: list[Any] = []
+            if first is not None:
+                where.append("day >= ?")
+                values.append(first)
+            if end is not None:
+                where.append("day < ?")
+                values.append(end)
+            if f.artifact_type is not None:
+                where.append("artifact_type = ?")
+                values.append(f.artifact_type)
+            rows += [
+                (r[0], r[1], r[2], r[3], r[4], r[5])
+                for r in await self._db.execute_fetchall(
+                    f"""
+                    SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
+                           sum(total_duration_ms)
+                    FROM artifact_stats WHERE {" AND ".join(where)}
+                    GROUP BY artifact_type, artifact_name, bucket
+                    """,
+                    values,
+                )
+            ]
+        for since, until in _edges(f):
+            edge = Filters(since, until, artifact_type=f.artifact_type)
+            rows += await self._event_rows(edge)
+        return rows
+
+    async def _event_rows(self, f: Filters) -> list[tuple[str, str, int, int, int, int]]:
+        where, values = f.event_conditions()
+        return [
+            (r[0], r[1], r[2], r[3], r[4], r[5])
+            for r in await self._db.execute_fetchall(
+                f"""
+                SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
+                       sum(success IS 0), coalesce(sum(duration_ms), 0)
+                FROM events WHERE {where}
+                GROUP BY 1, 2, 3
+                """,
+                values,
+            )
+        ]
+
+    async def _first_last(
+        self, kind: str, name: str, f: Filters, known: dict[str, Any]
+    ) -> tuple[float | None, float | None]:
+        """First and last use within the range: the summary's when the range is all time."""
+        if f.since is None and f.until is None and not f.by_events and known:
+            return known["first_used"], known["last_used"]
+        narrowed = Filters(f.since, f.until, f.project, f.session, kind)
+        where, values = narrowed.event_conditions()
+        row = next(
+            iter(
+                await self._db.execute_fetchall(
+                    f"SELECT min(client_ts), max(client_ts) FROM events "
+                    f"WHERE {where} AND artifact_name = ?",
+                    [*values, name],
+                )
+            )
+        )
+        return row[0], row[1]
+
+    async def per_day(self, f: Filters) -> list[dict[str, Any]]:
+        """Uses and failures per UTC day over the range, days without use included."""
+        counts: dict[int, list[int]] = {}
+        if f.by_events:
+            sources = [("events", f)]
+        else:
+            sources = [("stats", f)] + [
+                ("events", Filters(s, u, artifact_type=f.artifact_type)) for s, u in _edges(f)
+            ]
+        for source, part in sources:
+            if source == "events":
+                where, values = part.event_conditions()
+                sql = f"""
+                    SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0)
+                    FROM events WHERE {where} GROUP BY 1
+                """
+            else:
+                first, end = _days(part)
+                if first is not None and end is not None and end <= first:
+                    continue
+                clauses: list[str] = ["1"]
+                values = []
+                for clause, value in (
+                    ("day >= ?", first),
+                    ("day < ?", end),
+                    ("artifact_type = ?", part.artifact_type),
+                ):
+                    if value is not None:
+                        clauses.append(clause)
+                        values.append(value)
+                sql = f"""
+                    SELECT day, sum(uses), sum(failures) FROM artifact_stats
+                    WHERE {" AND ".join(clauses)} GROUP BY day
+                """
+            for day, uses, failures in await self._db.execute_fetchall(sql, values):
+                total = counts.setdefault(int(day), [0, 0])
+                total[0] += uses
+                total[1] += failures
+        if not counts:
+            return []
+        first_day, last_day = min(counts), max(counts)
+        return [
+            {"day": day * DAY_S, "uses": counts.get(day, [0, 0])[0],
+             "failures": counts.get(day, [0, 0])[1]}
+            for day in range(first_day, last_day + 1)
+        ]  # fmt: skip

@@ -1,0 +1,146 @@
+"""`skilltrack report`: what was used, how often, how well, over a range of time."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from skilltrack.daemon.reports import Filters, ReportStore
+from skilltrack.format import iso, table
+from skilltrack.paths import Paths
+
+ARTIFACT_TYPES = ("skill", "agent", "mcp", "command", "tool")
+_RELATIVE = re.compile(r"^(\d+)([dhm])$")
+_UNIT_S = {"d": 86400, "h": 3600, "m": 60}
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since", type=when, help="from this time: 2026-11-01, 2026-11-01T09:30 (UTC), or 7d, 12h"
+    )
+    parser.add_argument("--until", type=when, help="up to (not including) this time")
+    parser.add_argument("--project", help="only this project: its folder name or stored path")
+    parser.add_argument("--session", help="only this Claude Code session id")
+    parser.add_argument("--type", choices=ARTIFACT_TYPES, help="only this kind of artifact")
+    parser.add_argument("--json", action="store_true", help="print JSON for programs")
+
+
+def when(text: str, now: float | None = None) -> float:
+    """A time as the options take it: an ISO date or time (UTC unless it says otherwise), or
+    a span back from now (`7d`, `12h`, `30m`)."""
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return (time.time() if now is None else now) - int(match[1]) * _UNIT_S[match[2]]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: give 2026-11-01, 2026-11-01T09:30 or 7d, 12h, 30m"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def filters_of(args: argparse.Namespace) -> Filters:
+    return Filters(args.since, args.until, args.project, args.session, args.type)
+
+
+async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
+    """The whole report as `report --json` prints it (`exists`: whether `db` does)."""
+    report: dict[str, Any] = {
+        "filters": {
+            "since": iso(f.since), "until": iso(f.until), "project": f.project,
+            "session": f.session, "type": f.artifact_type,
+        },
+        "artifacts": [],
+        "per_day": [],
+    }  # fmt: skip
+    if not exists:
+        return report  # nothing recorded yet; don't create a database just to read it
+    store = await ReportStore.open_readonly(db)
+    try:
+        artifacts = await store.artifacts(f)
+        per_day = await store.per_day(f)
+    finally:
+        await store.close()
+    for a in artifacts:
+        a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
+    report["artifacts"] = artifacts
+    report["per_day"] = [
+        {"day": datetime.fromtimestamp(d["day"], UTC).date().isoformat(),
+         "uses": d["uses"], "failures": d["failures"]}
+        for d in per_day
+    ]  # fmt: skip
+    return report
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    if args.since is not None and args.until is not None and args.until <= args.since:
+        print("skilltrack: --until must be after --since", file=sys.stderr)
+        return 2
+    report = asyncio.run(build(paths.db, filters_of(args), exists=paths.db.exists()))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(render(report))
+    return 0
+
+
+def sparkline(values: list[int]) -> str:
+    top = max(values, default=0)
+    if top == 0:
+        return SPARKS[0] * len(values)
+    return "".join(SPARKS[min(len(SPARKS) - 1, v * len(SPARKS) // (top + 1))] for v in values)
+
+
+def render(report: dict[str, Any]) -> str:
+    artifacts = report["artifacts"]
+    if not artifacts:
+        return "nothing used" + (" in this range" if any(report["filters"].values()) else " yet")
+    lines = [
+        table(
+            [
+                "TYPE",
+                "NAME",
+                "USES",
+                "FAILURES",
+                "FAIL%",
+                "P50 MS",
+                "P95 MS",
+                "LAST USED",
+                "RATING",
+            ],
+            [
+                (
+                    a["artifact_type"],
+                    a["artifact_name"],
+                    a["uses"],
+                    a["failures"],
+                    f"{a['failure_rate']:.0%}",
+                    a["p50_duration_ms"],
+                    a["p95_duration_ms"],
+                    a["last_used"],
+                    None if a["avg_rating"] is None else f"{a['avg_rating']:.1f} ({a['ratings']})",
+                )
+                for a in artifacts
+            ],
+        )
+    ]
+    days = report["per_day"]
+    if days:
+        uses = [d["uses"] for d in days]
+        lines += [
+            "",
+            f"uses per day, {days[0]['day']} to {days[-1]['day']} (UTC): "
+            f"{sparkline(uses)}  total {sum(uses)}, busiest {max(uses)}",
+        ]
+    return "\n".join(lines)

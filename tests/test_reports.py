@@ -1,0 +1,184 @@
+"""Reports on a generated database with known answers: counts, failure rates, percentiles,
+uses per day, and the same answers whether they come from the summaries or the events."""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skilltrack.daemon import durations
+from skilltrack.daemon.reports import DAY_S, Filters, ReportStore
+from skilltrack.daemon.store import EventRow, Record
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+ARTIFACTS = [("skill", "pdf"), ("skill", "review"), ("tool", "Bash"), ("agent", "Explore"),
+             ("mcp", "mcp__github__search")]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Generated:
+    ts: float
+    kind: str
+    name: str
+    ok: bool
+    ms: int | None
+    session: str
+    cwd: str
+
+
+def generate(n: int, days: int, seed: int = 3) -> list[Generated]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        kind, name = rng.choice(ARTIFACTS)
+        ms = None if rng.random() < 0.1 else int(rng.lognormvariate(5, 1.5))
+        out.append(
+            Generated(
+                ts=START + rng.uniform(0, days * DAY_S),
+                kind=kind,
+                name=name,
+                ok=rng.random() > 0.2,
+                ms=ms,
+                session=rng.choice(["s1", "s2", "s3"]),
+                cwd=rng.choice(["~/work/app", "~/work/site", "~/app"]),
+            )
+        )
+    return out
+
+
+def record(g: Generated) -> Record:
+    row = EventRow(
+        event_id=str(uuid.uuid4()), hook_event="PostToolUse", client_ts=g.ts,
+        received_at=g.ts + 0.01, session_id=g.session, prompt_id=None, tool_use_id=None,
+        tool_name=g.name, artifact_type=g.kind, artifact_name=g.name, plugin=None,
+        mcp_server=None, agent_id=None, agent_type=None, success=g.ok, duration_ms=g.ms,
+        cwd=g.cwd, truncated=False, payload="{}",
+        duration_bucket=None if g.ms is None else durations.bucket(g.ms),
+    )  # fmt: skip
+    return Record(row)
+
+
+def expected(events: list[Generated], f: Filters) -> dict[tuple[str, str], dict[str, Any]]:
+    """The report's figures computed from the generated events directly."""
+    kept = [
+        g for g in events
+        if (f.since is None or g.ts >= f.since) and (f.until is None or g.ts < f.until)
+        and (f.session is None or g.session == f.session)
+        and (f.project is None or g.cwd == f.project or g.cwd.endswith("/" + f.project))
+        and (f.artifact_type is None or g.kind == f.artifact_type)
+    ]  # fmt: skip
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for key in {(g.kind, g.name) for g in kept}:
+        mine = [g for g in kept if (g.kind, g.name) == key]
+        timed = sorted(g.ms for g in mine if g.ms is not None)
+        counts: dict[int, int] = {}
+        for ms in timed:
+            counts[durations.bucket(ms)] = counts.get(durations.bucket(ms), 0) + 1
+        out[key] = {
+            "uses": len(mine),
+            "failures": sum(not g.ok for g in mine),
+            "p50_duration_ms": durations.percentile(counts.items(), 0.5),
+            "p95_duration_ms": durations.percentile(counts.items(), 0.95),
+            "true_p50": timed[max(0, math.ceil(0.5 * len(timed)) - 1)] if timed else None,
+            "true_p95": timed[max(0, math.ceil(0.95 * len(timed)) - 1)] if timed else None,
+            "first_used": min(g.ts for g in mine),
+            "last_used": max(g.ts for g in mine),
+        }
+    return out
+
+
+@pytest.fixture(scope="module")
+def generated() -> list[Generated]:
+    return generate(3000, days=10)
+
+
+@pytest.fixture
+async def store(tmp_path: Path, generated: list[Generated]) -> Any:
+    s = await ReportStore.open(tmp_path / "r.db")
+    for i in range(0, len(generated), 500):
+        await s.insert([record(g) for g in generated[i : i + 500]])
+    yield s
+    await s.close()
+
+
+RANGES = [
+    Filters(),
+    Filters(since=START + 2 * DAY_S),  # whole days only
+    Filters(since=START + 2.5 * DAY_S, until=START + 7.25 * DAY_S),  # partial days each end
+    Filters(since=START + 3.1 * DAY_S, until=START + 3.9 * DAY_S),  # inside one day
+    Filters(since=START + 3.9 * DAY_S, until=START + 4.1 * DAY_S),  # across one midnight
+    Filters(until=START + 5 * DAY_S + 1),
+    Filters(artifact_type="skill"),
+    Filters(since=START + 1.5 * DAY_S, artifact_type="tool"),
+    Filters(session="s2"),
+    Filters(project="app"),  # a folder name: ~/work/app and ~/app
+    Filters(project="~/work/app", since=START + 4 * DAY_S),  # a stored path
+]
+
+
+@pytest.mark.parametrize("f", RANGES, ids=repr)
+async def test_artifacts_match_a_recount_of_the_events(
+    store: ReportStore, generated: list[Generated], f: Filters
+) -> None:
+    want = expected(generated, f)
+    got = {(a["artifact_type"], a["artifact_name"]): a for a in await store.artifacts(f)}
+    assert set(got) == set(want)
+    for key, w in want.items():
+        g = got[key]
+        assert (g["uses"], g["failures"]) == (w["uses"], w["failures"]), key
+        assert g["failure_rate"] == round(w["failures"] / w["uses"], 4)
+        assert (g["p50_duration_ms"], g["p95_duration_ms"]) == (
+            w["p50_duration_ms"], w["p95_duration_ms"],
+        ), key  # fmt: skip
+        for mine, true in ((g["p50_duration_ms"], w["true_p50"]), (g["p95_duration_ms"],
+                                                                     w["true_p95"])):  # fmt: skip
+            if true is not None and true >= 1:
+                assert abs(mine - true) / true <= 0.05 + 1 / true, (key, mine, true)
+        assert (g["first_used"], g["last_used"]) == pytest.approx((w["first_used"], w["last_used"]))
+    assert [a["uses"] for a in got.values()] == sorted(
+        (a["uses"] for a in got.values()), reverse=True
+    )
+
+
+@pytest.mark.parametrize("f", RANGES, ids=repr)
+async def test_uses_per_day_add_up(
+    store: ReportStore, generated: list[Generated], f: Filters
+) -> None:
+    days = await store.per_day(f)
+    want = expected(generated, f)
+    assert sum(d["uses"] for d in days) == sum(w["uses"] for w in want.values())
+    assert sum(d["failures"] for d in days) == sum(w["failures"] for w in want.values())
+    for d in days:
+        assert d["day"] % DAY_S == 0
+    assert (
+        [d["day"] for d in days]
+        == list(range(int(days[0]["day"]), int(days[-1]["day"]) + 1, DAY_S))
+        if days
+        else True
+    )
+
+
+async def test_a_report_on_an_empty_range_is_empty(store: ReportStore) -> None:
+    assert await store.artifacts(Filters(since=START + 100 * DAY_S)) == []
+    assert await store.per_day(Filters(since=START + 100 * DAY_S)) == []
+
+
+def test_percentiles_from_buckets() -> None:
+    assert durations.percentile([], 0.5) is None
+    values = list(range(1, 1001))
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[durations.bucket(v)] = counts.get(durations.bucket(v), 0) + 1
+    for q, true in ((0.5, 500), (0.95, 950), (1.0, 1000)):
+        got = durations.percentile(counts.items(), q)
+        assert got is not None
+        assert abs(got - true) / true <= 0.05
+    assert durations.bucket(0) == durations.bucket(0.99) == 0
+    assert durations.bucket(1) == 1
+    assert all(durations.bucket(v) <= durations.bucket(v + 1) for v in range(10_000))
