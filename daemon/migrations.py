@@ -339,6 +339,24 @@ async def m006_daily_stats_and_ratings(db: aiosqlite.Connection) -> None:
         END
         """
     )
+    # Uses per day and kind of artifact: what the uses-per-day line reads (a few rows a day).
+    await db.execute(
+        """
+        CREATE TABLE daily_uses (
+            day INTEGER NOT NULL,
+            artifact_type TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            PRIMARY KEY (day, artifact_type)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        INSERT INTO daily_uses
+        SELECT day, artifact_type, sum(uses), sum(failures) FROM artifact_stats GROUP BY 1, 2
+        """
+    )
     # Subagents: which agent types used what, read from a covering index.
     await db.execute(
         "CREATE INDEX events_agent ON events "
@@ -359,6 +377,11 @@ async def m006_daily_stats_and_ratings(db: aiosqlite.Connection) -> None:
                 uses = uses + 1,
                 failures = failures + excluded.failures,
                 total_duration_ms = total_duration_ms + excluded.total_duration_ms;
+            INSERT INTO daily_uses VALUES (
+                CAST(NEW.client_ts / 86400 AS INTEGER), NEW.artifact_type, 1, NEW.success IS 0
+            )
+            ON CONFLICT DO UPDATE SET
+                uses = uses + 1, failures = failures + excluded.failures;
         END
         """
     )

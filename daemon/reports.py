@@ -130,12 +130,24 @@ class ReportStore(Store):
                 """
             )
         }
+        spans: dict[tuple[str, str], tuple[float, float]] = {}
+        if f.by_events:  # the matching events are read anyway: one more grouped pass
+            where, values = f.event_conditions()
+            for r in await self._db.execute_fetchall(
+                f"SELECT artifact_type, artifact_name, min(client_ts), max(client_ts) "
+                f"FROM events WHERE {where} GROUP BY 1, 2",
+                values,
+            ):
+                spans[r[0], r[1]] = (r[2], r[3])
         rows = []
         for (kind, name), tally in tallies.items():
             if tally.uses == 0:
                 continue
             known = summary.get((kind, name), {})
-            first, last = await self._first_last(kind, name, f, known)
+            if f.by_events:
+                first, last = spans[kind, name]
+            else:
+                first, last = await self._first_last(kind, name, f, known)
             rating = known.get("avg_rating_x100")
             rows.append(
                 {
@@ -225,21 +237,23 @@ class ReportStore(Store):
     async def _first_last(
         self, kind: str, name: str, f: Filters, known: dict[str, Any]
     ) -> tuple[float | None, float | None]:
-        """First and last use within the range: the summary's when the range is all time."""
-        if f.since is None and f.until is None and not f.by_events and known:
+        """First and last use within a time range (no project or session filter): the
+        summary's when the range is all time."""
+        if f.since is None and f.until is None and known:
             return known["first_used"], known["last_used"]
-        narrowed = Filters(f.since, f.until, f.project, f.session, kind)
+        # Two seeks on (artifact_type, artifact_name, client_ts): min and max apart, since a
+        # query asking for both reads every entry in between.
+        narrowed = Filters(f.since, f.until, artifact_type=kind)
         where, values = narrowed.event_conditions()
-        row = next(
-            iter(
-                await self._db.execute_fetchall(
-                    f"SELECT min(client_ts), max(client_ts) FROM events "
-                    f"WHERE {where} AND artifact_name = ?",
-                    [*values, name],
-                )
+        ends = []
+        for end in ("min", "max"):
+            rows = await self._db.execute_fetchall(
+                f"SELECT {end}(client_ts) FROM events INDEXED BY events_artifact "
+                f"WHERE {where} AND artifact_name = ?",
+                [*values, name],
             )
-        )
-        return row[0], row[1]
+            ends.append(next(iter(rows))[0])
+        return ends[0], ends[1]
 
     async def per_day(self, f: Filters) -> list[dict[str, Any]]:
         """Uses and failures per UTC day over the range, days without use included."""
@@ -272,7 +286,7 @@ class ReportStore(Store):
                         clauses.append(clause)
                         values.append(value)
                 sql = f"""
-                    SELECT day, sum(uses), sum(failures) FROM artifact_stats
+                    SELECT day, sum(uses), sum(failures) FROM daily_uses
                     WHERE {" AND ".join(clauses)} GROUP BY day
                 """
             for day, uses, failures in await self._db.execute_fetchall(sql, values):
