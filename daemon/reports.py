@@ -144,6 +144,8 @@ class ReportStore(Store):
             if tally.uses == 0:
                 continue
             known = summary.get((kind, name), {})
+            first: float | None
+            last: float | None
             if f.by_events:
                 first, last = spans[kind, name]
             else:
