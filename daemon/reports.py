@@ -10,6 +10,7 @@ p50/p95 come from the duration buckets (durations.py): within about 5%.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,3 +304,46 @@ class ReportStore(Store):
              "failures": counts.get(day, [0, 0])[1]}
             for day in range(first_day, last_day + 1)
         ]  # fmt: skip
+
+    async def rate(
+        self,
+        user_id: str,
+        skill: str,
+        rating: int,
+        comment: str | None = None,
+        hours_saved: float | None = None,
+    ) -> dict[str, Any]:
+        """Record `user_id`'s rating of `skill` (replacing theirs); returns the skill's
+        average and count. LookupError if no use of the skill is stored."""
+        try:
+            used = await self._db.execute_fetchall(
+                "SELECT 1 FROM artifact_summary WHERE artifact_type = 'skill' AND "
+                "artifact_name = ?",
+                (skill,),
+            )
+            if not used:
+                raise LookupError(skill)
+            await self._db.execute(
+                """
+                INSERT INTO ratings (user_id, skill, rating, comment, hours_saved, rated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (skill, user_id) DO UPDATE SET rating = excluded.rating,
+                    comment = excluded.comment, hours_saved = excluded.hours_saved,
+                    rated_at = excluded.rated_at
+                """,
+                (user_id, skill, rating, comment, hours_saved, time.time()),
+            )
+            await self._db.commit()
+        except BaseException:
+            await self._rollback()
+            raise
+        row = next(
+            iter(
+                await self._db.execute_fetchall(
+                    "SELECT ratings, avg_rating_x100 FROM artifact_summary "
+                    "WHERE artifact_type = 'skill' AND artifact_name = ?",
+                    (skill,),
+                )
+            )
+        )
+        return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}

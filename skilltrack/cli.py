@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack import paths as paths_mod
-from skilltrack import report_cli
+from skilltrack import rate_cli, report_cli
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "p50/p95 duration, last use and rating, then uses per day. Times are UTC.",
     )
     report_cli.add_arguments(report)
+    rate = sub.add_parser(
+        "rate",
+        help="rate a skill you have used, 1 to 5 (your rating replaces your earlier one)",
+    )
+    rate_cli.add_arguments(rate)
     skills = sub.add_parser("skills", help="the skills seen, with their versions")
     skills.add_argument("--json", action="store_true", help="print JSON for programs")
     consent_cmd = sub.add_parser(
@@ -79,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import doctor
 
         return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
+    if args.command == "rate":
+        return rate_cli.run(args, paths)
     if args.command == "dead-letters":
         from skilltrack import forward_cli
 

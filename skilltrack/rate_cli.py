@@ -1,0 +1,90 @@
+"""`skilltrack rate SKILL 1..5`: your own rating of a skill you have used."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+from typing import Any
+
+from skilltrack import config
+from skilltrack.daemon.reports import ReportStore
+from skilltrack.daemon.sanitize import redact_secrets
+from skilltrack.paths import Paths
+
+WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
+MAX_COMMENT = 2000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("skill", help="the skill's name as `report` shows it (maybe plugin:name)")
+    parser.add_argument("rating", type=rating, help="1 (useless) to 5 (indispensable)")
+    parser.add_argument("--comment", type=comment, help="what you found (secrets are removed)")
+    parser.add_argument(
+        "--hours-saved", type=hours, help="your estimate of the time it saved you, in hours"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for programs")
+
+
+def rating(text: str) -> int:
+    if text.strip() not in {"1", "2", "3", "4", "5"}:
+        raise argparse.ArgumentTypeError(f"a rating is a whole number from 1 to 5, not {text!r}")
+    return int(text)
+
+
+def comment(text: str) -> str:
+    if len(text) > MAX_COMMENT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_COMMENT} characters, got {len(text)}")
+    return text
+
+
+def hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"hours are a number, not {text!r}") from None
+    if not 0 <= value <= 10_000:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"hours saved must be from 0 to 10000, got {text}")
+    return value
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    try:
+        settings = config.load(paths.config)
+        if not paths.db.exists():
+            raise LookupError(args.skill)
+        result = asyncio.run(_rate(paths, settings.user_id, args))
+    except LookupError:
+        print(
+            f"skilltrack: no use of a skill named {args.skill!r} is recorded; "
+            "`skilltrack report --type skill` lists the ones that are",
+            file=sys.stderr,
+        )
+        return 1
+    except config.ConfigError as exc:
+        print(f"skilltrack: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
+        return 1
+    average = result["avg_rating_x100"] / 100
+    if args.json:
+        print(json.dumps({**result, "avg_rating": average}))
+    else:
+        count = result["ratings"]
+        print(
+            f"rated {args.skill} {args.rating}/5; its average is now {average:.1f} "
+            f"from {count} rating{'s' if count != 1 else ''}"
+        )
+    return 0
+
+
+async def _rate(paths: Paths, user_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    store = await ReportStore.open(paths.db, busy_timeout_ms=WRITE_WAIT_MS)
+    try:
+        text = None if args.comment is None else redact_secrets(args.comment)
+        return await store.rate(user_id, args.skill, args.rating, text, args.hours_saved)
+    finally:
+        await store.close()
