@@ -182,3 +182,39 @@ def test_percentiles_from_buckets() -> None:
     assert durations.bucket(0) == durations.bucket(0.99) == 0
     assert durations.bucket(1) == 1
     assert all(durations.bucket(v) <= durations.bucket(v + 1) for v in range(10_000))
+
+
+async def test_an_older_database_gets_its_daily_stats_from_its_events(
+    tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skilltrack.daemon import store as store_module
+    from skilltrack.daemon.migrations import MIGRATIONS
+
+    db = tmp_path / "old.db"
+    names = [m.__name__ for m in MIGRATIONS]
+    with monkeypatch.context() as m:  # as the release before m006 left it
+        m.setattr(
+            store_module, "MIGRATIONS", MIGRATIONS[: names.index("m006_daily_stats_and_ratings")]
+        )
+        old = await ReportStore.open(db)
+        for g in generated[:600]:
+            await old._db.execute(
+                "INSERT INTO events (event_id, hook_event, client_ts, received_at, "
+                "session_id, artifact_type, artifact_name, success, duration_ms, cwd, payload) "
+                "VALUES (?, 'PostToolUse', ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
+                (str(uuid.uuid4()), g.ts, g.ts, g.session, g.kind, g.name, g.ok, g.ms, g.cwd),
+            )
+        await old._db.commit()
+        await old.close()
+    migrated = await ReportStore.open(db)
+    try:
+        for f in (Filters(), Filters(since=START + 2.5 * DAY_S), Filters(session="s1")):
+            want = expected(generated[:600], f)
+            got = {(a["artifact_type"], a["artifact_name"]): a for a in await migrated.artifacts(f)}
+            assert {
+                k: (g["uses"], g["failures"], g["p50_duration_ms"]) for k, g in got.items()
+            } == {k: (w["uses"], w["failures"], w["p50_duration_ms"]) for k, w in want.items()}
+            days = await migrated.per_day(f)
+            assert sum(d["uses"] for d in days) == sum(w["uses"] for w in want.values())
+    finally:
+        await migrated.close()
