@@ -347,3 +347,89 @@ class ReportStore(Store):
             )
         )
         return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}
+
+    async def versions(self, f: Filters) -> list[dict[str, Any]]:
+        """Each skill used in more than one version, its versions side by side (newest
+        first): uses, failures and durations of each over the range."""
+        skills = await self._db.execute_fetchall(
+            """
+            SELECT s.skill_id, s.name, s.source, s.location FROM skills s
+            WHERE (SELECT count(*) FROM skill_versions v WHERE v.skill_id = s.skill_id) > 1
+            ORDER BY s.name, s.source
+            """
+        )
+        where, values = Filters(f.since, f.until, f.project, f.session).event_conditions()
+        out = []
+        for skill_id, name, source, location in skills:
+            tallies: dict[str, Tally] = {}
+            spans: dict[str, list[float]] = {}
+            for (
+                version,
+                bucket,
+                uses,
+                failures,
+                total_ms,
+                first,
+                last,
+            ) in await self._db.execute_fetchall(
+                f"""
+                    SELECT skill_version, coalesce(duration_bucket, -1), count(*),
+                           sum(success IS 0), coalesce(sum(duration_ms), 0),
+                           min(client_ts), max(client_ts)
+                    FROM events WHERE skill_id = ? AND {where}
+                    GROUP BY 1, 2
+                    """,
+                [skill_id, *values],
+            ):
+                tallies.setdefault(version, Tally()).add(bucket, uses, failures, total_ms)
+                span = spans.setdefault(version, [first, last])
+                span[0], span[1] = min(span[0], first), max(span[1], last)
+            if len(tallies) < 2:
+                continue  # side by side needs two versions used in the range
+            versions = [
+                {"version": v, "first_used": spans[v][0], "last_used": spans[v][1],
+                 **t.figures()}
+                for v, t in tallies.items()
+            ]  # fmt: skip
+            versions.sort(key=lambda v: v["first_used"], reverse=True)
+            out.append(
+                {"skill_id": skill_id, "name": name, "source": source, "location": location,
+                 "versions": versions}
+            )  # fmt: skip
+        return out
+
+    async def subagents(self, f: Filters) -> list[dict[str, Any]]:
+        """Each subagent type: how often it ran (its Agent/Task calls) and what was used
+        inside it, most used first."""
+        runs = {
+            a["artifact_name"]: a
+            for a in await self.artifacts(Filters(f.since, f.until, f.project, f.session, "agent"))
+        }
+        where, values = Filters(f.since, f.until, f.project, f.session).event_conditions()
+        inside: dict[str, list[dict[str, Any]]] = {}
+        for agent, kind, name, uses, failures in await self._db.execute_fetchall(
+            f"""
+            SELECT agent_type, artifact_type, artifact_name, count(*), sum(success IS 0)
+            FROM events WHERE agent_type IS NOT NULL AND {where}
+            GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3
+            """,
+            values,
+        ):
+            inside.setdefault(agent, []).append(
+                {"artifact_type": kind, "artifact_name": name, "uses": uses,
+                 "failures": failures}
+            )  # fmt: skip
+        out = []
+        for agent in sorted(set(runs) | set(inside)):
+            run = runs.get(agent, {})
+            out.append(
+                {
+                    "agent_type": agent,
+                    "runs": run.get("uses", 0),
+                    "failures": run.get("failures", 0),
+                    "p50_duration_ms": run.get("p50_duration_ms"),
+                    "uses_inside": inside.get(agent, []),
+                }
+            )
+        out.sort(key=lambda a: (-a["runs"], a["agent_type"]))
+        return out

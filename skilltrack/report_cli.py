@@ -63,6 +63,8 @@ async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
         },
         "artifacts": [],
         "per_day": [],
+        "versions": [],
+        "subagents": [],
     }  # fmt: skip
     if not exists:
         return report  # nothing recorded yet; don't create a database just to read it
@@ -70,8 +72,15 @@ async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
     try:
         artifacts = await store.artifacts(f)
         per_day = await store.per_day(f)
+        versions = await store.versions(f) if f.artifact_type in (None, "skill") else []
+        subagents = await store.subagents(f) if f.artifact_type in (None, "agent") else []
     finally:
         await store.close()
+    for skill in versions:
+        for v in skill["versions"]:
+            v["first_used"], v["last_used"] = iso(v["first_used"]), iso(v["last_used"])
+    report["versions"] = versions
+    report["subagents"] = subagents
     for a in artifacts:
         a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
     report["artifacts"] = artifacts
@@ -143,4 +152,21 @@ def render(report: dict[str, Any]) -> str:
             f"uses per day, {days[0]['day']} to {days[-1]['day']} (UTC): "
             f"{sparkline(uses)}  total {sum(uses)}, busiest {max(uses)}",
         ]
+    for skill in report["versions"]:
+        lines += ["", f"versions of {skill['name']} ({skill['source']}, {skill['location']}):"]
+        rows = [
+            (v["version"], v["first_used"], v["uses"], v["failures"],
+             f"{v['failure_rate']:.0%}", v["p50_duration_ms"], v["p95_duration_ms"])
+            for v in skill["versions"]
+        ]  # fmt: skip
+        headers = ["VERSION", "FIRST USED", "USES", "FAILURES", "FAIL%", "P50 MS", "P95 MS"]
+        lines.append(table(headers, rows))
+    if report["subagents"]:
+        lines += ["", "subagents:"]
+        for agent in report["subagents"]:
+            used = ", ".join(f"{u['artifact_name']} {u['uses']}" for u in agent["uses_inside"][:8])
+            lines.append(
+                f"  {agent['agent_type']}: {agent['runs']} runs, {agent['failures']} failed"
+                + (f"; used {used}" if used else "")
+            )
     return "\n".join(lines)

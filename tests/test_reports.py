@@ -218,3 +218,59 @@ async def test_an_older_database_gets_its_daily_stats_from_its_events(
             assert sum(d["uses"] for d in days) == sum(w["uses"] for w in want.values())
     finally:
         await migrated.close()
+
+
+def _row(ts: float, kind: str, name: str, **fields: Any) -> EventRow:
+    base: dict[str, Any] = dict(
+        event_id=str(uuid.uuid4()), hook_event="PostToolUse", client_ts=ts, received_at=ts,
+        session_id="s", prompt_id=None, tool_use_id=None, tool_name=name, artifact_type=kind,
+        artifact_name=name, plugin=None, mcp_server=None, agent_id=None, agent_type=None,
+        success=True, duration_ms=None, cwd="~/app", truncated=False, payload="{}",
+    )  # fmt: skip
+    base.update(fields)
+    if base["duration_ms"] is not None:
+        base["duration_bucket"] = durations.bucket(base["duration_ms"])
+    return EventRow(**base)
+
+
+async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None:
+    from skilltrack.daemon.store import SkillVersion
+
+    def version(v: str) -> SkillVersion:
+        return SkillVersion("sk1", v, "pdf", "user", "~/.claude/skills/pdf", None, v * 4, START)
+
+    s = await ReportStore.open(tmp_path / "v.db")
+    t = START + 3600
+    records = [
+        Record(_row(t + i, "skill", "pdf", skill_id="sk1", skill_version="aaa",
+                    duration_ms=ms, success=ok), skill=version("aaa"))
+        for i, (ms, ok) in enumerate([(10, True), (20, False), (30, True)])
+    ] + [
+        Record(_row(t + DAY_S + i, "skill", "pdf", skill_id="sk1", skill_version="bbb",
+                    duration_ms=ms), skill=version("bbb"))
+        for i, ms in enumerate([100, 200])
+    ] + [
+        Record(_row(t + 10, "agent", "Explore", success=False)),
+        Record(_row(t + 11, "agent", "Explore")),
+        *[Record(_row(t + 20 + i, "tool", "Bash", agent_type="Explore")) for i in range(3)],
+        Record(_row(t + 30, "tool", "Read", agent_type="Explore")),
+        *[Record(_row(t + 40 + i, "tool", "Grep", agent_type="Plan")) for i in range(2)],
+    ]  # fmt: skip
+    await s.insert(records)
+    try:
+        (pdf,) = await s.versions(Filters())
+        assert (pdf["name"], pdf["source"]) == ("pdf", "user")
+        newest, oldest = pdf["versions"]
+        assert (newest["version"], newest["uses"], newest["failures"]) == ("bbb", 2, 0)
+        assert (oldest["version"], oldest["uses"], oldest["failures"]) == ("aaa", 3, 1)
+        assert oldest["p50_duration_ms"] == durations.percentile([(durations.bucket(20), 1)], 1)
+        assert await s.versions(Filters(since=t + DAY_S)) == []  # one version in range
+        agents = {a["agent_type"]: a for a in await s.subagents(Filters())}
+        assert (agents["Explore"]["runs"], agents["Explore"]["failures"]) == (2, 1)
+        assert [(u["artifact_name"], u["uses"]) for u in agents["Explore"]["uses_inside"]] == [
+            ("Bash", 3), ("Read", 1),
+        ]  # fmt: skip
+        assert (agents["Plan"]["runs"], agents["Plan"]["uses_inside"][0]["uses"]) == (0, 2)
+        assert list(agents) == ["Explore", "Plan"]  # most runs first
+    finally:
+        await s.close()
