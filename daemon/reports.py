@@ -433,3 +433,11 @@ class ReportStore(Store):
             )
         out.sort(key=lambda a: (-a["runs"], a["agent_type"]))
         return out
+
+    async def last_uses(self, kind: str) -> dict[str, float]:
+        """When each artifact of `kind` was last used, by name."""
+        rows = await self._db.execute_fetchall(
+            "SELECT artifact_name, last_used FROM artifact_summary WHERE artifact_type = ?",
+            (kind,),
+        )
+        return {name: last for name, last in rows}

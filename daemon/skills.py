@@ -130,6 +130,36 @@ class SkillLocator:
         return index
 
 
+@dataclass(frozen=True, slots=True)
+class InstalledSkill:
+    name: str  # as events name it: `plugin:skill` for a plugin's
+    source: str  # user | project | plugin
+    path: str  # its folder
+
+
+def installed_skills(home: Path, cwd: Path | None) -> list[InstalledSkill]:
+    """Every skill on disk: the user's, the project's at `cwd`, and installed plugins'."""
+    found = []
+    for source, base in (("user", home / ".claude" / "skills"),
+                         ("project", cwd / ".claude" / "skills" if cwd else None)):  # fmt: skip
+        if base is None or not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir()):
+            if (folder / "SKILL.md").is_file():
+                found.append(InstalledSkill(folder.name, source, str(folder)))
+    seen: set[Path] = set()
+    for (plugin, skill), skill_md in sorted(SkillLocator(home)._plugin_skills(0.0).items()):
+        skill_dir = Path(skill_md).parent
+        parts = skill_dir.parts
+        # `…/<plugin>/skills/<skill>`, or `…/<plugin>/<version>/skills/<skill>` in the cache;
+        # the index holds both folders above `skills/` as plugin names: keep the real one.
+        owner = parts[-4] if parts[-3][:1].isdigit() else parts[-3]
+        if skill_dir not in seen and plugin == owner:
+            seen.add(skill_dir)
+            found.append(InstalledSkill(f"{plugin}:{skill}", "plugin", str(skill_dir)))
+    return found
+
+
 def _bounded(cache: dict[_K, _V]) -> dict[_K, _V]:
     if len(cache) >= CACHE_MAX:
         cache.clear()  # crude, but refilled in microseconds and never unbounded

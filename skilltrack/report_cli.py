@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack.daemon.reports import Filters, ReportStore
+from skilltrack.daemon.skills import InstalledSkill, installed_skills
 from skilltrack.format import iso, table
 from skilltrack.paths import Paths
 
@@ -30,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", help="only this project: its folder name or stored path")
     parser.add_argument("--session", help="only this Claude Code session id")
     parser.add_argument("--type", choices=ARTIFACT_TYPES, help="only this kind of artifact")
+    parser.add_argument(
+        "--unused-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="suggest removing installed skills not used in the last N days (default 30)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for programs")
 
 
@@ -50,11 +58,37 @@ def when(text: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
+def cleanup(
+    installed: list[InstalledSkill],
+    last_uses: dict[str, float],
+    days: int,
+    now: float,
+    home: str,
+) -> list[dict[str, Any]]:
+    """Installed skills never used, or not in the last `days` days, with where they live."""
+    out = []
+    for skill in installed:
+        last = last_uses.get(skill.name)
+        if last is not None and last >= now - days * 86400:
+            continue
+        where = skill.path
+        if where == home or where.startswith(home + "/"):
+            where = "~" + where[len(home) :]
+        out.append(
+            {"name": skill.name, "source": skill.source, "location": where,
+             "last_used": iso(last), "never_used": last is None}
+        )  # fmt: skip
+    out.sort(key=lambda s: (not s["never_used"], s["last_used"] or "", s["name"]))
+    return out
+
+
 def filters_of(args: argparse.Namespace) -> Filters:
     return Filters(args.since, args.until, args.project, args.session, args.type)
 
 
-async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
+async def build(
+    db: Path, f: Filters, *, exists: bool, installed: list[InstalledSkill], unused_days: int
+) -> dict[str, Any]:
     """The whole report as `report --json` prints it (`exists`: whether `db` does)."""
     report: dict[str, Any] = {
         "filters": {
@@ -65,8 +99,11 @@ async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
         "per_day": [],
         "versions": [],
         "subagents": [],
+        "cleanup": [],
     }  # fmt: skip
+    home = str(Path.home())
     if not exists:
+        report["cleanup"] = cleanup(installed, {}, unused_days, time.time(), home)
         return report  # nothing recorded yet; don't create a database just to read it
     store = await ReportStore.open_readonly(db)
     try:
@@ -74,6 +111,7 @@ async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
         per_day = await store.per_day(f)
         versions = await store.versions(f) if f.artifact_type in (None, "skill") else []
         subagents = await store.subagents(f) if f.artifact_type in (None, "agent") else []
+        last_uses = await store.last_uses("skill")
     finally:
         await store.close()
     for skill in versions:
@@ -81,6 +119,7 @@ async def build(db: Path, f: Filters, *, exists: bool) -> dict[str, Any]:
             v["first_used"], v["last_used"] = iso(v["first_used"]), iso(v["last_used"])
     report["versions"] = versions
     report["subagents"] = subagents
+    report["cleanup"] = cleanup(installed, last_uses, unused_days, time.time(), home)
     for a in artifacts:
         a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
     report["artifacts"] = artifacts
@@ -96,7 +135,19 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
     if args.since is not None and args.until is not None and args.until <= args.since:
         print("skilltrack: --until must be after --since", file=sys.stderr)
         return 2
-    report = asyncio.run(build(paths.db, filters_of(args), exists=paths.db.exists()))
+    if args.unused_days < 1:
+        print("skilltrack: --unused-days must be at least 1", file=sys.stderr)
+        return 2
+    installed = installed_skills(Path.home(), Path.cwd())
+    report = asyncio.run(
+        build(
+            paths.db,
+            filters_of(args),
+            exists=paths.db.exists(),
+            installed=installed,
+            unused_days=args.unused_days,
+        )
+    )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -115,6 +166,21 @@ def render(report: dict[str, Any]) -> str:
     artifacts = report["artifacts"]
     if not artifacts:
         return "nothing used" + (" in this range" if any(report["filters"].values()) else " yet")
+    return "\n".join(_usage_lines(report) + _cleanup_lines(report["cleanup"]))
+
+
+def _cleanup_lines(suggestions: list[dict[str, Any]]) -> list[str]:
+    if not suggestions:
+        return []
+    lines = ["", "installed skills to consider removing:"]
+    for s in suggestions:
+        when = "never used" if s["never_used"] else f"last used {s['last_used']}"
+        lines.append(f"  {s['name']} ({s['source']}, {s['location']}): {when}")
+    return lines
+
+
+def _usage_lines(report: dict[str, Any]) -> list[str]:
+    artifacts = report["artifacts"]
     lines = [
         table(
             [
@@ -169,4 +235,4 @@ def render(report: dict[str, Any]) -> str:
                 f"  {agent['agent_type']}: {agent['runs']} runs, {agent['failures']} failed"
                 + (f"; used {used}" if used else "")
             )
-    return "\n".join(lines)
+    return lines
