@@ -58,6 +58,8 @@ DRAIN_TIMEOUT_S = 3.0
 REPLAY_INTERVAL_S = 1.0
 REPLAY_CHUNK = 500
 CHECKPOINT_INTERVAL_S = 1.0
+RETENTION_FIRST_S = 60.0
+RETENTION_INTERVAL_S = 86400.0
 WAL_LIMIT_BYTES = 64 * 1024 * 1024  # past this, a checkpoint that restarts the WAL
 
 
@@ -204,6 +206,7 @@ class Daemon:
             asyncio.create_task(self._replay_loop(), name="replay"),
             asyncio.create_task(self._sweep_loop(), name="sweeper"),
             asyncio.create_task(self._checkpoint_loop(self._store), name="checkpointer"),
+            asyncio.create_task(self._retention_loop(self._store), name="retention"),
         ]
         for task in tasks:
             task.add_done_callback(self._task_ended)
@@ -385,6 +388,21 @@ class Daemon:
                 await store.checkpoint(restart=store.wal_bytes() > WAL_LIMIT_BYTES)
             except sqlite3.Error as exc:  # busy or failing: the writer reports the store's health
                 log.debug("checkpoint skipped: %s", exc)
+
+    async def _retention_loop(self, store: Store) -> None:
+        """Once a day (the first a minute after start), delete events older than the
+        configured retention, a thousand per transaction so that commits are not held up."""
+        await asyncio.sleep(RETENTION_FIRST_S)
+        while True:
+            before = time.time() - self.settings.retention_days * 86400
+            try:
+                deleted = await store.prune(before, chunk=1_000)
+                if deleted:
+                    log.info("retention: deleted %d events older than %d days", deleted,
+                             self.settings.retention_days)  # fmt: skip
+            except sqlite3.Error as exc:  # busy or failing: tomorrow will do
+                log.warning("retention skipped: %s", exc)
+            await asyncio.sleep(RETENTION_INTERVAL_S)
 
     async def _sweep_loop(self) -> None:
         while True:

@@ -122,6 +122,7 @@ _INSERT_EXAMPLE = """
     ON CONFLICT (event_id) DO NOTHING
 """.format(", ".join(TrainingExample._fields), ", ".join("?" * len(TrainingExample._fields)))
 KNOWN_VERSIONS_MAX = 10_000
+PRUNE_CHUNK = 5_000  # events deleted per transaction
 # Errors that come from a row's values, not from the store's health.
 # (Not ProgrammingError or a bare ValueError: a closed connection raises those, and must not
 # have every buffered event set aside as unstorable.)
@@ -317,6 +318,63 @@ class Store:
     async def count_events(self) -> int:
         rows = await self._db.execute_fetchall("SELECT count(*) FROM events")
         return int(next(iter(rows))[0])
+
+    async def count_events_before(self, before: float) -> int:
+        rows = await self._db.execute_fetchall(
+            "SELECT count(*) FROM events WHERE client_ts < ?", (before,)
+        )
+        return int(next(iter(rows))[0])
+
+    async def prune(self, before: float, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete the events (and their snippets) from before `before`, `chunk` at a time so
+        that the daemon's commits are never held up for long; returns how many.
+
+        Summaries are lifetime totals and are not reduced (README, Retention); an event still
+        waiting in a forwarding outbox leaves it, counted as `removed` (migration m005).
+        """
+        deleted = 0
+        while True:
+            try:
+                cursor = await self._db.execute(
+                    """
+                    DELETE FROM events WHERE id IN (
+                        SELECT id FROM events WHERE client_ts < ? ORDER BY client_ts LIMIT ?
+                    ) RETURNING event_id
+                    """,
+                    (before, chunk),
+                )
+                gone = [(r[0],) for r in await cursor.fetchall()]
+                await self._db.executemany("DELETE FROM training_examples WHERE event_id = ?", gone)
+                await self._db.commit()
+            except BaseException:
+                await self._rollback()
+                raise
+            deleted += len(gone)
+            if len(gone) < chunk:
+                return deleted
+
+    async def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (needs a moment alone)."""
+        await self._db.execute("VACUUM")
+
+    async def table_counts(self) -> dict[str, int]:
+        tables = [
+            r[0]
+            for r in await self._db.execute_fetchall(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        counts = {}
+        for table in tables:
+            rows = await self._db.execute_fetchall(f'SELECT count(*) FROM "{table}"')
+            counts[table] = int(next(iter(rows))[0])
+        return counts
+
+    async def first_event_time(self) -> float | None:
+        rows = await self._db.execute_fetchall("SELECT min(client_ts) FROM events")
+        value = next(iter(rows))[0]
+        return None if value is None else float(value)
 
     async def last_event_time(self) -> float | None:
         rows = await self._db.execute_fetchall("SELECT max(received_at) FROM events")

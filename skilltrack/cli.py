@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skilltrack import maintenance_cli, rate_cli, report_cli
 from skilltrack import paths as paths_mod
-from skilltrack import rate_cli, report_cli
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
@@ -64,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config", help="check the configuration file and show the settings in effect"
     )
     config_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
+    prune = sub.add_parser(
+        "prune",
+        help="delete events older than the retention (the daemon also does it once a day)",
+    )
+    maintenance_cli.add_prune_arguments(prune)
+    stats = sub.add_parser(
+        "stats", help="database size, rows per table, oldest event, schema version"
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON for programs")
     dead = sub.add_parser(
         "dead-letters",
         help="events a forwarding receiver refused for good; resend them once fixed",
@@ -84,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import doctor
 
         return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
+    if args.command in ("prune", "stats"):
+        return maintenance_cli.run(args, paths)
     if args.command == "rate":
         return rate_cli.run(args, paths)
     if args.command == "dead-letters":

@@ -1,0 +1,132 @@
+"""`skilltrack prune` and `skilltrack stats`: keeping the database to its retention, and
+seeing what it holds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from typing import Any
+
+from skilltrack import config
+from skilltrack.daemon.store import Store
+from skilltrack.format import iso
+from skilltrack.paths import Paths
+
+WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
+DAY_S = 86400
+
+
+def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--older-than",
+        type=int,
+        metavar="DAYS",
+        help="delete events older than this many days (default: retention_days of the config)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only say how many would go")
+    parser.add_argument(
+        "--vacuum", action="store_true", help="then give the freed space back to the disk"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for programs")
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    try:
+        if args.command == "stats":
+            _show(asyncio.run(stats(paths)) if paths.db.exists() else {"database": None},
+                  as_json=args.json)  # fmt: skip
+            return 0
+        days = args.older_than
+        if days is None:
+            days = config.load(paths.config).retention_days
+        if days < 1:
+            print("skilltrack: --older-than must be at least 1 day", file=sys.stderr)
+            return 2
+        before = time.time() - days * DAY_S
+        result: dict[str, Any] = {
+            "older_than_days": days,
+            "before": iso(before),
+            "deleted": 0,
+            "dry_run": False,
+        }
+        if paths.db.exists():
+            result = asyncio.run(prune(paths, before, days, args.dry_run, args.vacuum))
+            if args.vacuum and not args.dry_run:
+                result["bytes_after"] = _size(paths)  # closed: the log is folded in
+    except config.ConfigError as exc:
+        print(f"skilltrack: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        verb = "would delete" if result["dry_run"] else "deleted"
+        print(f"{verb} {result['deleted']} events from before {result['before']}"
+              f" ({result['older_than_days']} days)"
+              + (f"; database now {result['bytes_after']:,} bytes" if "bytes_after" in result
+                 else ""))  # fmt: skip
+    return 0
+
+
+async def prune(
+    paths: Paths, before: float, days: int, dry_run: bool, vacuum: bool
+) -> dict[str, Any]:
+    store = await Store.open(paths.db, busy_timeout_ms=WRITE_WAIT_MS)
+    try:
+        result: dict[str, Any] = {"older_than_days": days, "before": iso(before),
+                                  "dry_run": dry_run}  # fmt: skip
+        if dry_run:
+            result["deleted"] = await store.count_events_before(before)
+            return result
+        result["deleted"] = await store.prune(before)
+        if vacuum:
+            await store.vacuum()
+        return result
+    finally:
+        await store.close()
+
+
+async def stats(paths: Paths) -> dict[str, Any]:
+    store = await Store.open_readonly(paths.db)
+    try:
+        return {
+            "database": str(paths.db),
+            "bytes": _size(paths),
+            "rows": await store.table_counts(),
+            "oldest_event": iso(await store.first_event_time()),
+            "newest_event": iso(await store.last_event_time()),
+            "schema_version": (await store.schema_version())[-1],
+        }
+    finally:
+        await store.close()
+
+
+def _size(paths: Paths) -> int:
+    """The database's bytes on disk, its write-ahead log included."""
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += paths.db.with_name(paths.db.name + suffix).stat().st_size
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def _show(result: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    if result["database"] is None:
+        print("no database yet")
+        return
+    print(f"database   {result['database']} ({result['bytes']:,} bytes)")
+    print(f"schema     {result['schema_version']}")
+    print(f"events     {result['oldest_event'] or '-'} to {result['newest_event'] or '-'}")
+    for table, count in result["rows"].items():
+        print(f"  {table:<20} {count:>12,}")
