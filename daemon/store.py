@@ -12,7 +12,7 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self
@@ -318,6 +318,23 @@ class Store:
     async def count_events(self) -> int:
         rows = await self._db.execute_fetchall("SELECT count(*) FROM events")
         return int(next(iter(rows))[0])
+
+    async def iter_events(
+        self, since: float | None, until: float | None, chunk: int = 1000
+    ) -> AsyncGenerator[sqlite3.Row, None]:
+        """Every stored event in the range, oldest first, `chunk` rows in memory at a time."""
+        columns = [c for c in EventRow._fields if c != "duration_bucket"]
+        cursor = await self._db.execute(
+            f"SELECT {', '.join(columns)} FROM events "
+            "WHERE client_ts >= ?1 AND (?2 IS NULL OR client_ts < ?2) ORDER BY client_ts, id",
+            (since if since is not None else float("-inf"), until),
+        )
+        try:
+            while rows := await cursor.fetchmany(chunk):
+                for row in rows:
+                    yield row
+        finally:
+            await cursor.close()
 
     async def count_events_before(self, before: float) -> int:
         rows = await self._db.execute_fetchall(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skilltrack import maintenance_cli, rate_cli, report_cli
+from skilltrack import export_cli, maintenance_cli, rate_cli, report_cli
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
@@ -64,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config", help="check the configuration file and show the settings in effect"
     )
     config_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
+    export = sub.add_parser(
+        "export", help="every stored event as JSON Lines or CSV, streamed (any size)"
+    )
+    export_cli.add_arguments(export)
     prune = sub.add_parser(
         "prune",
         help="delete events older than the retention (the daemon also does it once a day)",
@@ -93,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import doctor
 
         return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
+    if args.command == "export":
+        return export_cli.run(args, paths)
     if args.command in ("prune", "stats"):
         return maintenance_cli.run(args, paths)
     if args.command == "rate":

@@ -1,0 +1,101 @@
+"""`skilltrack export`: the stored fields, streamed; memory does not grow with the database."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from skilltrack.daemon.store import EventRow, Record, Store
+from tests.conftest import BIN, DaemonProcess, Home, payload
+
+
+def test_jsonl_holds_what_events_shows_with_the_payload(home: Home, daemon: DaemonProcess) -> None:
+    for _ in range(3):
+        home.hook(payload("PostToolUse"))
+    home.wait_for(lambda: len(home.events()) == 3, what="3 events stored")
+    lines = home.cli("skilltrack", "export").stdout.splitlines()
+    exported = [json.loads(line) for line in lines]
+    shown = home.json("skilltrack", "events", "--payload")["events"]
+    by_id = {e["event_id"]: e for e in shown}
+    assert len(exported) == 3
+    for e in exported:
+        want = by_id[e["event_id"]]
+        assert e["payload"] == want["payload"]
+        assert e["client_ts"] == want["client_time"]
+        for key in ("hook_event", "tool_name", "artifact_type", "success", "duration_ms", "cwd"):
+            assert e[key] == want[key], key
+    assert [e["client_ts"] for e in exported] == sorted(e["client_ts"] for e in exported)
+
+
+def test_csv_has_a_header_and_a_row_per_event_in_the_range(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    for _ in range(4):
+        home.hook(payload("PostToolUse"))
+    home.wait_for(lambda: len(home.events()) == 4, what="4 events stored")
+    rows = list(csv.reader(io.StringIO(home.cli("skilltrack", "export", "--format", "csv").stdout)))
+    assert rows[0][:3] == ["event_id", "hook_event", "client_ts"]
+    assert len(rows) == 5
+    assert json.loads(rows[1][rows[0].index("payload")])["hook_event_name"] == "PostToolUse"
+    later = home.cli("skilltrack", "export", "--since", "1d").stdout.splitlines()
+    assert len(later) == 4
+    none = home.cli("skilltrack", "export", "--until", "2020-01-01").stdout
+    assert none == ""
+
+
+def test_export_of_nothing(home: Home) -> None:
+    assert home.cli("skilltrack", "export").stdout == ""
+    assert home.cli("skilltrack", "export", "--format", "csv").stdout.startswith("event_id,")
+    assert not home.paths.db.exists()
+
+
+def _record(ts: float, now: float, blob: str) -> Record:
+    fields = (str(uuid.uuid4()), "PostToolUse", ts, now, "s", None, None, "Bash", "tool",
+              "Bash", None, None, None, None, True, 5, "~/p", False, blob)  # fmt: skip
+    return Record(EventRow(*fields))
+
+
+async def _fill(db: Path, n: int) -> None:
+    store = await Store.open(db)
+    blob = json.dumps({"hook_event_name": "PostToolUse", "tool_response": "x" * 1500})
+    now = time.time()
+    for start in range(0, n, 5000):
+        await store.insert(
+            [_record(now - i, now, blob) for i in range(start, min(n, start + 5000))]
+        )
+    await store.close()
+
+
+def _peak_rss_kib(home: Home, out: Path) -> int:
+    """The peak RSS of one `skilltrack export` run, measured from a parent of its own."""
+    probe = (
+        "import resource, subprocess, sys;"
+        f"subprocess.run([{str(BIN / 'skilltrack')!r}, 'export', '-o', {str(out)!r}],"
+        " check=True, stderr=subprocess.DEVNULL);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=home.env, capture_output=True, text=True, check=True
+    )
+    return int(result.stdout)
+
+
+@pytest.mark.timeout(300)
+def test_export_memory_does_not_grow_with_the_database(home: Home, tmp_path: Path) -> None:
+    asyncio.run(_fill(home.paths.db, 10_000))
+    small = _peak_rss_kib(home, tmp_path / "small.jsonl")
+    asyncio.run(_fill(home.paths.db, 90_000))
+    large = _peak_rss_kib(home, tmp_path / "large.jsonl")
+    with (tmp_path / "large.jsonl").open() as exported:
+        assert sum(1 for _ in exported) == 100_000
+    # 90,000 more events of ~1.7 KB are ~150 MB of output: memory must not follow.
+    assert large - small < 8 * 1024, (small, large)
