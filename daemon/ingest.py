@@ -17,6 +17,7 @@ from skilltrack.daemon import enrich
 from skilltrack.daemon.classify import classify
 from skilltrack.daemon.durations import bucket
 from skilltrack.daemon.models import Frame, parse_frame
+from skilltrack.daemon.projects import project_of
 from skilltrack.daemon.sanitize import sanitizer
 from skilltrack.daemon.skills import SkillFile, SkillLocator
 from skilltrack.daemon.store import EventRow, Record, SkillVersion, TrainingExample
@@ -123,6 +124,7 @@ class Ingest:
             skill_id=skill.skill_id if skill else None,
             skill_version=skill.version if skill else None,
             duration_bucket=None if usage.duration_ms is None else bucket(usage.duration_ms),
+            project=project_of(p.cwd),
         )
         example = None
         kind, name = usage.artifact_type, usage.artifact_name

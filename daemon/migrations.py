@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from skilltrack.daemon import durations
+from skilltrack.daemon.projects import project_of
 
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 MIGRATIONS: list[Migration] = []
@@ -276,6 +277,9 @@ async def m006_daily_stats_and_ratings(db: aiosqlite.Connection) -> None:
     # The bucket is computed by the daemon (skilltrack.daemon.durations) and stored on the
     # event: -1 for an event without a duration.
     await db.execute("ALTER TABLE events ADD COLUMN duration_bucket INTEGER")
+    # The project: the last folder of the (sanitized) cwd, what `report --project` selects on.
+    await db.execute("ALTER TABLE events ADD COLUMN project TEXT")
+    await db.execute("CREATE INDEX events_project ON events (project, client_ts)")
     await db.execute(
         """
         CREATE TABLE artifact_stats (
@@ -291,11 +295,16 @@ async def m006_daily_stats_and_ratings(db: aiosqlite.Connection) -> None:
         """
     )
     await db.execute("CREATE INDEX artifact_stats_day ON artifact_stats (day)")
-    cursor = await db.execute("SELECT id, duration_ms FROM events WHERE duration_ms IS NOT NULL")
+    cursor = await db.execute(
+        "SELECT id, duration_ms, cwd FROM events WHERE duration_ms IS NOT NULL OR cwd IS NOT NULL"
+    )
     while rows := await cursor.fetchmany(10_000):
         await db.executemany(
-            "UPDATE events SET duration_bucket = ? WHERE id = ?",
-            [(durations.bucket(ms), event) for event, ms in rows],
+            "UPDATE events SET duration_bucket = ?, project = ? WHERE id = ?",
+            [
+                (None if ms is None else durations.bucket(ms), project_of(cwd), event)
+                for event, ms, cwd in rows
+            ],
         )
     await db.execute(
         """

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skilltrack.daemon import durations
+from skilltrack.daemon.projects import project_of
 from skilltrack.daemon.store import Store
 
 DAY_S = 86400
@@ -51,13 +52,12 @@ class Filters:
             where.append("session_id = ?")
             values.append(self.session)
         if self.project is not None:
-            if "/" in self.project or self.project.startswith("~"):
+            # By the indexed project (the cwd's last folder); a path also matches the cwd.
+            where.append("project = ?")
+            values.append(project_of(self.project))
+            if "/" in self.project:
                 where.append("cwd = ?")
                 values.append(self.project.rstrip("/"))
-            else:  # a folder name: the cwd that ends in it
-                where.append("(cwd = ? OR cwd LIKE ? ESCAPE '\\')")
-                escaped = self.project.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                values += [self.project, f"%/{escaped}"]
         return " AND ".join(where), values
 
 

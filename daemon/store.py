@@ -52,6 +52,7 @@ class EventRow(NamedTuple):
     skill_id: str | None = None
     skill_version: str | None = None
     duration_bucket: int | None = None  # durations.bucket(duration_ms), for p50/p95
+    project: str | None = None  # durations.project_of(cwd), for report --project
 
 
 class SkillVersion(NamedTuple):

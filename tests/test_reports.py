@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from skilltrack.daemon import durations
+from skilltrack.daemon.projects import project_of
 from skilltrack.daemon.reports import DAY_S, Filters, ReportStore
 from skilltrack.daemon.store import EventRow, Record
 
@@ -60,6 +61,7 @@ def record(g: Generated) -> Record:
         mcp_server=None, agent_id=None, agent_type=None, success=g.ok, duration_ms=g.ms,
         cwd=g.cwd, truncated=False, payload="{}",
         duration_bucket=None if g.ms is None else durations.bucket(g.ms),
+        project=project_of(g.cwd),
     )  # fmt: skip
     return Record(row)
 
@@ -208,7 +210,12 @@ async def test_an_older_database_gets_its_daily_stats_from_its_events(
         await old.close()
     migrated = await ReportStore.open(db)
     try:
-        for f in (Filters(), Filters(since=START + 2.5 * DAY_S), Filters(session="s1")):
+        for f in (
+            Filters(),
+            Filters(since=START + 2.5 * DAY_S),
+            Filters(session="s1"),
+            Filters(project="app"),  # the project column is filled from the old rows' cwd
+        ):
             want = expected(generated[:600], f)
             got = {(a["artifact_type"], a["artifact_name"]): a for a in await migrated.artifacts(f)}
             assert {
