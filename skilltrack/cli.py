@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skilltrack import export_cli, maintenance_cli, rate_cli, report_cli
+from skilltrack import config, export_cli, maintenance_cli, rate_cli, report_cli
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
@@ -97,6 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import doctor
 
         return doctor.report(doctor.diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
+    # The one place where what went wrong becomes a one-line message and an exit status.
+    try:
+        return _dispatch(args, paths)
+    except config.ConfigError as exc:
+        print(f"skilltrack: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError) as exc:
+        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, paths: Paths) -> int:
     if args.command == "export":
         return export_cli.run(args, paths)
     if args.command in ("prune", "stats"):
@@ -111,11 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skilltrack import privacy_cli
 
         return privacy_cli.run(args, paths)
-    try:
-        return _run(args, paths)
-    except (sqlite3.Error, OSError) as exc:
-        print(f"skilltrack: cannot read {paths.db}: {exc}", file=sys.stderr)
-        return 1
+    return _run(args, paths)
 
 
 def _run(args: argparse.Namespace, paths: Paths) -> int:

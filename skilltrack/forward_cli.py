@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
-import sys
 from typing import Any
 
 from skilltrack.daemon.outbox import ForwardStore
@@ -18,19 +16,15 @@ WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to fi
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
-    try:
-        if args.action == "resend":
-            moved = asyncio.run(_resend(paths, args.sink))
-            if args.json:
-                print(json.dumps({"resent": moved}))
-            else:
-                where = f"sink {args.sink}" if args.sink else "their sinks"
-                print(f"{moved} dead letters back in the outbox of {where}")
-            return 0
-        rows = asyncio.run(_list(paths, args.sink, args.limit))
-    except (sqlite3.Error, OSError) as exc:
-        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
-        return 1
+    if args.action == "resend":
+        moved = asyncio.run(_resend(paths, args.sink))
+        if args.json:
+            print(json.dumps({"resent": moved}))
+        else:
+            where = f"sink {args.sink}" if args.sink else "their sinks"
+            print(f"{moved} dead letters back in the outbox of {where}")
+        return 0
+    rows = asyncio.run(_list(paths, args.sink, args.limit))
     for row in rows:
         row["failed_at"] = iso(row["failed_at"])
     return listing(

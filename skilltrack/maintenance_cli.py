@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import time
 from typing import Any
@@ -35,34 +34,27 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
-    try:
-        if args.command == "stats":
-            _show(asyncio.run(stats(paths)) if paths.db.exists() else {"database": None},
-                  as_json=args.json)  # fmt: skip
-            return 0
-        days = args.older_than
-        if days is None:
-            days = config.load(paths.config).retention_days
-        if days < 1:
-            print("skilltrack: --older-than must be at least 1 day", file=sys.stderr)
-            return 2
-        before = time.time() - days * DAY_S
-        result: dict[str, Any] = {
-            "older_than_days": days,
-            "before": iso(before),
-            "deleted": 0,
-            "dry_run": False,
-        }
-        if paths.db.exists():
-            result = asyncio.run(prune(paths, before, days, args.dry_run, args.vacuum))
-            if args.vacuum and not args.dry_run:
-                result["bytes_after"] = _size(paths)  # closed: the log is folded in
-    except config.ConfigError as exc:
-        print(f"skilltrack: {exc}", file=sys.stderr)
-        return 1
-    except (sqlite3.Error, OSError) as exc:
-        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "stats":
+        _show(asyncio.run(stats(paths)) if paths.db.exists() else {"database": None},
+              as_json=args.json)  # fmt: skip
+        return 0
+    days = args.older_than
+    if days is None:
+        days = config.load(paths.config).retention_days
+    if days < 1:
+        print("skilltrack: --older-than must be at least 1 day", file=sys.stderr)
+        return 2
+    before = time.time() - days * DAY_S
+    result: dict[str, Any] = {
+        "older_than_days": days,
+        "before": iso(before),
+        "deleted": 0,
+        "dry_run": False,
+    }
+    if paths.db.exists():
+        result = asyncio.run(prune(paths, before, days, args.dry_run, args.vacuum))
+        if args.vacuum and not args.dry_run:
+            result["bytes_after"] = _size(paths)  # closed: the log is folded in
     if args.json:
         print(json.dumps(result))
     else:

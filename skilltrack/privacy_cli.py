@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 from typing import Any
 
@@ -18,19 +17,12 @@ WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to fi
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
-    try:
-        if args.command == "config":
-            return show_config(paths, as_json=args.json)
-        settings = config.load(paths.config)
-        if args.command == "consent":
-            return consent_command(args, paths, settings)
-        return snippets_command(args, paths)
-    except config.ConfigError as exc:
-        print(f"skilltrack: {exc}", file=sys.stderr)
-        return 1
-    except (sqlite3.Error, OSError) as exc:
-        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "config":
+        return show_config(paths, as_json=args.json)
+    settings = config.load(paths.config)
+    if args.command == "consent":
+        return consent_command(args, paths, settings)
+    return snippets_command(args, paths)
 
 
 def capture_state(settings: config.Settings, mine: consent.Consent) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 from typing import Any
 
@@ -62,12 +61,6 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
             "`skilltrack report --type skill` lists the ones that are",
             file=sys.stderr,
         )
-        return 1
-    except config.ConfigError as exc:
-        print(f"skilltrack: {exc}", file=sys.stderr)
-        return 1
-    except (sqlite3.Error, OSError) as exc:
-        print(f"skilltrack: cannot use {paths.db}: {exc}", file=sys.stderr)
         return 1
     average = result["avg_rating_x100"] / 100
     if args.json:
