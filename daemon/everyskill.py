@@ -13,7 +13,14 @@ from typing import Any
 from skilltrack.config import EverySkillSink
 from skilltrack.daemon.outbox import OutboxEvent
 from skilltrack.daemon.retry import RetryPolicy
-from skilltrack.daemon.sinks import USER_AGENT, Delivery, Post, compact_json, iso_time, read_answer
+from skilltrack.daemon.sinks import (
+    Delivery,
+    Post,
+    compact_json,
+    iso_time,
+    json_headers,
+    read_answer,
+)
 
 SNIPPET_CHARS = 1000
 
@@ -54,9 +61,7 @@ class EverySkillTrackSink:
         )
         self._key = key
         self._sign = settings.sign and key is not None
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
+        self._headers = json_headers(key)
 
     async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery:
         result = Delivery()

@@ -14,14 +14,14 @@ from typing import Any
 from skilltrack import __version__
 from skilltrack.config import OtlpSink
 from skilltrack.daemon.outbox import OutboxEvent
-from skilltrack.daemon.retry import RetryPolicy, Verdict
+from skilltrack.daemon.retry import Verdict
 from skilltrack.daemon.sinks import (
-    USER_AGENT,
     BatchingSink,
     Delivery,
     Post,
     as_bool,
     compact_json,
+    json_headers,
     read_answer,
 )
 
@@ -118,14 +118,8 @@ class OtlpLogSink(BatchingSink):
     """OTLP/HTTP JSON logs to `{endpoint}/v1/logs`."""
 
     def __init__(self, name: str, settings: OtlpSink, key: str | None) -> None:
-        self.name = name
-        self.url = settings.endpoint.rstrip("/") + "/v1/logs"
-        self.head_size = settings.batch_events
-        self.max_bytes = settings.batch_bytes
-        self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
+        url = settings.endpoint.rstrip("/") + "/v1/logs"
+        super().__init__(name, url, settings, json_headers(key))
 
     def encode(self, event: OutboxEvent) -> bytes:
         return compact_json(log_record(event))

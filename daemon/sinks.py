@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from skilltrack import __version__
-from skilltrack.config import HttpSink
+from skilltrack.config import HttpSink, OtlpSink
 from skilltrack.daemon.outbox import DeadLetter, OutboxEvent
 from skilltrack.daemon.retry import RetryPolicy, Verdict, parse_retry_after
 
@@ -159,14 +159,28 @@ def compact_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def json_headers(key: str | None, *, gzipped: bool = False) -> dict[str, str]:
+    """The headers every sink sends: JSON, who we are, and the key as a Bearer token."""
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
+
+
 class BatchingSink:
     """Batches cut to a count and a size, sent as one request; 413 halves them."""
 
-    url: str
-    name: str
-    policy: RetryPolicy
-    head_size: int
-    max_bytes: int
+    def __init__(
+        self, name: str, url: str, settings: HttpSink | OtlpSink, headers: dict[str, str]
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.head_size = settings.batch_events
+        self.max_bytes = settings.batch_bytes
+        self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
+        self._headers = headers
 
     def encode(self, event: OutboxEvent) -> bytes:
         raise NotImplementedError
@@ -230,18 +244,7 @@ class HttpBatchSink(BatchingSink):
     """`{"batch_id", "events": [...]}` as gzip JSON, for any HTTP collector."""
 
     def __init__(self, name: str, settings: HttpSink, key: str | None) -> None:
-        self.name = name
-        self.url = settings.url
-        self.head_size = settings.batch_events
-        self.max_bytes = settings.batch_bytes
-        self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
-        self._headers = {
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-            "User-Agent": USER_AGENT,
-        }
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
+        super().__init__(name, settings.url, settings, json_headers(key, gzipped=True))
 
     def encode(self, event: OutboxEvent) -> bytes:
         return compact_json(event_document(event))
