@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +95,22 @@ def _days(f: Filters) -> tuple[int | None, int | None]:
     return first, end
 
 
+def _whole_days_where(f: Filters) -> tuple[str, list[Any]] | None:
+    """The WHERE clause (and values) over the `day` column of the daily tables selecting the
+    range's whole days (and the artifact type); None when the range holds no whole day."""
+    first, end = _days(f)
+    if first is not None and end is not None and end <= first:
+        return None
+    where: list[str] = ["1"]
+    values: list[Any] = []
+    for clause, value in (("day >= ?", first), ("day < ?", end), ("artifact_type = ?",
+                                                                  f.artifact_type)):  # fmt: skip
+        if value is not None:
+            where.append(clause)
+            values.append(value)
+    return " AND ".join(where), values
+
+
 def _edges(f: Filters) -> list[tuple[float | None, float | None]]:
     """The parts of the range outside whole days: read from the events."""
     first, end = _days(f)
@@ -116,10 +131,17 @@ class ReportStore(Store):
         """Per artifact over the range: uses, failures, durations, first/last use, rating;
         most used first."""
         tallies: dict[tuple[str, str], Tally] = {}
+        spans: dict[tuple[str, str], tuple[float, float]] = {}  # first and last use, by events
         if f.since is None and f.until is None and not f.by_events:
             await self._lifetime(tallies, f.artifact_type)
+        elif f.by_events:
+            for row in await self._event_rows(f):
+                kind, name, bucket, uses, failures, total_ms, since, until = row
+                tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
+                seen = spans.get((kind, name), (since, until))
+                spans[kind, name] = (min(seen[0], since), max(seen[1], until))
         else:
-            for kind, name, bucket, uses, failures, total_ms in await self._artifact_rows(f):
+            for kind, name, bucket, uses, failures, total_ms in await self._stats_rows(f):
                 tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
         summary = {
             (r["artifact_type"], r["artifact_name"]): dict(r)
@@ -131,15 +153,6 @@ class ReportStore(Store):
                 """
             )
         }
-        spans: dict[tuple[str, str], tuple[float, float]] = {}
-        if f.by_events:  # the matching events are read anyway: one more grouped pass
-            where, values = f.event_conditions()
-            for r in await self._db.execute_fetchall(
-                f"SELECT artifact_type, artifact_name, min(client_ts), max(client_ts) "
-                f"FROM events WHERE {where} GROUP BY 1, 2",
-                values,
-            ):
-                spans[r[0], r[1]] = (r[2], r[3])
         rows = []
         for (kind, name), tally in tallies.items():
             if tally.uses == 0:
@@ -187,31 +200,20 @@ class ReportStore(Store):
             if (r[0], r[1]) in tallies:
                 tallies[r[0], r[1]].buckets[r[2]] = r[3]
 
-    async def _artifact_rows(self, f: Filters) -> Iterable[tuple[str, str, int, int, int, int]]:
-        """(type, name, bucket, uses, failures, total ms) rows covering the range."""
+    async def _stats_rows(self, f: Filters) -> list[tuple[str, str, int, int, int, int]]:
+        """(type, name, bucket, uses, failures, total ms) rows covering a time range: its
+        whole days from `artifact_stats`, its partial first and last day from the events."""
         rows: list[tuple[str, str, int, int, int, int]] = []
-        if f.by_events:
-            return await self._event_rows(f)
-        first, end = _days(f)
-        if not (first is not None and end is not None and end <= first):
-            where: list[str] = ["1"]
-            values: list[Any] = []
-            if first is not None:
-                where.append("day >= ?")
-                values.append(first)
-            if end is not None:
-                where.append("day < ?")
-                values.append(end)
-            if f.artifact_type is not None:
-                where.append("artifact_type = ?")
-                values.append(f.artifact_type)
+        days = _whole_days_where(f)
+        if days is not None:
+            where, values = days
             rows += [
                 (r[0], r[1], r[2], r[3], r[4], r[5])
                 for r in await self._db.execute_fetchall(
                     f"""
                     SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
                            sum(total_duration_ms)
-                    FROM artifact_stats WHERE {" AND ".join(where)}
+                    FROM artifact_stats WHERE {where}
                     GROUP BY artifact_type, artifact_name, bucket
                     """,
                     values,
@@ -219,17 +221,22 @@ class ReportStore(Store):
             ]
         for since, until in _edges(f):
             edge = Filters(since, until, artifact_type=f.artifact_type)
-            rows += await self._event_rows(edge)
+            rows += [r[:6] for r in await self._event_rows(edge)]
         return rows
 
-    async def _event_rows(self, f: Filters) -> list[tuple[str, str, int, int, int, int]]:
+    async def _event_rows(
+        self, f: Filters
+    ) -> list[tuple[str, str, int, int, int, int, float, float]]:
+        """(type, name, bucket, uses, failures, total ms, first, last) of the matching events,
+        in one grouped pass."""
         where, values = f.event_conditions()
         return [
-            (r[0], r[1], r[2], r[3], r[4], r[5])
+            (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
             for r in await self._db.execute_fetchall(
                 f"""
                 SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
-                       sum(success IS 0), coalesce(sum(duration_ms), 0)
+                       sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
+                       max(client_ts)
                 FROM events WHERE {where}
                 GROUP BY 1, 2, 3
                 """,
@@ -260,38 +267,27 @@ class ReportStore(Store):
 
     async def per_day(self, f: Filters) -> list[dict[str, Any]]:
         """Uses and failures per UTC day over the range, days without use included."""
+        queries: list[tuple[str, list[Any]]] = []
+        event_parts = [f] if f.by_events else [
+            Filters(s, u, artifact_type=f.artifact_type) for s, u in _edges(f)
+        ]  # fmt: skip
+        for part in event_parts:
+            where, values = part.event_conditions()
+            queries.append((
+                f"SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0) "
+                f"FROM events WHERE {where} GROUP BY 1",
+                values,
+            ))  # fmt: skip
+        days = None if f.by_events else _whole_days_where(f)
+        if days is not None:
+            where, values = days
+            queries.append((
+                f"SELECT day, sum(uses), sum(failures) FROM daily_uses WHERE {where} "
+                "GROUP BY day",
+                values,
+            ))  # fmt: skip
         counts: dict[int, list[int]] = {}
-        if f.by_events:
-            sources = [("events", f)]
-        else:
-            sources = [("stats", f)] + [
-                ("events", Filters(s, u, artifact_type=f.artifact_type)) for s, u in _edges(f)
-            ]
-        for source, part in sources:
-            if source == "events":
-                where, values = part.event_conditions()
-                sql = f"""
-                    SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0)
-                    FROM events WHERE {where} GROUP BY 1
-                """
-            else:
-                first, end = _days(part)
-                if first is not None and end is not None and end <= first:
-                    continue
-                clauses: list[str] = ["1"]
-                values = []
-                for clause, value in (
-                    ("day >= ?", first),
-                    ("day < ?", end),
-                    ("artifact_type = ?", part.artifact_type),
-                ):
-                    if value is not None:
-                        clauses.append(clause)
-                        values.append(value)
-                sql = f"""
-                    SELECT day, sum(uses), sum(failures) FROM daily_uses
-                    WHERE {" AND ".join(clauses)} GROUP BY day
-                """
+        for sql, values in queries:
             for day, uses, failures in await self._db.execute_fetchall(sql, values):
                 total = counts.setdefault(int(day), [0, 0])
                 total[0] += uses
