@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sqlite3
 import sys
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skilltrack import config, export_cli, maintenance_cli, rate_cli, report_cli
+from skilltrack import config, db, export_cli, maintenance_cli, rate_cli, report_cli
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
@@ -128,24 +127,14 @@ def _dispatch(args: argparse.Namespace, paths: Paths) -> int:
 
 def _run(args: argparse.Namespace, paths: Paths) -> int:
     if args.command == "events":
-        rows = asyncio.run(
-            _read(paths, lambda s: s.recent_events(args.limit, with_payload=args.payload))
+        rows = db.read_rows(
+            paths, Store, lambda s: s.recent_events(args.limit, with_payload=args.payload)
         )
         return _print_events([event_json(r) for r in rows], as_json=args.json)
     if args.command == "skills":
-        found = asyncio.run(_read(paths, lambda s: s.skills()))
+        found = db.read_rows(paths, Store, lambda s: s.skills())
         return _print_skills([skill_json(r) for r in found], as_json=args.json)
     return report_cli.run(args, paths)
-
-
-async def _read(paths: Paths, query: Any) -> Any:
-    if not paths.db.exists():
-        return []  # nothing recorded yet; don't create a database just to read it
-    store = await Store.open_readonly(paths.db)
-    try:
-        return await query(store)
-    finally:
-        await store.close()
 
 
 def event_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,18 +4,16 @@ seeing what it holds."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from typing import Any
 
-from skilltrack import config
+from skilltrack import config, db
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
 
-WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
 DAY_S = 86400
 
 
@@ -35,7 +33,7 @@ def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
     if args.command == "stats":
-        _show(asyncio.run(stats(paths)) if paths.db.exists() else {"database": None},
+        _show(db.read(paths, Store, lambda s: stats(paths, s), {"database": None}),
               as_json=args.json)  # fmt: skip
         return 0
     days = args.older_than
@@ -51,8 +49,10 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         "deleted": 0,
         "dry_run": False,
     }
-    if paths.db.exists():
-        result = asyncio.run(prune(paths, before, days, args.dry_run, args.vacuum))
+    pruned = db.write(paths, Store, lambda s: prune(s, before, days, args.dry_run, args.vacuum),
+                      None)  # fmt: skip
+    if pruned is not None:
+        result = pruned
         if args.vacuum and not args.dry_run:
             result["bytes_after"] = _size(paths)  # closed: the log is folded in
     if args.json:
@@ -67,36 +67,27 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
 
 
 async def prune(
-    paths: Paths, before: float, days: int, dry_run: bool, vacuum: bool
+    store: Store, before: float, days: int, dry_run: bool, vacuum: bool
 ) -> dict[str, Any]:
-    store = await Store.open(paths.db, busy_timeout_ms=WRITE_WAIT_MS)
-    try:
-        result: dict[str, Any] = {"older_than_days": days, "before": iso(before),
-                                  "dry_run": dry_run}  # fmt: skip
-        if dry_run:
-            result["deleted"] = await store.count_events_before(before)
-            return result
-        result["deleted"] = await store.prune(before)
-        if vacuum:
-            await store.vacuum()
+    result: dict[str, Any] = {"older_than_days": days, "before": iso(before), "dry_run": dry_run}
+    if dry_run:
+        result["deleted"] = await store.count_events_before(before)
         return result
-    finally:
-        await store.close()
+    result["deleted"] = await store.prune(before)
+    if vacuum:
+        await store.vacuum()
+    return result
 
 
-async def stats(paths: Paths) -> dict[str, Any]:
-    store = await Store.open_readonly(paths.db)
-    try:
-        return {
-            "database": str(paths.db),
-            "bytes": _size(paths),
-            "rows": await store.table_counts(),
-            "oldest_event": iso(await store.first_event_time()),
-            "newest_event": iso(await store.last_event_time()),
-            "schema_version": (await store.schema_version())[-1],
-        }
-    finally:
-        await store.close()
+async def stats(paths: Paths, store: Store) -> dict[str, Any]:
+    return {
+        "database": str(paths.db),
+        "bytes": _size(paths),
+        "rows": await store.table_counts(),
+        "oldest_event": iso(await store.first_event_time()),
+        "newest_event": iso(await store.last_event_time()),
+        "schema_version": (await store.schema_version())[-1],
+    }
 
 
 def _size(paths: Paths) -> int:

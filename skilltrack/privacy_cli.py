@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
 
-from skilltrack import config, consent
+from skilltrack import config, consent, db
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
-
-WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
@@ -79,7 +76,7 @@ def snippets_command(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     return listing(
         "snippets",
-        asyncio.run(_list_snippets(paths, args.limit)),
+        _list_snippets(paths, args.limit),
         as_json=args.json,
         empty="no snippets captured",
         headers=["CAPTURED", "TYPE", "NAME", "STATUS", "INPUT", "OUTPUT"],
@@ -101,31 +98,15 @@ def _short(text: str | None, width: int = 40) -> str | None:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-async def _list_snippets(paths: Paths, limit: int) -> list[dict[str, Any]]:
-    if not paths.db.exists():
-        return []
-    store = await Store.open_readonly(paths.db)
-    try:
-        rows = await store.training_examples(limit)
-    finally:
-        await store.close()
+def _list_snippets(paths: Paths, limit: int) -> list[dict[str, Any]]:
+    rows = db.read_rows(paths, Store, lambda store: store.training_examples(limit))
     for row in rows:
         row["created_at"] = iso(row["created_at"])
     return rows
 
 
 def _delete_snippets(paths: Paths) -> int:
-    if not paths.db.exists():
-        return 0
-
-    async def delete() -> int:
-        store = await Store.open(paths.db, busy_timeout_ms=WRITE_WAIT_MS)
-        try:
-            return await store.delete_training_examples()
-        finally:
-            await store.close()
-
-    return asyncio.run(delete())
+    return db.write(paths, Store, lambda store: store.delete_training_examples(), 0)
 
 
 def show_config(paths: Paths, *, as_json: bool) -> int:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from typing import Any
 
-from skilltrack import config
+from skilltrack import config, db
 from skilltrack.daemon.reports import ReportStore
 from skilltrack.daemon.sanitize import redact_secrets
 from skilltrack.paths import Paths
 
-WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
 MAX_COMMENT = 2000
 
 
@@ -52,9 +49,15 @@ def hours(text: str) -> float:
 def run(args: argparse.Namespace, paths: Paths) -> int:
     try:
         settings = config.load(paths.config)
-        if not paths.db.exists():
+        text = None if args.comment is None else redact_secrets(args.comment)
+        result = db.write(
+            paths,
+            ReportStore,
+            lambda s: s.rate(settings.user_id, args.skill, args.rating, text, args.hours_saved),
+            None,
+        )
+        if result is None:  # no database: nothing was ever used
             raise LookupError(args.skill)
-        result = asyncio.run(_rate(paths, settings.user_id, args))
     except LookupError:
         print(
             f"skilltrack: no use of a skill named {args.skill!r} is recorded; "
@@ -72,12 +75,3 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
             f"from {count} rating{'s' if count != 1 else ''}"
         )
     return 0
-
-
-async def _rate(paths: Paths, user_id: str, args: argparse.Namespace) -> dict[str, Any]:
-    store = await ReportStore.open(paths.db, busy_timeout_ms=WRITE_WAIT_MS)
-    try:
-        text = None if args.comment is None else redact_secrets(args.comment)
-        return await store.rate(user_id, args.skill, args.rating, text, args.hours_saved)
-    finally:
-        await store.close()
