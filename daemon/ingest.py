@@ -23,10 +23,10 @@ from skilltrack.daemon.skills import SkillFile, SkillLocator
 from skilltrack.daemon.store import EventRow, Record, SkillVersion, TrainingExample
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame, encode_spool_record
 
+VERSION_CACHE_MAX = 1024
 # The working directory as Claude Code sent it: skills are looked up relative to it, so it is
 # read before sanitizing shortens it. Claude Code puts `cwd` before the tool's input, so the
 # first match is the event's own.
-VERSION_CACHE_MAX = 1024
 _CWD = re.compile(r'"cwd"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
@@ -70,15 +70,9 @@ class Ingest:
             raise FrameError("invalid_utf8") from None
         cwd = raw_cwd(text)
         frame = parse_frame(raw, self._sanitize(text, cwd))
-        return self.enrich(frame, cwd, raw=raw)
+        return self.enrich(frame, cwd, raw)
 
-    def enrich(
-        self,
-        frame: Frame,
-        cwd: str | None,
-        received_at: float | None = None,
-        raw: RawFrame | None = None,
-    ) -> Record:
+    def enrich(self, frame: Frame, cwd: str | None, raw: RawFrame) -> Record:
         """The record of a validated frame; `cwd` is the unsanitized working directory and
         `raw` the frame as received (kept to spool it again if need be)."""
         p = frame.payload
@@ -103,7 +97,7 @@ class Ingest:
             event_id=frame.event_id,
             hook_event=p.hook_event_name,
             client_ts=frame.client_ts,
-            received_at=time.time() if received_at is None else received_at,
+            received_at=time.time(),
             session_id=p.session_id,
             prompt_id=p.prompt_id,
             tool_use_id=p.tool_use_id,
