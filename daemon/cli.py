@@ -138,11 +138,16 @@ def stop(paths: Paths) -> int:
 
 def query_status(paths: Paths, timeout: float = 2.0) -> dict[str, Any] | None:
     """The running daemon's own status over its socket, or None if it does not answer."""
+    return control(paths, "status", timeout)
+
+
+def control(paths: Paths, command: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The running daemon's JSON answer to a control command, or None if it does not answer."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(os.fspath(paths.socket))
-            s.sendall(CONTROL + b" status\n")
+            s.sendall(CONTROL + b" " + command.encode() + b"\n")
             s.shutdown(socket.SHUT_WR)
             data = b""
             while chunk := s.recv(65536):

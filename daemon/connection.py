@@ -14,7 +14,7 @@ import os
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from skilltrack.daemon.writer import Unstorable
 from skilltrack.wire import ACK_OK, ACK_SPOOLED, CONTROL, MAX_FRAME
@@ -38,6 +38,7 @@ class Connection(asyncio.Protocol):
         self._chunks: list[bytes] = []
         self._size = 0
         self._transport: asyncio.Transport | None = None
+        self._task: asyncio.Future[dict[str, str]] | None = None  # a control command's
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's is not an asyncio.Transport subclass, but is one).
@@ -79,7 +80,7 @@ class Connection(asyncio.Protocol):
             self.refuse("empty_frame")
             return True
         if data.startswith(CONTROL + b" "):
-            self._finish(self._control(data))
+            self._control(data)
             return True
         reply = self.daemon.handle_frame(data)
         if isinstance(reply, bytes):
@@ -98,12 +99,16 @@ class Connection(asyncio.Protocol):
         else:
             self._finish(ACK_OK if future.result() else ACK_SPOOLED)
 
-    def _control(self, data: bytes) -> bytes:
+    def _control(self, data: bytes) -> None:
         command = data[len(CONTROL) + 1 :].strip()
         if command == b"status":
-            return json.dumps(self.daemon.status()).encode() + b"\n"
-        self.daemon.reject("bad_control")
-        return b"ERR bad_control\n"
+            self._finish(_json_line(self.daemon.status()))
+        elif command == b"dashboard":
+            # Kept on self: the loop holds only a weak reference to a task.
+            self._task = asyncio.ensure_future(self.daemon.open_dashboard())
+            self._task.add_done_callback(lambda t: self._finish(_json_line(t.result())))
+        else:
+            self.refuse("bad_control")
 
     def refuse(self, reason: str, *, final: bool = True) -> None:
         """Answer ERR (resending cannot help) or, if not `final`, BUSY (the hook spools)."""
@@ -140,3 +145,7 @@ def _peer_uid(transport: asyncio.Transport) -> int | None:
     creds = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
     return int(uid)
+
+
+def _json_line(answer: dict[str, Any]) -> bytes:
+    return json.dumps(answer).encode() + b"\n"

@@ -49,6 +49,7 @@ from skilltrack.wire import (
 )
 
 if TYPE_CHECKING:
+    from skilltrack.daemon.dashboard import Dashboard
     from skilltrack.daemon.forwarder import Forwarder
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class Daemon:
         self._store: ForwardStore | None = None
         self._writer: Writer | None = None
         self._forwarder: Forwarder | None = None
+        self._dashboard: Dashboard | None = None
+        self.dashboard_error: str | None = None
 
     @property
     def writer(self) -> Writer:
@@ -186,6 +189,8 @@ class Daemon:
             for task in await self._forwarder.start(keys):
                 task.add_done_callback(self._forwarder_ended)
         await server.start_serving()
+        if self.settings.dashboard:
+            await self.open_dashboard()  # if it cannot be served, that is logged: serve hooks
         log.info(
             "skilltrack daemon %s (pid %d) listening on %s, store %s",
             __version__, os.getpid(), self.paths.socket, self.paths.db,
@@ -237,8 +242,26 @@ class Daemon:
                     future.cancel()  # no answer: the hook spools it itself
         if self._forwarder is not None:
             await self._forwarder.stop()
+        if self._dashboard is not None:
+            await self._dashboard.stop()
         for conn in list(self.connections):
             conn.close()
+
+    async def open_dashboard(self) -> dict[str, str]:
+        """Serve the dashboard (once): `{"url": …}`, or `{"error": …}` saying why it cannot."""
+        # Imported only when used, like the forwarder: aiohttp is ~10 MiB of an idle daemon.
+        from skilltrack.daemon.dashboard import Dashboard, DashboardError
+
+        try:
+            if self._dashboard is None:
+                self._dashboard = Dashboard(self.paths, self.settings.dashboard_port)
+            url = await self._dashboard.start()
+        except (DashboardError, OSError) as exc:  # a port taken, a token file unwritable
+            self.dashboard_error = str(exc)
+            log.error("dashboard: %s", exc)
+            return {"error": self.dashboard_error}
+        self.dashboard_error = None
+        return {"url": url}
 
     def _forwarder_ended(self, task: asyncio.Task[None]) -> None:
         # A sink that stops (paused, or a bug) leaves its events in the outbox; the daemon
@@ -331,6 +354,10 @@ class Daemon:
             },
             "counters": self.counters.as_dict(),
             "forwarding": self._forwarder.status() if self._forwarder else {},
+            "dashboard": {
+                "port": self._dashboard.port if self._dashboard else None,
+                "error": self.dashboard_error,
+            },
         }
 
     # -- background tasks --------------------------------------------------------------

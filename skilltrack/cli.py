@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skilltrack import config, db, export_cli, maintenance_cli, rate_cli, report_cli
+from skilltrack import (
+    config,
+    dashboard_cli,
+    db,
+    export_cli,
+    maintenance_cli,
+    rate_cli,
+    report_cli,
+)
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso, listing
@@ -86,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     dead.add_argument("--sink", help="only this sink (its name in the config file)")
     dead.add_argument("--limit", type=_positive, default=50, help="how many (default 50)")
     dead.add_argument("--json", action="store_true", help="print JSON for programs")
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="open the local dashboard (charts of the report), served by the daemon",
+        description="Have the daemon serve the dashboard on 127.0.0.1 (starting the daemon if "
+        "needed), print its URL, which holds your private token, and open it in a browser. "
+        "Set `dashboard = true` in the config file to serve it whenever the daemon runs.",
+    )
+    dashboard_cli.add_arguments(dashboard)
     doctor_cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
     )
@@ -112,6 +128,8 @@ def _dispatch(args: argparse.Namespace, paths: Paths) -> int:
         return export_cli.run(args, paths)
     if args.command in ("prune", "stats"):
         return maintenance_cli.run(args, paths)
+    if args.command == "dashboard":
+        return dashboard_cli.run(args, paths)
     if args.command == "rate":
         return rate_cli.run(args, paths)
     if args.command == "dead-letters":

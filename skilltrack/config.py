@@ -8,6 +8,8 @@ the daemon refuses to start with it rather than run half-configured.
 tenant_id = "acme"          # the team this machine's usage belongs to
 user_id = "ann"             # default: the local login name
 retention_days = 90
+dashboard = false           # serve the local dashboard (`skilltrack dashboard` opens it anyway)
+dashboard_port = 0          # 0: a free port picked at each start; always on 127.0.0.1 only
 
 [privacy]
 paths = "home"              # "home": /home/ann/x -> ~/x; "project": keep only the project's name
@@ -175,6 +177,8 @@ class Settings(_Section):
     tenant_id: Identifier = "default"
     user_id: Identifier = Field(default_factory=_login_name)
     retention_days: int = Field(default=90, ge=1, le=36_500)
+    dashboard: bool = False
+    dashboard_port: int = Field(default=0, ge=0, le=65_535)
     privacy: Privacy = Privacy()
     capture: Capture = Capture()
     forward: dict[SinkName, Sink] = Field(default_factory=dict)
