@@ -250,6 +250,7 @@ def show_status(paths: Paths, *, as_json: bool) -> int:
         )
         print(f"  rejected   {_by_reason(c['rejected'])}")
         print(f"  dropped    {_by_reason(c['dropped'])}")
+        print(f"  dashboard  {_dashboard_state(status['dashboard'])}")
     else:
         print(
             "skilltrack daemon is not running"
@@ -265,6 +266,14 @@ def show_status(paths: Paths, *, as_json: bool) -> int:
     for name, path in status["paths"].items():
         print(f"  {name:<10} {path}")
     return 0
+
+
+def _dashboard_state(dashboard: dict[str, Any]) -> str:
+    if dashboard["error"]:
+        return f"FAILED: {dashboard['error']}"
+    if dashboard["port"] is None:
+        return "not served (`skilltrack dashboard` serves and opens it)"
+    return f"on 127.0.0.1:{dashboard['port']} (`skilltrack dashboard` opens it)"
 
 
 def _sink_line(sink: dict[str, Any]) -> str:

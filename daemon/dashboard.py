@@ -107,7 +107,7 @@ class Dashboard:
         app.router.add_get(f"/{self._token}/api/report", self._report_json)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, HOST, self._port, reuse_address=False)
+        site = web.TCPSite(runner, HOST, self._port)
         try:
             await site.start()
         except OSError as exc:

@@ -136,7 +136,7 @@ def per_day_chart(days: Sequence[dict[str, Any]], width: int = 1200, height: int
     plot_w, plot_h = width - left - 8, height - bottom - top_pad
     top = _nice_max(max(d["uses"] for d in days))
     step = plot_w / len(days)
-    bar_w = max(1.0, step * 0.8)
+    bar_w = min(max(1.0, step * 0.8), 40.0)  # a few days must not look like a wall
     marks = [_y_axis(left, top_pad, plot_w, plot_h, top)]
     for i, d in enumerate(days):
         x = left + i * step + (step - bar_w) / 2
@@ -162,7 +162,7 @@ def per_day_chart(days: Sequence[dict[str, Any]], width: int = 1200, height: int
 
 def top_chart(artifacts: Sequence[dict[str, Any]], width: int = 460) -> str:
     """Horizontal bars of uses per artifact, the failed part in red."""
-    row, label_w = 20, 170
+    row, label_w = 20, 190
     height = row * len(artifacts) + 6
     top = _nice_max(max(a["uses"] for a in artifacts))
     plot_w = width - label_w - 50
@@ -190,11 +190,11 @@ def duration_chart(artifacts: Sequence[dict[str, Any]], width: int = 460) -> str
     timed = [a for a in artifacts if a["p95_duration_ms"] is not None]
     if not timed:
         return '<p class="note">no durations recorded in this range</p>'
-    row, label_w, axis_h = 20, 170, 18
+    row, label_w, axis_h = 20, 190, 18
     height = row * len(timed) + axis_h + 6
-    plot_w = width - label_w - 12
-    hi = max(1.0, math.log10(max(max(a["p95_duration_ms"] for a in timed), 1)))
-    decades = math.ceil(hi)
+    plot_w = width - label_w - 24  # room for the last tick's label
+    # At least 1 ms to 1 s, so that fast tools do not fill the whole width.
+    decades = max(3, math.ceil(math.log10(max(max(a["p95_duration_ms"] for a in timed), 1))))
 
     def x_of(ms: float) -> float:
         return label_w + plot_w * math.log10(max(ms, 1)) / decades
@@ -271,7 +271,9 @@ def _clip(text: str, limit: int = 28) -> str:
 # -- tables -------------------------------------------------------------------------------
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+def _table(
+    name: str, headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]
+) -> str:
     head = "".join(
         f'<th class="n">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>"
         for i, h in enumerate(headers)
@@ -283,7 +285,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[i
         + "</tr>"
         for row in rows
     )  # fmt: skip
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<table data-table="{name}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _rate(failures: int, rate: float) -> str:
@@ -306,7 +308,7 @@ def artifacts_table(artifacts: Sequence[dict[str, Any]]) -> str:
         for a in artifacts
     ]  # fmt: skip
     headers = ["Type", "Name", "Uses", "Failures", "Fail %", "p50", "p95", "Last used", "Rating"]
-    return _table(headers, rows, {2, 3, 4, 5, 6})
+    return _table("artifacts", headers, rows, {2, 3, 4, 5, 6})
 
 
 def versions_section(skill: dict[str, Any]) -> str:
@@ -332,7 +334,7 @@ def versions_section(skill: dict[str, Any]) -> str:
     ]  # fmt: skip
     title = f"Versions of {skill['name']} ({skill['source']}, {skill['location']})"
     headers = ["Version", "First used", "Uses", "Fail %", "p50", "p95"]
-    return _section(title, _table(headers, rows, {2, 3, 4, 5}))
+    return _section(title, _table("versions", headers, rows, {2, 3, 4, 5}), wide=True)
 
 
 def subagents_table(subagents: Sequence[dict[str, Any]]) -> str:
@@ -342,7 +344,7 @@ def subagents_table(subagents: Sequence[dict[str, Any]]) -> str:
                 or NONE))
         for s in subagents
     ]  # fmt: skip
-    return _table(["Agent type", "Runs", "Failed", "Used inside"], rows, {1, 2})
+    return _table("subagents", ["Agent type", "Runs", "Failed", "Used inside"], rows, {1, 2})
 
 
 def cleanup_list(report: dict[str, Any]) -> str:
@@ -354,4 +356,4 @@ def cleanup_list(report: dict[str, Any]) -> str:
          "never" if s["never_used"] else escape((s["last_used"] or "")[:16]))
         for s in suggestions
     ]  # fmt: skip
-    return _table(["Skill", "Source", "Where", "Last used"], rows, set())
+    return _table("cleanup", ["Skill", "Source", "Where", "Last used"], rows, set())

@@ -1,0 +1,351 @@
+"""The local dashboard: served by the real daemon, read over real HTTP and in a real Chromium.
+
+The data comes in through the real hook: two versions of a user skill (its SKILL.md edited
+between uses), a failure, a built-in tool, an MCP tool, a subagent and what ran inside it, a
+rating; and one installed skill never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skilltrack.daemon import dashboard_page
+from tests.browser import chromium
+from tests.conftest import BIN, ROOT, Home, payload
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SINCE = "2026-01-01"
+
+
+@dataclass
+class Served:
+    home: Home
+    url: str  # the page's, with the token
+    fake_home: Path  # HOME of the daemon and of the commands
+    elsewhere: Path  # a working directory with no project skills
+
+    @property
+    def port(self) -> int:
+        return int(self.url.split(":")[2].split("/")[0])
+
+    @property
+    def token(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[1]
+
+    def report_cli(self, *args: str) -> dict[str, Any]:
+        """`skilltrack report --json ARGS` as the user runs it, away from any project."""
+        out = subprocess.run(
+            [str(BIN / "skilltrack"), "report", "--json", *args],
+            capture_output=True, text=True, check=True, cwd=self.elsewhere, env=self.home.env,
+        ).stdout  # fmt: skip
+        result: dict[str, Any] = json.loads(out)
+        return result
+
+
+def get(url: str, **headers: str) -> tuple[int, dict[str, str], str]:
+    """Status, headers and body of a GET (errors included, not raised)."""
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, dict(answer.headers), answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, dict(exc.headers), exc.read().decode()
+
+
+def use(home: Home, event: str = "PostToolUse", **fields: Any) -> None:
+    result = home.hook(payload(event, **fields))
+    assert (result.returncode, result.stdout) == (0, b""), result
+
+
+def populate(home: Home, tmp_path: Path) -> Path:
+    """A user with two skills installed (one never used) and a day of varied use; HOME for
+    the daemon is the returned folder."""
+    fake_home = tmp_path / "home"
+    skills = fake_home / ".claude" / "skills"
+    for name in ("deploy", "never-used"):
+        (skills / name).mkdir(parents=True)
+        (skills / name / "SKILL.md").write_text(f"---\nname: {name}\ndescription: {name}\n---\n")
+    home.env["HOME"] = str(fake_home)
+    # Running before the first use: a use the hook spools is attributed to the skill's
+    # version when it is replayed, which would blur the edit below.
+    home.cli("skilltrack-daemon", "start")
+    deploy: dict[str, Any] = {"tool_name": "Skill", "tool_input": {"skill": "deploy"}}
+    for _ in range(3):
+        use(home, **deploy)
+    use(home, "PostToolUseFailure", **deploy)
+    # A new version of the skill: the next uses are attributed to it.
+    (skills / "deploy" / "SKILL.md").write_text("---\nname: deploy\ndescription: v2\n---\nMore.\n")
+    for _ in range(2):
+        use(home, **deploy)
+    use(home)  # Bash
+    use(home, "PostToolUseFailure")  # Bash, failed
+    use(home, tool_name="mcp__github__create_issue", tool_input={"title": "<b>x</b>"})
+    use(
+        home,
+        tool_name="Agent",
+        tool_input={"description": "look", "prompt": "find it", "subagent_type": "Explore"},
+    )
+    use(home, tool_name="Read", tool_input={"file_path": "/tmp/x"}, agent_id="a1",
+        agent_type="Explore")  # fmt: skip
+    home.wait_for(lambda: len(home.events()) == 11, what="11 events stored")
+    home.cli("skilltrack", "rate", "deploy", "4")
+    return fake_home
+
+
+@pytest.fixture
+def served(home: Home, tmp_path: Path) -> Served:
+    fake_home = populate(home, tmp_path)
+    # `skilltrack dashboard` starts the daemon when none runs (the hooks started one: stop it).
+    home.cli("skilltrack-daemon", "stop")
+    out = home.cli("skilltrack", "dashboard", "--no-open", "--json").stdout
+    url = json.loads(out)["url"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    return Served(home, url, fake_home, elsewhere)
+
+
+def test_the_json_endpoint_is_what_report_json_prints(served: Served) -> None:
+    for query, args in [
+        ("", []),
+        (f"?since={SINCE}", ["--since", SINCE]),
+        (f"?since={SINCE}&type=skill&unused_days=5", ["--since", SINCE, "--type", "skill",
+                                                       "--unused-days", "5"]),
+        ("?project=proj&session=8350fdb2-23dd-490c-a332-ff6a54b6b4af",
+         ["--project", "proj", "--session", "8350fdb2-23dd-490c-a332-ff6a54b6b4af"]),
+    ]:  # fmt: skip
+        status, headers, body = get(served.url + "api/report" + query)
+        assert status == 200, body
+        assert headers["Content-Type"].startswith("application/json")
+        assert json.loads(body) == served.report_cli(*args), query
+    report = json.loads(get(served.url + "api/report")[2])
+    uses = {(a["artifact_type"], a["artifact_name"]): a["uses"] for a in report["artifacts"]}
+    assert uses == {("skill", "deploy"): 6, ("tool", "Bash"): 2, ("tool", "Read"): 1,
+                    ("mcp", "mcp__github__create_issue"): 1, ("agent", "Explore"): 1}  # fmt: skip
+    (deploy,) = report["versions"]
+    assert [(v["uses"], v["failures"]) for v in deploy["versions"]] == [(2, 0), (4, 1)]
+    assert [c["name"] for c in report["cleanup"]] == ["never-used"]
+
+
+def test_the_page_shows_every_part_of_the_report(served: Served) -> None:
+    status, headers, html = get(served.url + "?since=")  # all time
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    for chart in ("uses-per-day", "top-artifacts", "durations", "version-bar"):
+        assert f'data-chart="{chart}"' in html, chart
+    assert "Versions of deploy" in html
+    assert "★ 4.0" in html  # the rating
+    assert "never-used" in html  # the cleanup suggestion
+    assert "Explore" in html
+    assert "Read (1)" in html
+    assert "<b>x</b>" not in html  # stored text is escaped (this one is in a payload only)
+    # The default range is the last 30 days; the form keeps the token's path.
+    assert '<option value="30d" selected>' in get(served.url)[2]
+    assert '<form method="get" action="./">' in html
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "says"),
+    [
+        ("/", {}, 403, "lacks the dashboard's token"),
+        ("/api/report", {}, 403, "lacks the dashboard's token"),
+        ("/{wrong}/", {}, 403, "lacks the dashboard's token"),
+        ("/{wrong}/api/report", {}, 403, "lacks the dashboard's token"),
+        ("/{token}/", {"Host": "evil.example:{port}"}, 403, "wrong Host header"),
+        ("/{token}/api/report", {"Host": "127.0.0.1.evil.example"}, 403, "wrong Host header"),
+        ("/{token}/nothing", {}, 404, "Not Found"),
+        ("/{token}/api/report?since=yesterday", {}, 400, "'yesterday' is not a time"),
+        ("/{token}/api/report?type=plugin", {}, 400, "type must be one of skill, agent"),
+        ("/{token}/api/report?unused_days=0", {}, 400, "unused_days must be at least 1"),
+        ("/{token}/api/report?unused_days=x", {}, 400, "invalid literal"),
+        ("/{token}/api/report?since=7d&until=8d", {}, 400, "until must be after since"),
+        ("/{token}/api/report?limit=3", {}, 400, "unknown parameter 'limit'"),
+    ],
+)
+def test_requests_are_refused_without_the_token_or_with_a_bad_query(
+    served: Served, path: str, headers: dict[str, str], status: int, says: str
+) -> None:
+    wrong = served.token[:-4] + ("aaaa" if not served.token.endswith("aaaa") else "bbbb")
+    url = f"http://127.0.0.1:{served.port}" + path.format(token=served.token, wrong=wrong)
+    got, response_headers, body = get(url, **{k: v.format(port=served.port) for k, v in
+                                             headers.items()})  # fmt: skip
+    assert (got, says in body) == (status, True), body
+    assert served.token not in body
+    assert response_headers["Cache-Control"] == "no-store"
+    assert response_headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_only_get_is_answered_and_the_token_is_private(served: Served) -> None:
+    request = urllib.request.Request(served.url + "api/report", data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 405
+    token_file = served.home.paths.data_dir / "dashboard.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert token_file.read_text().strip() == served.token
+    assert served.token not in (served.home.dir / "daemon.log").read_text()  # no access log
+
+
+def test_dashboard_true_serves_it_at_start_on_the_configured_port_with_the_same_token(
+    home: Home,
+) -> None:
+    port = _free_port()
+    home.paths.config.write_text(f"dashboard = true\ndashboard_port = {port}\n")
+    daemon = home.start_daemon()
+    assert home.status()["dashboard"] == {"port": port, "error": None}
+    url = json.loads(home.cli("skilltrack", "dashboard", "--no-open", "--json").stdout)["url"]
+    assert url.startswith(f"http://127.0.0.1:{port}/")
+    assert get(url + "api/report")[0] == 200
+    daemon.terminate()
+    home.start_daemon()  # a bookmark keeps working across restarts
+    assert json.loads(home.cli("skilltrack", "dashboard", "--no-open", "--json").stdout) == {
+        "url": url
+    }
+
+
+def test_a_taken_port_is_reported_and_the_daemon_keeps_serving_hooks(home: Home) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        home.paths.config.write_text(f"dashboard = true\ndashboard_port = {port}\n")
+        home.start_daemon()
+        use(home)
+        home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+        error = home.status()["dashboard"]["error"]
+        assert f"cannot serve the dashboard on 127.0.0.1:{port}" in error
+        result = home.cli("skilltrack", "dashboard", "--no-open", check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == f"skilltrack: {error}"
+
+
+def test_the_command_starts_the_daemon_and_prints_only_the_url(home: Home) -> None:
+    result = home.cli("skilltrack", "dashboard", "--no-open")
+    assert result.stdout.startswith("http://127.0.0.1:")
+    assert result.stdout.count("\n") == 1
+    assert "skilltrack daemon started" in result.stderr
+    status, _, html = get(result.stdout.strip())
+    assert status == 200
+    assert "nothing used" not in html
+    assert "skills to review" in html
+
+
+async def test_the_page_in_a_real_chromium(served: Served) -> None:
+    origin = f"http://127.0.0.1:{served.port}/"
+    async with chromium() as page:
+        # The recorder sees a page's attempt to reach outside, so its silence below means
+        # something: this page tries, and the DNS rules make the attempt fail harmlessly.
+        await page.goto('data:text/html,<img src="http://outside.example/x.png">')
+        assert "http://outside.example/x.png" in page.requests
+        page.requests.clear()
+
+        await page.goto(served.url + "?since=")
+        title = await page.evaluate("document.title")
+        charts = await page.evaluate(
+            """Object.fromEntries([...document.querySelectorAll('svg[data-chart]')].map(svg =>
+                [svg.dataset.chart, [...svg.querySelectorAll('rect.bar')]
+                    .filter(r => r.getBoundingClientRect().width > 0 &&
+                                 r.getBoundingClientRect().height > 0).length]))"""
+        )
+        text = await page.evaluate("document.body.innerText")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(ARTIFACTS / "dashboard.png")
+        assert title == "skilltrack dashboard"
+        # Drawn by the browser with real sizes: a bar per day used, per artifact, per timed
+        # artifact, and the version comparison's bars.
+        assert charts["uses-per-day"] >= 1
+        assert charts["top-artifacts"] == 5
+        assert charts["durations"] >= 3
+        assert charts["version-bar"] >= 1
+        assert "deploy" in text
+        assert "★ 4.0" in text
+        assert "never-used" in text
+        assert all(url.startswith(origin) or url.startswith("data:") for url in page.requests), (
+            page.requests
+        )
+        assert page.statuses[served.url + "?since="] == 200
+
+        # The filter form, as a person uses it: only skills, and the token stays in the path.
+        page.expect_load()
+        await page.evaluate(
+            "document.querySelector('select[name=type]').value = 'skill';"
+            "document.querySelector('header form').submit()"
+        )
+        await page.wait_for_load()
+        location = await page.evaluate("location.href")
+        assert location.startswith(served.url)
+        assert "type=skill" in location
+        names = await page.evaluate(
+            "[...document.querySelectorAll('table[data-table=artifacts] tbody tr td:first-child')]"
+            ".map(td => td.textContent)"
+        )
+        assert names, "no artifacts shown for type=skill"
+        assert set(names) == {"skill"}, names
+
+        await page.goto(origin)  # no token
+        assert page.statuses[origin] == 403
+        assert "lacks the dashboard's token" in await page.evaluate("document.body.innerText")
+        assert all(url.startswith(origin) or url.startswith("data:") for url in page.requests)
+
+
+def test_stored_text_is_escaped_on_the_page() -> None:
+    hostile = '<script>alert("x")</script>'
+    report = {
+        "filters": {"since": None, "until": None, "project": None, "session": None,
+                    "type": None},
+        "artifacts": [{"artifact_type": "skill", "artifact_name": hostile, "uses": 3,
+                       "failures": 1, "failure_rate": 1 / 3, "p50_duration_ms": 12,
+                       "p95_duration_ms": 40, "last_used": "2026-11-20T10:00:00.000+00:00",
+                       "first_used": None, "avg_rating": None, "ratings": 0}],
+        "per_day": [{"day": "2026-11-20", "uses": 3, "failures": 1}],
+        "versions": [],
+        "subagents": [{"agent_type": hostile, "runs": 1, "failures": 0,
+                       "uses_inside": [{"artifact_name": hostile, "uses": 1}]}],
+        "cleanup": [{"name": hostile, "source": "user", "location": hostile,
+                     "last_used": None, "never_used": True}],
+    }  # fmt: skip
+    html = dashboard_page.page(report, {"project": hostile}, "now")
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;") >= 5
+
+
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (10, 10), (11, 20), (999, 1000)]
+)
+def test_chart_axes_end_on_a_round_number(value: int, top: int) -> None:
+    assert dashboard_page._nice_max(value) == top
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_token_file_is_not_world_readable_even_with_a_loose_umask(home: Home) -> None:
+    old = os.umask(0)
+    try:
+        from skilltrack.daemon.dashboard import load_token
+
+        home.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        token = load_token(home.paths)
+    finally:
+        os.umask(old)
+    path = home.paths.data_dir / "dashboard.token"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_token(home.paths) == token  # kept, not remade
+    path.write_text("garbage\n")
+    assert load_token(home.paths) != token  # a damaged file is replaced
