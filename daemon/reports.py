@@ -59,6 +59,18 @@ class Filters:
                 values.append(self.project.rstrip("/"))
         return " AND ".join(where), values
 
+    def events_index(self) -> str:
+        """`INDEXED BY` the index that selects these filters' events with the fewest reads,
+        or "" for SQLite to choose. Named, not left to the planner: without statistics it
+        takes `artifact_type = ?` (a fifth of the table) over a session's or a day's rows."""
+        if self.session is not None:
+            return "INDEXED BY events_session"
+        if self.project is not None:
+            return "INDEXED BY events_project"
+        if self.since is not None or self.until is not None:
+            return "INDEXED BY events_client_ts"
+        return ""
+
 
 @dataclass
 class Tally:
@@ -131,15 +143,15 @@ class ReportStore(Store):
         """Per artifact over the range: uses, failures, durations, first/last use, rating;
         most used first."""
         tallies: dict[tuple[str, str], Tally] = {}
-        spans: dict[tuple[str, str], tuple[float, float]] = {}  # first and last use, by events
+        by_events: dict[tuple[str, str], tuple[float, float]] = {}  # first and last use
         if f.since is None and f.until is None and not f.by_events:
             await self._lifetime(tallies, f.artifact_type)
         elif f.by_events:
             for row in await self._event_rows(f):
                 kind, name, bucket, uses, failures, total_ms, since, until = row
                 tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
-                seen = spans.get((kind, name), (since, until))
-                spans[kind, name] = (min(seen[0], since), max(seen[1], until))
+                seen = by_events.get((kind, name), (since, until))
+                by_events[kind, name] = (min(seen[0], since), max(seen[1], until))
         else:
             for kind, name, bucket, uses, failures, total_ms in await self._stats_rows(f):
                 tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
@@ -153,17 +165,14 @@ class ReportStore(Store):
                 """
             )
         }
+        spans: dict[tuple[str, str], tuple[float | None, float | None]]
+        spans = dict(by_events) if f.by_events else await self._first_last(f, summary)
         rows = []
         for (kind, name), tally in tallies.items():
             if tally.uses == 0:
                 continue
             known = summary.get((kind, name), {})
-            first: float | None
-            last: float | None
-            if f.by_events:
-                first, last = spans[kind, name]
-            else:
-                first, last = await self._first_last(kind, name, f, known)
+            first, last = spans.get((kind, name), (None, None))
             rating = known.get("avg_rating_x100")
             rows.append(
                 {
@@ -237,7 +246,7 @@ class ReportStore(Store):
                 SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
                        sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
                        max(client_ts)
-                FROM events WHERE {where}
+                FROM events {f.events_index()} WHERE {where}
                 GROUP BY 1, 2, 3
                 """,
                 values,
@@ -245,25 +254,28 @@ class ReportStore(Store):
         ]
 
     async def _first_last(
-        self, kind: str, name: str, f: Filters, known: dict[str, Any]
-    ) -> tuple[float | None, float | None]:
-        """First and last use within a time range (no project or session filter): the
-        summary's when the range is all time."""
-        if f.since is None and f.until is None and known:
-            return known["first_used"], known["last_used"]
-        # Two seeks on (artifact_type, artifact_name, client_ts): min and max apart, since a
-        # query asking for both reads every entry in between.
-        narrowed = Filters(f.since, f.until, artifact_type=kind)
-        where, values = narrowed.event_conditions()
-        ends = []
-        for end in ("min", "max"):
-            rows = await self._db.execute_fetchall(
-                f"SELECT {end}(client_ts) FROM events INDEXED BY events_artifact "
-                f"WHERE {where} AND artifact_name = ?",
-                [*values, name],
-            )
-            ends.append(next(iter(rows))[0])
-        return ends[0], ends[1]
+        self, f: Filters, summary: dict[tuple[str, str], dict[str, Any]]
+    ) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+        """Each artifact's first and last use within a time range (no project or session
+        filter): the summary's when the range is all time, else two seeks per artifact on
+        (artifact_type, artifact_name, client_ts), in one query."""
+        if f.since is None and f.until is None:
+            return {key: (row["first_used"], row["last_used"]) for key, row in summary.items()}
+        since = -math.inf if f.since is None else f.since
+        until = math.inf if f.until is None else f.until
+        only = "" if f.artifact_type is None else "WHERE a.artifact_type = :kind"
+        # min and max apart: a query asking for both reads every entry in between.
+        seek = (
+            "(SELECT {}(client_ts) FROM events INDEXED BY events_artifact "
+            "WHERE artifact_type = a.artifact_type AND artifact_name = a.artifact_name "
+            "AND client_ts >= :since AND client_ts < :until)"
+        )
+        rows = await self._db.execute_fetchall(
+            f"SELECT a.artifact_type, a.artifact_name, {seek.format('min')}, "
+            f"{seek.format('max')} FROM artifact_summary a {only}",
+            {"since": since, "until": until, "kind": f.artifact_type},
+        )
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
     async def per_day(self, f: Filters) -> list[dict[str, Any]]:
         """Uses and failures per UTC day over the range, days without use included."""
@@ -273,9 +285,10 @@ class ReportStore(Store):
         ]  # fmt: skip
         for part in event_parts:
             where, values = part.event_conditions()
+            index = part.events_index()
             queries.append((
                 f"SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0) "
-                f"FROM events WHERE {where} GROUP BY 1",
+                f"FROM events {index} WHERE {where} GROUP BY 1",
                 values,
             ))  # fmt: skip
         days = None if f.by_events else _whole_days_where(f)
@@ -394,19 +407,25 @@ class ReportStore(Store):
             )  # fmt: skip
         return out
 
-    async def subagents(self, f: Filters) -> list[dict[str, Any]]:
+    async def subagents(
+        self, f: Filters, agents: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         """Each subagent type: how often it ran (its Agent/Task calls) and what was used
-        inside it, most used first."""
-        runs = {
-            a["artifact_name"]: a
-            for a in await self.artifacts(Filters(f.since, f.until, f.project, f.session, "agent"))
-        }
-        where, values = Filters(f.since, f.until, f.project, f.session).event_conditions()
+        inside it, most used first. `agents`: the agent rows of `artifacts` over the same
+        filters, if the caller has them already."""
+        if agents is None:
+            agents = await self.artifacts(Filters(f.since, f.until, f.project, f.session, "agent"))
+        runs = {a["artifact_name"]: a for a in agents if a["artifact_type"] == "agent"}
+        every_kind = Filters(f.since, f.until, f.project, f.session)
+        where, values = every_kind.event_conditions()
+        # Without a session or project, the partial index on agent_type (which covers the
+        # query) reads fewer rows than a range of days.
+        index = every_kind.events_index() if every_kind.by_events else ""
         inside: dict[str, list[dict[str, Any]]] = {}
         for agent, kind, name, uses, failures in await self._db.execute_fetchall(
             f"""
             SELECT agent_type, artifact_type, artifact_name, count(*), sum(success IS 0)
-            FROM events WHERE agent_type IS NOT NULL AND {where}
+            FROM events {index} WHERE agent_type IS NOT NULL AND {where}
             GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3
             """,
             values,

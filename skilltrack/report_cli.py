@@ -110,7 +110,9 @@ async def build(
         artifacts = await store.artifacts(f)
         per_day = await store.per_day(f)
         versions = await store.versions(f) if f.artifact_type in (None, "skill") else []
-        subagents = await store.subagents(f) if f.artifact_type in (None, "agent") else []
+        subagents = (
+            await store.subagents(f, agents=artifacts) if f.artifact_type in (None, "agent") else []
+        )
         last_uses = await store.last_uses("skill")
     finally:
         await store.close()

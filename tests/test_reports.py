@@ -227,6 +227,40 @@ async def test_an_older_database_gets_its_daily_stats_from_its_events(
         await migrated.close()
 
 
+async def test_rekeying_the_daily_stats_keeps_them_and_their_trigger(
+    tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skilltrack.daemon import store as store_module
+    from skilltrack.daemon.migrations import MIGRATIONS
+
+    db = tmp_path / "m006.db"
+    names = [m.__name__ for m in MIGRATIONS]
+    with monkeypatch.context() as m:  # as the release with m006 left it
+        m.setattr(
+            store_module,
+            "MIGRATIONS",
+            MIGRATIONS[: names.index("m006_daily_stats_and_ratings") + 1],
+        )
+        old = await ReportStore.open(db)
+        await old.insert([record(g) for g in generated[:500]])
+        await old.close()
+    migrated = await ReportStore.open(db)  # m007: the new key, the trigger made again
+    try:
+        await migrated.insert([record(g) for g in generated[500:]])  # counted by the trigger
+        for f in (Filters(since=START + 2.5 * DAY_S), Filters(until=START + 5.5 * DAY_S)):
+            want = expected(generated, f)
+            got = {(a["artifact_type"], a["artifact_name"]): a for a in await migrated.artifacts(f)}
+            assert {k: (g["uses"], g["failures"]) for k, g in got.items()} == {
+                k: (w["uses"], w["failures"]) for k, w in want.items()
+            }
+        (key,) = await migrated._db.execute_fetchall(
+            "SELECT sql FROM sqlite_master WHERE name = 'artifact_stats'"
+        )
+        assert "PRIMARY KEY (artifact_type, artifact_name, bucket, day)" in key[0]
+    finally:
+        await migrated.close()
+
+
 def _row(ts: float, kind: str, name: str, **fields: Any) -> EventRow:
     base: dict[str, Any] = dict(
         event_id=str(uuid.uuid4()), hook_event="PostToolUse", client_ts=ts, received_at=ts,
