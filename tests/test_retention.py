@@ -6,9 +6,12 @@ summaries counted; the test proves both halves of that.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import time
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +83,50 @@ def test_stats_shows_size_rows_oldest_event_and_schema(aged: Home) -> None:
 def test_stats_without_a_database(home: Home) -> None:
     assert home.cli("skilltrack", "stats").stdout.strip() == "no database yet"
     assert not home.paths.db.exists()
+
+
+async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention loop itself, in-process on a real store: its first delay shortened to
+    1 s and its day to 0.2 s."""
+    from skilltrack import paths as paths_mod
+    from skilltrack.config import Settings
+    from skilltrack.daemon import server
+    from skilltrack.daemon.store import Record, Store
+    from tests.test_reports import Generated, record
+
+    monkeypatch.setattr(server, "RETENTION_FIRST_S", 1.0)
+    monkeypatch.setattr(server, "RETENTION_INTERVAL_S", 0.2)
+    store = await Store.open(tmp_path / "skilltrack.db")
+    now = time.time()
+
+    def event(age_days: float) -> Record:
+        return record(Generated(now - age_days * DAY, "tool", "Bash", True, 5, "s", "~/app"))
+
+    async def stored() -> int:
+        rows = await store._db.execute_fetchall("SELECT count(*) FROM events")
+        return int(next(iter(rows))[0])
+
+    async def until_stored(count: int) -> None:
+        for _ in range(200):
+            if await stored() == count:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{await stored()} events stored after 10 s, not {count}")
+
+    daemon = server.Daemon(paths_mod.under(tmp_path), Settings(retention_days=30))
+    await store.insert([event(31), event(45), event(29), event(1)])
+    loop = asyncio.create_task(daemon._retention_loop(store))
+    try:
+        await asyncio.sleep(0.2)
+        assert await stored() == 4  # not before the first delay
+        await until_stored(2)  # the two older than 30 days went
+        await store.insert([event(60)])  # and one more, for the next day's round
+        assert await stored() == 3
+        await until_stored(2)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+        await store.close()
