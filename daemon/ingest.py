@@ -24,6 +24,9 @@ from skilltrack.daemon.store import EventRow, Record, SkillVersion, TrainingExam
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame, encode_spool_record
 
 VERSION_CACHE_MAX = 1024
+# How much older than its SKILL.md a use may be and still be counted for the file's version:
+# mtime granularity, and the moments between the hook's clock reading and the tool's end.
+EDIT_SLACK_S = 2.0
 # The working directory as Claude Code sent it: skills are looked up relative to it, so it is
 # read before sanitizing shortens it. Claude Code puts `cwd` before the tool's input, so the
 # first match is the event's own.
@@ -87,7 +90,9 @@ class Ingest:
         skill: SkillVersion | None = None
         if usage.artifact_type == "skill" and usage.artifact_name:
             found = find(usage.artifact_name)
-            if found is not None:
+            # A use from before the file's last edit (replayed from the spool, say) ran a
+            # version that is gone: its version is unknown rather than the new one's.
+            if found is not None and frame.client_ts + EDIT_SLACK_S >= found.modified:
                 skill = self._version_of(found, cwd, frame.client_ts)
         privacy = self.settings.privacy
         payload, capped = enrich.cap_payload(

@@ -37,6 +37,7 @@ class SkillFile:
     path: str
     description: str | None
     content_hash: str  # hex SHA-256 of SKILL.md
+    modified: float  # its mtime: a use from before it ran an older version
 
 
 _K = TypeVar("_K")
@@ -101,6 +102,7 @@ class SkillLocator:
             path=path,
             description=description_of(data.decode("utf-8", "replace")),
             content_hash=hashlib.sha256(data).hexdigest(),
+            modified=st.st_mtime,
         )
         _bounded(self._files)[path] = (signature, found)
         return found

@@ -222,6 +222,21 @@ def test_editing_skill_md_makes_a_new_version_at_the_next_use(tmp_path: Path) ->
     assert first.skill_id == edited.skill_id  # the same skill, a new version
 
 
+def test_a_use_from_before_the_last_edit_gets_no_version(tmp_path: Path) -> None:
+    """An event replayed from the spool after its SKILL.md was edited: the version it ran is
+    gone, so it is counted as a use of the skill with no version, not of the new one."""
+    write_skill(tmp_path / "home", "pdf-helper")
+    event = EVENTS["PostToolUse — Skill"]
+    hour_ago = RawFrame(
+        "00000000-0000-4000-8000-000000000001", f"{time.time() - 3600:.6f}", "-",
+        json.dumps(event).encode(),
+    )  # fmt: skip
+    old = make_ingest(tmp_path).parse(hour_ago)
+    assert (old.row.artifact_type, old.row.artifact_name) == ("skill", "pdf-helper")
+    assert (old.skill, old.row.skill_id, old.row.skill_version) == (None, None, None)
+    assert make_ingest(tmp_path).parse(frame(event, 2)).skill is not None  # a use from now
+
+
 def test_missing_or_unparseable_skill_is_stored_with_what_is_known(tmp_path: Path) -> None:
     ingest = make_ingest(tmp_path)
     missing = ingest.parse(frame(real("PostToolUse — Skill", tool_input={"skill": "gone"})))
