@@ -218,7 +218,7 @@ def duration_chart(artifacts: Sequence[dict[str, Any]], width: int = 460) -> str
         x = label_w + plot_w * d / decades
         marks.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{base}" stroke="#eceef1"/>'
-            f'<text x="{x:.1f}" y="{base + 13}" text-anchor="middle">{_ms(10**d)}</text>'
+            f'<text x="{x:.1f}" y="{base + 13}" text-anchor="middle">{_decade(d)}</text>'
         )
     return _svg("durations", width, height, "Durations, p50 and p95, log scale", marks)
 
@@ -262,6 +262,11 @@ def _ms(value: float | None) -> str:
     if value < 60_000:
         return f"{value / 1000:.3g} s"
     return f"{value / 60_000:.3g} min"
+
+
+def _decade(power: int) -> str:
+    """An axis label for 10**power ms: 1 ms, 10 ms, 100 ms, 1 s, 10 s, 100 s, 1000 s."""
+    return f"{10**power} ms" if power < 3 else f"{10 ** (power - 3)} s"
 
 
 def _clip(text: str, limit: int = 28) -> str:
