@@ -12,6 +12,9 @@ order, so that machine noise falls on all of them alike. Cases:
 - `wedged`: the hook against a socket that accepts connections but never answers (the
   hook waits out its deadline, then spools).
 
+`measure_loaded` times the hook (beside `pass`) while another process keeps the daemon busy
+with a steady rate of other sessions' events.
+
 Afterwards it checks what each case left behind: every `up` event in the database and none in
 the spool, every `down` and `wedged` event in its spool, exit code 0 and empty stdout always.
 """
@@ -19,9 +22,12 @@ the spool, every `down` and `wedged` event in its spool, exit code 0 and empty s
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -190,3 +196,84 @@ def measure(runs: int, warmups: int, log: Callable[[str], None], seed: int = 1) 
             if case != "pass":
                 checks.append(Check(f"{case}: bytes written to stderr", 0, err))
     return HookResult(runs, warmups, len(payload), ms, checks)
+
+
+@dataclass
+class LoadedResult:
+    """The hook timed while other sessions' events keep the daemon busy."""
+
+    rate: float  # background events per second asked of the load process
+    load: dict[str, float]  # what it did: sent, ok, errors, seconds
+    runs: int
+    ms: dict[str, list[float]]  # "pass" and "loaded", interleaved under the same load
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def achieved(self) -> float:
+        """Background events acknowledged per second."""
+        return self.load["ok"] / self.load["seconds"] if self.load["seconds"] else 0.0
+
+    def summary(self, case: str) -> Summary:
+        return Summary.of(self.ms[case])
+
+    def ratio_p50(self) -> float:
+        return self.summary("loaded").p50 / self.summary("pass").p50
+
+
+def measure_loaded(
+    runs: int, warmups: int, rate: float, log: Callable[[str], None], seed: int = 2
+) -> LoadedResult:
+    """Time the hook against a daemon taking `rate` events a second from another process
+    (bench/pacedload.py), interleaved with `python -I -S -c pass` under the same load."""
+    exe = sys.executable
+    payload = post_tool_use()
+    with home("hook-loaded") as h:
+        stdin = h.dir / "event.json"
+        stdin.write_bytes(payload)
+        h.env["SKILLTRACK_NO_AUTOSTART"] = "1"
+        spawners = {
+            "pass": Spawner([exe, "-I", "-S", "-c", "pass"], h.env, stdin, h.dir / "out-pass"),
+            "loaded": Spawner([exe, "-I", "-S", os.fspath(HOOK)], h.env, stdin, h.dir / "out"),
+        }
+        with running_daemon(h) as daemon:
+            load = subprocess.Popen(
+                [exe, os.fspath(ROOT / "bench" / "pacedload.py"), os.fspath(h.paths.socket),
+                 str(rate)],
+                stdout=subprocess.PIPE, env=h.env,
+            )  # fmt: skip
+            try:
+                time.sleep(1.0)  # the load reaches its pace first
+                log(f"hook under load: {rate:,.0f} events/s in the background, {runs} rounds")
+                rng = random.Random(seed)
+                order = list(spawners)
+                ms: dict[str, list[float]] = {case: [] for case in spawners}
+                for i in range(warmups + runs):
+                    rng.shuffle(order)
+                    for case in order:
+                        took = spawners[case]()
+                        if i >= warmups:
+                            ms[case].append(took)
+            finally:
+                load.send_signal(signal.SIGTERM)
+                out, _ = load.communicate(timeout=60)
+            if load.returncode != 0:
+                raise BenchError(f"the background load exited with {load.returncode}")
+            counts = json.loads(out)
+            stored = count_events(h.paths.db)
+            if daemon.stop() != 0:
+                raise BenchError("the daemon did not exit 0 on SIGTERM")
+        checks = [
+            Check(
+                "under load: events in the database (hook runs + acknowledged background)",
+                warmups + runs + int(counts["ok"]),
+                stored,
+            ),
+            Check("under load: background events not acknowledged", 0, int(counts["errors"])),
+            Check(
+                "under load: hook runs that exited non-zero", 0, len(spawners["loaded"].failures)
+            ),
+            Check(
+                "under load: hook bytes written to stdout", 0, spawners["loaded"].output_bytes()[0]
+            ),
+        ]
+    return LoadedResult(rate, counts, runs, ms, checks)

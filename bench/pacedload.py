@@ -1,0 +1,67 @@
+"""A steady background load on a daemon: RATE events a second until SIGTERM, in its own process.
+
+    python bench/pacedload.py SOCKET RATE
+
+Other Claude Code sessions' events, while the benchmark times a hook: each event is its own
+connection and frame, as in `ingestload`, started on a fixed schedule (not when the previous
+one is answered), so the daemon sees the rate whatever its latency. On SIGTERM it prints one
+JSON line, `{"sent", "ok", "errors", "seconds"}`, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+
+async def _run(socket_path: str, rate: float) -> dict[str, float]:
+    from bench.ingestload import OK, _frame, _send_one
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    counts = {"sent": 0, "ok": 0, "errors": 0}
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one() -> None:
+        try:
+            reply = await _send_one(socket_path, _frame())
+        except (OSError, TimeoutError):
+            counts["errors"] += 1
+            return
+        counts["ok" if reply.decode(errors="replace").strip() == OK else "errors"] += 1
+
+    start = time.monotonic()
+    while not stop.is_set():
+        due = start + counts["sent"] / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
+            continue
+        counts["sent"] += 1
+        task = asyncio.create_task(one())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    elapsed = time.monotonic() - start
+    if pending:
+        await asyncio.wait(pending)
+    return {**counts, "seconds": round(elapsed, 3)}
+
+
+def main() -> None:
+    socket_path, rate = sys.argv[1], float(sys.argv[2])
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        print(json.dumps(runner.run(_run(socket_path, rate))), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.append(str(Path(__file__).resolve().parent.parent))  # the bench package
+    main()
