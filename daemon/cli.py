@@ -239,6 +239,8 @@ def show_status(paths: Paths, *, as_json: bool) -> int:
         print(
             f"  store      {'ok' if store['healthy'] else 'DEGRADED: ' + str(store['last_error'])}"
         )
+        if store.get("quarantined"):
+            print(f"  QUARANTINED {store['quarantined']}")
         print(
             f"  since start: {c['stored']} stored, {c['duplicates']} duplicates, "
             f"{c['replayed']} replayed from spool, {c['spooled']} spooled"

@@ -37,7 +37,7 @@ from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
 from skilltrack.daemon.outbox import ForwardStore, sink_specs
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import Record, Store
+from skilltrack.daemon.store import Record, Store, is_corrupt, quarantine
 from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
@@ -96,6 +96,7 @@ class Daemon:
         self._writer: Writer | None = None
         self._forwarder: Forwarder | None = None
         self._dashboard: Dashboard | None = None
+        self.quarantined: str | None = None  # what happened to an unreadable database
         self.dashboard_error: str | None = None
 
     @property
@@ -108,7 +109,7 @@ class Daemon:
         keys = config.read_sink_keys(self.settings)  # before anything: a missing key stops us
         lock_fd = self._prepare()
         try:
-            self._store = await ForwardStore.open(self.paths.db)
+            self._store = await self._open_store()
             # The sinks that new events are queued for: none, if forwarding is off.
             await self._store.configure_sinks(sink_specs(self.settings))
             forward_store = None
@@ -135,6 +136,19 @@ class Daemon:
                 self.paths.pid.unlink()
             os.close(lock_fd)
             log.info("stopped")
+
+    async def _open_store(self) -> ForwardStore:
+        """The store; a file SQLite cannot read as a database is moved aside (never
+        deleted or written over) and a fresh one made, so that events keep being stored."""
+        try:
+            return await ForwardStore.open(self.paths.db)
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                raise
+            moved = quarantine(self.paths.db)
+            self.quarantined = f"{self.paths.db} was unreadable ({exc}): moved to {moved}"
+            log.error("%s; starting a fresh database", self.quarantined)
+            return await ForwardStore.open(self.paths.db)
 
     def _prepare(self) -> int:
         os.umask(0o077)
@@ -345,7 +359,11 @@ class Daemon:
             "uptime_s": round(time.time() - self.started_at, 3),
             "connections": len(self.connections),
             "buffer": {"pending": writer.backlog, "capacity": writer.capacity},
-            "store": {"healthy": writer.healthy, "last_error": writer.last_error},
+            "store": {
+                "healthy": writer.healthy,
+                "last_error": writer.last_error,
+                "quarantined": self.quarantined,
+            },
             "settings": {
                 "tenant_id": self.settings.tenant_id,
                 "user_id": self.settings.user_id,

@@ -23,6 +23,9 @@ from skilltrack.daemon.migrations import MIGRATIONS
 from skilltrack.wire import RawFrame
 
 BUSY_TIMEOUT_MS = 250
+# What SQLite says of a file that is not a database, or one whose pages contradict each
+# other; "locked", "busy", "full" or an I/O error are not this: they pass, or need a person.
+_CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
 class EventRow(NamedTuple):
@@ -472,3 +475,24 @@ class Store:
             await self._rollback()
             raise
         return cursor.rowcount
+
+
+def is_corrupt(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused the file itself (not a database, or malformed)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _CORRUPT
+
+
+def quarantine(path: Path, now: float | None = None) -> Path:
+    """Move the database at `path` (and its -wal and -shm files) aside, to a name that holds
+    when and never replaces anything; the new path of the database file."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while any(Path(f"{target}{suffix}").exists() for suffix in ("", "-wal", "-shm")):
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{path}{suffix}").exists():
+            os.rename(f"{path}{suffix}", f"{target}{suffix}")
+    return target
