@@ -8,21 +8,29 @@ The short versions run in CI; `scripts/test -m slow` adds the long ones.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
+import re
+import resource
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from skilltrack.daemon.store import is_corrupt, quarantine
-from tests.conftest import Home, payload
+from skilltrack.wire import encode_frame
+from tests.conftest import DaemonProcess, Home, payload
 from tests.test_crash_and_autostart import daemon_processes
 
 # -- an unreadable database at start --------------------------------------------------------
@@ -218,3 +226,195 @@ def test_sigkill_at_random_moments_under_load_loses_and_doubles_nothing(
         f"kills at {moments}: lost {lost[:5]}, doubled {doubled[:5]}"
     )
     assert len(stored) == len(sent)
+
+
+# -- a whole session without a daemon -----------------------------------------------------
+
+
+def test_a_whole_session_without_a_daemon_is_spooled_then_stored_once(home: Home) -> None:
+    """A session's worth of events of every kind while no daemon runs (and none may start):
+    all spooled; the next daemon stores each once, and the one after replays nothing."""
+    session = str(uuid.uuid4())
+    events = [payload("SessionStart", session_id=session, source="startup")]
+    for i in range(150):
+        kind = ("PostToolUse", "PostToolUse", "PostToolUseFailure")[i % 3]
+        events.append(payload(kind, session_id=session, tool_use_id=f"toolu_{i:03d}"))
+    events.append(payload("SessionEnd", session_id=session, reason="exit"))
+    for stdin in events:
+        result = home.hook(stdin, extra_env={"SKILLTRACK_NO_AUTOSTART": "1"})
+        assert (result.returncode, result.stdout) == (0, b""), result
+    assert home.status()["spool"]["records"] == len(events)
+    assert not home.paths.db.exists()  # nothing ran to create it
+    daemon = home.start_daemon()
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool replayed")
+    stored = home.events()
+    assert len(stored) == len(events)
+    assert {e["session_id"] for e in stored} == {session}
+    assert len({e["event_id"] for e in stored}) == len(events)
+    assert home.status()["counters"]["replayed"] == len(events)
+    daemon.terminate()
+    home.start_daemon()
+    assert home.status()["counters"]["replayed"] == 0
+    assert len(home.events()) == len(events)
+
+
+# -- hostile input on the socket ------------------------------------------------------------
+
+REPLY = re.compile(rb"^(OK|SPOOLED|ERR [a-z0-9_]+|BUSY [a-z0-9_]+)\n$")
+
+
+def _exchange(home: Home, data: bytes, timeout: float = 10.0) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(home.paths.socket))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        reply = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := s.recv(4096):
+                reply += chunk
+        return reply
+
+
+def _rss_kib(home: Home) -> int:
+    pid = home.status()["pid"]
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _valid_frame(payload_bytes: bytes) -> bytes:
+    return encode_frame(str(uuid.uuid4()), time.time(), payload_bytes)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"hook_event_name": "PostToolUse", "session_id": "s", "tool_input": ' + (
+        b"[" * depth + b"]" * depth + b"}"
+    )
+
+
+_FIELDS = ["session_id", "tool_name", "tool_input", "tool_use_id", "cwd", "duration_ms",
+           "agent_type", "tool_response"]  # fmt: skip
+_WRONG = st.one_of(
+    st.integers(),
+    st.lists(st.integers(), max_size=3),
+    st.booleans(),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+def _frame_of(fields: dict[str, object]) -> bytes:
+    return _valid_frame(json.dumps({"hook_event_name": "PostToolUse", **fields}).encode())
+
+
+frames = st.one_of(
+    st.binary(max_size=2048),  # anything at all
+    st.builds(  # a valid frame, cut short or with bytes flipped
+        lambda p, cut, flips: _mutate(_valid_frame(p), cut, flips),
+        st.just(payload()),
+        st.integers(0, 400),
+        st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=5),
+    ),
+    st.builds(  # a well-formed header around JSON of any shape
+        lambda v: _valid_frame(json.dumps(v).encode()),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids),
+            max_leaves=20,
+        ),
+    ),
+    st.builds(  # known fields with the wrong types
+        _frame_of, st.dictionaries(st.sampled_from(_FIELDS), _WRONG)
+    ),
+    st.builds(lambda b: _valid_frame(b"\xff\xfe" + b), st.binary(max_size=64)),  # not UTF-8
+    st.integers(1000, 200_000).map(lambda d: _valid_frame(_nested(d))),  # deep nesting
+)
+
+
+def _mutate(frame: bytes, cut: int, flips: list[tuple[int, int]]) -> bytes:
+    data = bytearray(frame[: len(frame) - min(cut, len(frame))])
+    for at, value in flips:
+        if data:
+            data[at % len(data)] = value
+    return bytes(data)
+
+
+def test_fuzzed_frames_are_each_answered_or_counted_and_the_daemon_keeps_serving(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    """Hypothesis's frames over the real socket to one daemon: each gets one reply line; what
+    was acknowledged is stored, what was refused is counted under a reason; and afterwards
+    the daemon still stores a real hook's event, its memory not grown."""
+    replies: list[bytes] = []
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(frames)
+    def one(data: bytes) -> None:
+        reply = _exchange(home, data)
+        assert REPLY.match(reply), (data[:200], reply)
+        replies.append(reply)
+
+    rss_before = _rss_kib(home)
+    one()
+    acknowledged = sum(1 for r in replies if r == b"OK\n")
+    refused = len(replies) - acknowledged
+    counters = home.status()["counters"]
+    assert len(home.events(10**6)) == acknowledged
+    assert sum(counters["rejected"].values()) == refused, counters["rejected"]
+    assert home.hook(payload(tool_use_id="toolu_after_fuzz")).returncode == 0
+    assert "toolu_after_fuzz" in {e["tool_use_id"] for e in home.events(10**6)}
+    assert _rss_kib(home) < rss_before + 64 * 1024, "the daemon's memory grew by 64 MiB+"
+
+
+def test_a_100_mb_frame_is_refused_without_being_held(home: Home, daemon: DaemonProcess) -> None:
+    rss_before = _rss_kib(home)
+    header = b"ST1 " + str(uuid.uuid4()).encode() + b" 1.0 -\n"
+    reply = b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(str(home.paths.socket))
+        chunk = b"x" * (1 << 20)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            s.sendall(header)
+            for _ in range(100):
+                s.sendall(chunk)
+        with contextlib.suppress(ConnectionResetError):
+            while data := s.recv(4096):
+                reply += data
+    assert reply == b"ERR too_large\n"
+    assert home.status()["counters"]["rejected"] == {"too_large": 1}
+    assert _rss_kib(home) < rss_before + 32 * 1024  # refused as it came, not buffered
+
+
+def test_a_thousand_idle_connections_do_not_stop_a_hook(home: Home, daemon: DaemonProcess) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
+    idle = []
+    try:
+        for i in range(1000):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            idle.append(s)
+            s.connect(str(home.paths.socket))
+            if i % 3 == 0:
+                s.sendall(_valid_frame(payload())[:40])  # half a frame, then silence
+        started = time.monotonic()
+        result = home.hook(payload(tool_use_id="toolu_beside_1000"))
+        took = time.monotonic() - started
+        assert result.returncode == 0
+        assert "toolu_beside_1000" in {e["tool_use_id"] for e in home.events()}
+        assert took < 5.0, f"the hook took {took:.1f}s beside 1,000 idle connections"
+        assert home.status()["connections"] >= 1000
+    finally:
+        for s in idle:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    # The stalled ones are timed out (BUSY timeout, counted) or closed by us: none linger.
+    home.wait_for(lambda: home.status()["connections"] == 1, timeout=15, what="idle ones gone")
