@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +32,7 @@ from hypothesis import strategies as st
 from skilltrack.daemon.store import is_corrupt, quarantine
 from skilltrack.wire import encode_frame
 from tests.conftest import DaemonProcess, Home, payload
+from tests.receiver import running
 from tests.test_crash_and_autostart import daemon_processes
 
 # -- an unreadable database at start --------------------------------------------------------
@@ -418,3 +420,53 @@ def test_a_thousand_idle_connections_do_not_stop_a_hook(home: Home, daemon: Daem
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     # The stalled ones are timed out (BUSY timeout, counted) or closed by us: none linger.
     home.wait_for(lambda: home.status()["connections"] == 1, timeout=15, what="idle ones gone")
+
+
+# -- secrets: never in the database, the log, or what is forwarded ----------------------------
+
+
+def test_no_secret_of_the_corpus_reaches_the_database_log_or_a_receiver(home: Home) -> None:
+    """Every secret of the sanitizer's corpus, in a tool's input, output and error, with
+    snippet capture on (policy and consent) and an http and an otlp sink: the bytes of the
+    database, its WAL, the daemon's log and every body the receiver got hold none of them;
+    the marker beside each is found, so the search does look where the secret would be."""
+    from tests.test_forwarding import KEY, configure, http_sink, otlp_sink
+    from tests.test_sanitize import POSITIVES
+
+    with running(KEY) as receiver:
+        configure(home, collector=http_sink(receiver), otel=otlp_sink(receiver))
+        with home.paths.config.open("a") as f:
+            f.write('[capture]\nsnippets = true\nartifact_types = ["tool"]\n')
+        home.cli("skilltrack", "consent", "grant")
+        home.start_daemon()
+        for i, (_kind, text, _secret) in enumerate(POSITIVES):
+            fields: dict[str, Any] = {
+                "tool_input": {"command": f"MARK{i:03d}in {text}"},
+                "tool_use_id": f"toolu_secret_{i:03d}",
+            }
+            if i % 2:
+                result = home.hook(payload("PostToolUseFailure", error=f"MARK{i:03d}err {text}",
+                                           **fields))  # fmt: skip
+            else:
+                result = home.hook(payload(tool_response={"stdout": f"MARK{i:03d}out {text}"},
+                                           **fields))  # fmt: skip
+            assert result.returncode == 0
+        n = len(POSITIVES)
+        home.wait_for(lambda: len(home.events()) == n, what="every event stored")
+        stored_ids = {e["event_id"] for e in home.events()}
+        home.wait_for(
+            lambda: (
+                receiver.ids("/ingest") == stored_ids and receiver.ids("/v1/logs") >= stored_ids
+            ),
+            timeout=30,
+            what="every event delivered to both sinks",
+        )
+        bodies = b"\n".join(r.body for r in receiver.requests)
+    database = b"".join(p.read_bytes() for p in home.dir.glob("skilltrack.db*") if p.is_file())
+    log = home.paths.log.read_bytes()
+    for i, (kind, _text, secret) in enumerate(POSITIVES):
+        forms = {secret.encode(), json.dumps(secret)[1:-1].encode()}  # as is, and JSON-escaped
+        for where, data in (("database", database), ("log", log), ("forwarded", bodies)):
+            assert not any(form in data for form in forms), f"{kind} #{i} leaked into {where}"
+        assert f"MARK{i:03d}in".encode() in database
+        assert f"MARK{i:03d}in".encode() in bodies  # the input snippet, forwarded
