@@ -92,6 +92,12 @@ class Receiver:
         with self._lock:
             self.default = behaviour
 
+    def calm(self) -> None:
+        """Forget what is left of the script: from now on, answer as a healthy server."""
+        with self._lock:
+            self.script.clear()
+            self.default = Respond(200)
+
     @property
     def duplicates(self) -> int:
         with self._lock:

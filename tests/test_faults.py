@@ -470,3 +470,71 @@ def test_no_secret_of_the_corpus_reaches_the_database_log_or_a_receiver(home: Ho
             assert not any(form in data for form in forms), f"{kind} #{i} leaked into {where}"
         assert f"MARK{i:03d}in".encode() in database
         assert f"MARK{i:03d}in".encode() in bodies  # the input snippet, forwarded
+
+
+# -- receiver chaos -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "seconds", [pytest.param(12, id="12s"), pytest.param(180, id="3min", marks=pytest.mark.slow)]
+)
+def test_a_chaotic_receiver_under_load_gets_every_stored_event(home: Home, seconds: int) -> None:
+    """The http sink's receiver answers at random (seeded): 502, 503, 504, 429 with and
+    without Retry-After, 408, hangs past the sink's timeout, resets, and 200s so slow that the
+    sink gives up on them although the receiver took the batch; while real hooks keep
+    sending. At the end every stored event was received, duplicates come only from the slow
+    200s (whose answer was lost), and nothing is left waiting or dead."""
+    from tests.receiver import Behaviour, Hang, Reset, Respond
+    from tests.test_forwarding import KEY, configure, http_sink, sink_status
+
+    rng = random.Random(seconds)
+    chaos: list[Behaviour] = [
+        Respond(502), Respond(503), Respond(504), Respond(429), Respond(408),
+        Respond(429, headers={"Retry-After": "0"}), Hang(), Reset(),
+        Respond(200, delay_s=0.8),  # taken, but answered after the sink's 0.4 s timeout
+        Respond(200), Respond(200),
+    ]  # fmt: skip
+    with running(KEY) as receiver:
+        configure(home, collector=http_sink(receiver, timeout_s=0.4, batch_events=20))
+        home.start_daemon()
+        script = [rng.choice(chaos) for _ in range(40 * seconds)]
+        receiver.then(*script)
+        stop = threading.Event()
+        failed: list[int] = []
+
+        def sender(worker: int) -> None:
+            n = 0
+            while not stop.is_set():
+                result = home.hook(payload(tool_use_id=f"toolu_{worker}_{n:05d}"))
+                if result.returncode != 0:
+                    failed.append(result.returncode)
+                n += 1
+                time.sleep(0.02)
+
+        threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert failed == []
+        stored = {e["event_id"] for e in home.events(10**6)}
+        receiver.calm()  # the chaos ends; what is left must now arrive
+        home.wait_for(
+            lambda: receiver.ids() >= stored and sink_status(home, "collector")["backlog"] == 0,
+            timeout=60,
+            what=f"all {len(stored)} stored events received",
+        )
+        sink = sink_status(home, "collector")
+        served = receiver.answered()
+    assert len(stored) > 100
+    assert receiver.ids() == stored  # nothing received that was not stored either
+    assert sink["counters"]["dead"] == 0
+    assert sink["counters"]["delivered"] >= len(stored)
+    chaos_served = len([a for a in served if a != 200])
+    assert chaos_served > 20, f"only {chaos_served} chaotic answers: the test tested little"
+    slow_200s = script[: len(served)].count(Respond(200, delay_s=0.8))
+    # A batch the receiver took but whose answer came too late is sent again: at most a
+    # batch (20 events) of duplicates for each such answer, and they are counted.
+    assert receiver.duplicates <= 20 * slow_200s, (receiver.duplicates, slow_200s)
