@@ -1,6 +1,6 @@
 """Faults the daemon must survive without losing or doubling an event: an unreadable database
-at start, a full disk, repeated SIGKILLs under load from concurrent hooks, a whole session
-without a daemon.
+at start, a full disk, a database locked by another process for 10 s, repeated SIGKILLs
+under load from concurrent hooks, a whole session without a daemon.
 
 The short versions run in CI; `scripts/test -m slow` adds the long ones.
 """
@@ -17,6 +17,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -159,6 +160,64 @@ def test_a_full_disk_delays_events_in_memory_and_loses_none(small_disk: Home) ->
     )
     assert home.status()["store"]["healthy"] is True
     assert home.report()[0]["uses"] == 21  # each once, whichever way it came
+
+
+# -- a database locked by another process ----------------------------------------------------
+
+# Another program (a backup, `sqlite3` in a terminal) takes the write lock and sits on it.
+_LOCKER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+"""
+LOCK_HELD_S = 10.0
+
+
+def test_a_database_locked_by_another_process_for_10_s_delays_and_loses_nothing(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _LOCKER, str(home.paths.db), str(LOCK_HELD_S)],
+        stdout=subprocess.PIPE,
+    ) as locker:
+        try:
+            assert locker.stdout is not None
+            assert locker.stdout.readline() == b"locked\n"
+            started = time.monotonic()
+            sent: list[str] = []
+            unhealthy = None
+            while locker.poll() is None:  # hooks keep coming for as long as the lock is held
+                tool_use_id = f"toolu_locked_{len(sent)}"
+                result = home.hook(payload(tool_use_id=tool_use_id))
+                assert (result.returncode, result.stdout) == (0, b""), result
+                sent.append(tool_use_id)
+                if len(sent) == 5:
+                    unhealthy = home.status()["store"]
+            held = time.monotonic() - started
+        finally:
+            locker.kill()
+    assert held >= LOCK_HELD_S - 0.5, held
+    assert len(sent) >= 20, len(sent)
+    assert unhealthy is not None
+    assert unhealthy["healthy"] is False, unhealthy
+    assert "locked" in str(unhealthy["last_error"]), unhealthy
+
+    # The daemon recovers by itself: every event stored once, whether its own buffered copy
+    # or the hook's spooled one got there first.
+    home.wait_for(
+        lambda: sorted(e["tool_use_id"] for e in home.events()) == sorted(sent),
+        timeout=30,
+        what="every event sent during the lock",
+    )
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool to drain")
+    status = home.status()
+    assert status["store"]["healthy"] is True
+    assert status["counters"]["store_retries"] > 0
+    assert status["counters"]["stored"] == len(sent)
+    assert home.report()[0]["uses"] == len(sent)
 
 
 # -- SIGKILL at random moments under load -------------------------------------------------
