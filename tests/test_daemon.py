@@ -6,13 +6,14 @@ import os
 import socket
 import sqlite3
 import stat
+import struct
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from skilltrack.daemon import spool
+from skilltrack.daemon import connection, spool
 from skilltrack.wire import MAX_FRAME, RawFrame, encode_frame, encode_spool_record
 from tests.conftest import DaemonProcess, Home, payload
 
@@ -149,6 +150,17 @@ def test_another_uid_is_refused_at_the_socket(home: Home, daemon: DaemonProcess)
     assert b"OK" not in result.stdout, result.stdout
     assert home.events() == []
     assert home.status()["counters"]["rejected"] == {"peer_uid": 1}
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="SO_PEERCRED is Linux's")
+def test_the_fast_peer_check_reads_what_the_socket_module_reads() -> None:
+    assert connection._PEERCRED is not None  # loaded on Linux, or every connection pays more
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        slow = struct.unpack("3i", a.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        assert connection._PEERCRED(a.fileno()) == slow[1] == os.getuid()
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        connection._PEERCRED(a.fileno())  # closed: an error, never a uid that passes
 
 
 def test_oversized_frame_is_refused_and_counted(home: Home, daemon: DaemonProcess) -> None:
