@@ -207,6 +207,7 @@ class LoadedResult:
     runs: int
     ms: dict[str, list[float]]  # "pass" and "loaded", interleaved under the same load
     checks: list[Check] = field(default_factory=list)
+    warmups: int = 0
 
     @property
     def achieved(self) -> float:
@@ -276,4 +277,4 @@ def measure_loaded(
                 "under load: hook bytes written to stdout", 0, spawners["loaded"].output_bytes()[0]
             ),
         ]
-    return LoadedResult(rate, counts, runs, ms, checks)
+    return LoadedResult(rate, counts, runs, ms, checks, warmups)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench import render_reports
 from bench.enrichcost import BASH, EnrichResult
 from bench.forwardload import (
     HUNG_CASES,
@@ -15,9 +16,17 @@ from bench.forwardload import (
     OutageResult,
     hung_order,
 )
-from bench.hooktime import Check, HookResult
+from bench.hooktime import Check, HookResult, LoadedResult
 from bench.ingestload import IngestResult, ReplayResult
 from bench.machine import Machine
+from bench.mdparts import TIMES, Row
+from bench.mdparts import check_mark as _check
+from bench.mdparts import mib as _mib
+from bench.mdparts import ms as _ms
+from bench.mdparts import table as _table
+from bench.mdparts import us as _us
+from bench.mdparts import verdict as _verdict
+from bench.reportload import ReportResult
 from bench.stats import Summary
 
 HOOK_RATIO_TARGET = 1.5
@@ -29,7 +38,6 @@ FORWARD_TARGET = 10_000.0
 # With the sink's receiver hung, ingest and the hook stay within 10% of no forwarding.
 HUNG_INGEST_MIN = 0.90
 HUNG_HOOK_MAX = 1.10
-TIMES = "\N{MULTIPLICATION SIGN}"
 
 # Row labels of the summary table (tests/test_bench_smoke.py looks for each one).
 FIGURES = (
@@ -38,6 +46,7 @@ FIGURES = (
     "Hook p50, daemon down",
     "Hook worst case, daemon down",
     "Hook worst case, daemon wedged",
+    "Hook p50, daemon under load",
     "Daemon ingest rate",
     "Ingest latency p50",
     "Ingest latency p99",
@@ -50,68 +59,57 @@ FIGURES = (
     "Ingest with receiver hung",
     "Hook p50 with receiver hung",
     "Daemon RSS, outage backlog",
+    *render_reports.FIGURES,
     "Enrichment p50, Bash event",
 )
 
 
 @dataclass(frozen=True)
-class Row:
-    figure: str
-    measured: str
-    target: str
-    comparison: str
-    verdict: str
-    missed: str = ""  # the plain statement when a target is missed or a check failed
-
-    @property
-    def failed(self) -> bool:
-        return self.verdict.startswith("**")
-
-
-@dataclass(frozen=True)
 class Run:
+    """One run's results; a part is None when `--only` left it out."""
+
     machine: Machine
     mode: str
     command: str
-    hook: HookResult
-    ingest: IngestResult
-    replay: ReplayResult
-    forward: ForwardResult
-    enrich: EnrichResult
     elapsed_s: float
     load_before: str  # /proc/loadavg's 1, 5 and 15 minute averages
     load_after: str
+    hook: HookResult | None = None
+    loaded: LoadedResult | None = None
+    ingest: IngestResult | None = None
+    replay: ReplayResult | None = None
+    forward: ForwardResult | None = None
+    reports: ReportResult | None = None
+    enrich: EnrichResult | None = None
 
-
-def _ms(v: float) -> str:
-    return f"{v:.2f} ms"
-
-
-def _us(v: float) -> str:
-    return f"{v:,.1f} µs"
-
-
-def _mib(kib: int) -> str:
-    return f"{kib / 1024:.1f} MiB"
-
-
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**MISSED**"
-
-
-def _check(ok: bool) -> str:
-    return "OK" if ok else "**FAILED**"
+    @property
+    def complete(self) -> bool:
+        parts = (self.hook, self.loaded, self.ingest, self.replay, self.forward, self.reports,
+                 self.enrich)  # fmt: skip
+        return all(part is not None for part in parts)
 
 
 def summary_rows(run: Run) -> list[Row]:
-    rows = [
-        *_hook_rows(run.hook),
-        *_ingest_rows(run),
-        *_replay_and_memory_rows(run),
-        *_forward_rows(run.forward),
-        _enrich_row(run.enrich),
-    ]
-    assert tuple(r.figure for r in rows) == FIGURES
+    """The rows of the parts that ran, in the order of FIGURES (all of them in a whole run)."""
+    rows: list[Row] = []
+    if run.hook is not None:
+        rows += _hook_rows(run.hook)
+    if run.loaded is not None:
+        rows.append(_loaded_row(run.loaded))
+    if run.ingest is not None:
+        rows += _ingest_rows(run.ingest, run.machine)
+    if run.replay is not None:
+        rows.append(_replay_row(run.replay))
+    if run.ingest is not None:
+        rows += _memory_rows(run.ingest)
+    if run.forward is not None:
+        rows += _forward_rows(run.forward)
+    if run.reports is not None:
+        rows += render_reports.rows(run.reports)
+    if run.enrich is not None:
+        rows.append(_enrich_row(run.enrich))
+    figures = tuple(r.figure for r in rows)
+    assert figures == (FIGURES if run.complete else tuple(f for f in FIGURES if f in figures))
     return rows
 
 
@@ -164,8 +162,24 @@ def _hook_rows(hook: HookResult) -> list[Row]:
     ]
 
 
-def _ingest_rows(run: Run) -> list[Row]:
-    ingest = run.ingest
+def _loaded_row(loaded: LoadedResult) -> Row:
+    base, hook = loaded.summary("pass"), loaded.summary("loaded")
+    ratio = loaded.ratio_p50()
+    return Row(
+        "Hook p50, daemon under load",
+        f"{_ms(hook.p50)} = {ratio:.2f} {TIMES} pass",
+        f"≤ {HOOK_RATIO_TARGET} {TIMES} `python -I -S -c pass` p50 under the same load",
+        f"pass p50 {_ms(base.p50)} under the same load; background "
+        f"{loaded.achieved:,.0f} events/s acknowledged (asked {loaded.rate:,.0f})",
+        _verdict(ratio <= HOOK_RATIO_TARGET),
+        f"With the daemon taking {loaded.achieved:,.0f} events/s from other sessions, the "
+        f"hook's p50 is {_ms(hook.p50)}, {ratio:.2f} {TIMES} the {_ms(base.p50)} of "
+        f"`python -I -S -c pass` measured alongside it under the same load; the target is "
+        f"≤ {HOOK_RATIO_TARGET} {TIMES}.",
+    )
+
+
+def _ingest_rows(ingest: IngestResult, machine: Machine) -> list[Row]:
     main, cpu = ingest.main, ingest.cpu
     lat = main.latency()
     complete = _ingest_complete(ingest)
@@ -188,7 +202,7 @@ def _ingest_rows(run: Run) -> list[Row]:
             f"its event-loop thread used {per_event(cpu.loop)} of CPU (alone on a core, at "
             f"most {1000 / ingest.per_event_ms(cpu.loop):,.0f} events/s), its SQLite thread "
             f"{per_event(cpu.sqlite)}, and the load generator {per_event(cpu.loadgen)}, on "
-            f"{run.machine.cores} cores shared by all three.",
+            f"{machine.cores} cores shared by all three.",
         ),
         Row("Ingest latency p50", _ms(lat.p50), "(none)", "connect → `OK`", "—"),
         Row("Ingest latency p99", _ms(lat.p99), "(none)", f"max {_ms(lat.max)}", "—"),
@@ -213,23 +227,25 @@ def _ingest_complete(ingest: IngestResult) -> bool:
     return not ingest.errors and ingest.acked_ok == ingest.sent == ingest.db_events
 
 
-def _replay_and_memory_rows(run: Run) -> list[Row]:
-    replay, ingest = run.replay, run.ingest
+def _replay_row(replay: ReplayResult) -> Row:
     complete = _replay_complete(replay)
-    return [
-        Row(
-            "Spool replay rate",
-            f"{replay.rate:,.0f} events/s",
-            "(none)",
-            f"{replay.records:,} records in {replay.replay_s:.2f} s after the socket was up",
-            _check(complete),
-            ""
-            if complete
-            else (
-                f"Of {replay.records:,} spooled events, {replay.db_events:,} are in the "
-                f"database and {replay.spool_left:,} are still in the spool."
-            ),
+    return Row(
+        "Spool replay rate",
+        f"{replay.rate:,.0f} events/s",
+        "(none)",
+        f"{replay.records:,} records in {replay.replay_s:.2f} s after the socket was up",
+        _check(complete),
+        ""
+        if complete
+        else (
+            f"Of {replay.records:,} spooled events, {replay.db_events:,} are in the "
+            f"database and {replay.spool_left:,} are still in the spool."
         ),
+    )
+
+
+def _memory_rows(ingest: IngestResult) -> list[Row]:
+    return [
         Row(
             "Daemon RSS, idle",
             _mib(ingest.rss_idle_kib),
@@ -351,23 +367,22 @@ def _enrich_row(enrich: EnrichResult) -> Row:
 
 def checks(run: Run) -> list[Check]:
     ingest, replay = run.ingest, run.replay
-    return [
-        *run.hook.checks,
-        Check("ingest: events acknowledged OK", ingest.sent, ingest.acked_ok),
-        Check("ingest: events in the database", ingest.acked_ok, ingest.db_events),
-        Check("ingest: connection errors", 0, sum(ingest.errors.values())),
-        Check("replay: events in the database", replay.records, replay.db_events),
-        Check("replay: records left in the spool", 0, replay.spool_left),
-        Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
-        *run.forward.checks,
-        *run.enrich.checks,
-    ]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
+    out = [*(run.hook.checks if run.hook else []), *(run.loaded.checks if run.loaded else [])]
+    if ingest is not None:
+        out += [
+            Check("ingest: events acknowledged OK", ingest.sent, ingest.acked_ok),
+            Check("ingest: events in the database", ingest.acked_ok, ingest.db_events),
+            Check("ingest: connection errors", 0, sum(ingest.errors.values())),
+        ]
+    if replay is not None:
+        out += [
+            Check("replay: events in the database", replay.records, replay.db_events),
+            Check("replay: records left in the spool", 0, replay.spool_left),
+            Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
+        ]
+    for part in (run.forward, run.reports, run.enrich):
+        out += part.checks if part is not None else []
+    return out
 
 
 def markdown(run: Run) -> str:
@@ -377,7 +392,7 @@ def markdown(run: Run) -> str:
     out = [
         "# skilltrack benchmarks",
         "",
-        f"Written by `{run.command}` ({run.mode} mode, {run.elapsed_s:.0f} s) on {m.date}. "
+        f"Written by `{run.command}` ({run.mode}, {run.elapsed_s:.0f} s) on {m.date}. "
         "Every figure below comes from this one run; each comparison was measured in the same "
         "run, interleaved with the figure it is compared with. Timings on a shared machine "
         "move from run to run: the load average and the CPU other processes used are given "
@@ -418,8 +433,21 @@ def markdown(run: Run) -> str:
         ]
     else:
         out += ["Every target was met in this run."]
-    out += ["", *_hook_section(run.hook), *_ingest_section(run.ingest)]
-    out += [*_replay_section(run.replay), *_forward_section(run), *_enrich_section(run)]
+    out.append("")
+    if run.hook is not None:
+        out += _hook_section(run.hook)
+    if run.loaded is not None:
+        out += _loaded_section(run.loaded)
+    if run.ingest is not None:
+        out += _ingest_section(run.ingest)
+    if run.replay is not None:
+        out += _replay_section(run.replay)
+    if run.forward is not None:
+        out += _forward_section(run.forward, run.ingest)
+    if run.reports is not None:
+        out += render_reports.section(run.reports)
+    if run.enrich is not None:
+        out += _enrich_section(run.enrich, run.ingest)
     out += [*_checks_section(run), *_method()]
     return "\n".join(out)
 
@@ -459,6 +487,33 @@ def _hook_section(hook: HookResult) -> list[str]:
             ["Case", "n", "p50", "p90", "p99", "max", "mean", "p50 / pass p50", "runs > 100 ms"],
             rows,
         ),
+        "",
+    ]
+
+
+def _loaded_section(loaded: LoadedResult) -> list[str]:
+    base = loaded.summary("pass").p50
+    rows = []
+    for case, label in (("pass", "`python -I -S -c pass`"), ("loaded", "hook, daemon under load")):
+        s = loaded.summary(case)
+        rows.append([label, str(s.n), _ms(s.p50), _ms(s.p90), _ms(s.p99), _ms(s.max),
+                     _ms(s.mean), f"{s.p50 / base:.2f} {TIMES}"])  # fmt: skip
+    load = loaded.load
+    return [
+        "## Hook with the daemon under load",
+        "",
+        f"While another process (`bench/pacedload.py`) sends the daemon {loaded.rate:,.0f} "
+        "events a second, other sessions' events each on its own connection, started on a "
+        "fixed schedule whatever the daemon's latency: "
+        f"{loaded.runs} timed rounds after {loaded.warmups} warm-up rounds, each spawning "
+        "`python -I -S -c pass` and the hook (the same event as above, its own daemon with "
+        "its own database) once, in a shuffled order, so that both pay the same load.",
+        "",
+        *_table(["Case", "n", "p50", "p90", "p99", "max", "mean", "p50 / pass p50"], rows),
+        "",
+        f"Background load: {int(load['sent']):,} events sent, {int(load['ok']):,} "
+        f"acknowledged `OK`, {int(load['errors']):,} errors, over {load['seconds']:.1f} s: "
+        f"{loaded.achieved:,.0f} events/s acknowledged.",
         "",
     ]
 
@@ -557,8 +612,7 @@ def _replay_section(replay: ReplayResult) -> list[str]:
     ]
 
 
-def _forward_section(run: Run) -> list[str]:
-    forward = run.forward
+def _forward_section(forward: ForwardResult, ingest: IngestResult | None) -> list[str]:
     return [
         "## Forwarding",
         "",
@@ -570,7 +624,7 @@ def _forward_section(run: Run) -> list[str]:
         "",
         *_drain_part(forward),
         *_hung_part(forward.hung),
-        *_outage_part(forward.outage, run.ingest),
+        *_outage_part(forward.outage, ingest),
     ]
 
 
@@ -701,7 +755,7 @@ def _hung_part(hung: HungResult) -> list[str]:
     ]
 
 
-def _outage_part(outage: OutageResult, ingest: IngestResult) -> list[str]:
+def _outage_part(outage: OutageResult, ingest: IngestResult | None) -> list[str]:
     rows = [["idle, after start", "0", "0", _mib(outage.rss_idle_kib), _mib(outage.hwm_idle_kib)]]
     rows += [
         [
@@ -731,17 +785,19 @@ def _outage_part(outage: OutageResult, ingest: IngestResult) -> list[str]:
         f"Sink counters at the end: delivered {counters.get('delivered', 0):,}, failed "
         f"attempts (retried) {counters.get('retried', 0):,}, dropped for backlog size "
         f"{counters.get('overflow', 0):,}, dropped for age {counters.get('expired', 0):,}; "
-        f"last error: `{outage.last_error}`. For "
-        f"scale, the daemon without forwarding after the ingest load above: "
-        f"{_mib(ingest.rss_after_kib)} (peak {_mib(ingest.hwm_after_kib)}).",
+        f"last error: `{outage.last_error}`."
+        + (
+            ""
+            if ingest is None
+            else f" For scale, the daemon without forwarding after the ingest load above: "
+            f"{_mib(ingest.rss_after_kib)} (peak {_mib(ingest.hwm_after_kib)})."
+        ),
         "",
     ]
 
 
-def _enrich_section(run: Run) -> list[str]:
-    enrich = run.enrich
+def _enrich_section(enrich: EnrichResult, ingest: IngestResult | None) -> list[str]:
     bash = enrich.kind(BASH).enrich()
-    loop_us = run.ingest.per_event_ms(run.ingest.cpu.loop) * 1000
     rows = [
         [
             kind.label,
@@ -768,9 +824,7 @@ def _enrich_section(run: Run) -> list[str]:
         "",
         f"At {INGEST_TARGET:,.0f} events/s the daemon has {EVENT_BUDGET_US:.0f} µs per event "
         f"in all; the Bash event's enrichment takes {_us(bash.p50)} of it at p50 "
-        f"({bash.p50 / EVENT_BUDGET_US:.0%}). For scale, the daemon's event-loop thread used "
-        f"{loop_us:.0f} µs of CPU per event during the ingest load above (same payload), which "
-        "includes this stage along with the socket and the frame handling.",
+        f"({bash.p50 / EVENT_BUDGET_US:.0%}).{_loop_scale(ingest)}",
         "",
         *_table(
             [
@@ -785,6 +839,17 @@ def _enrich_section(run: Run) -> list[str]:
         ),
         "",
     ]
+
+
+def _loop_scale(ingest: IngestResult | None) -> str:
+    if ingest is None:
+        return ""
+    loop_us = ingest.per_event_ms(ingest.cpu.loop) * 1000
+    return (
+        f" For scale, the daemon's event-loop thread used {loop_us:.0f} µs of CPU per event "
+        "during the ingest load above (same payload), which includes this stage along with "
+        "the socket and the frame handling."
+    )
 
 
 def _checks_section(run: Run) -> list[str]:
@@ -821,11 +886,28 @@ def _method() -> list[str]:
         "the backlog and the sink's counters are `skilltrack-daemon status --json`'s "
         "`forwarding` entry; lost events are the stored event ids (read-only) the receiver "
         "never accepted. The hung-receiver hook runs are spawned as in the hook section.",
+        "- Hook under load: the background load is `bench/pacedload.py` (one uvloop process, "
+        "each event a fresh connection and frame, sent on a fixed schedule and counted when "
+        "answered); the hook and `pass` are spawned as above, against a daemon of their own, "
+        "and every hook event and acknowledged background event is counted in its database.",
+        "- Reports: the database is built by `bench/eventgen.py` (fixed seeds: the same events "
+        "in every run, ending at the run's start) through `Store.open` and `Store.insert`. "
+        "Query timings are `perf_counter` around the in-process call; command timings around "
+        "`subprocess.run` of the venv's `skilltrack` script, its stdout read through a pipe; "
+        "dashboard timings around a `http.client` GET and the reading of its body (both "
+        "answers parsed after the clock stops). Every answer's uses are "
+        "checked against the generator's counts; the query's and the dashboard's answers must "
+        "equal the command's (the clean-up list aside: it names folders relative to `$HOME`). "
+        "Export memory is `ru_maxrss` from `os.wait4` on the export process, by a parent of "
+        "its own. The "
+        "database's size: `stat` of the file and its WAL after a checkpoint; the breakdown, "
+        "SQLite's `dbstat` virtual table.",
         "- Enrichment: `perf_counter_ns` around each `Ingest.parse` call (the frame, with a "
         "fresh UUID and `time.time()`, built outside the timed span) and each sanitizer call; "
         "the SKILL.md of `pdf-helper` sits in a temporary home, so the first call hashes it "
         "and later ones re-stat it, as in the daemon. The garbage collector stays on.",
-        "- Re-run: `.venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]`.",
+        "- Re-run: `.venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]`; "
+        "`--only PART[,PART] --output FILE` runs some parts alone (a partial report).",
         "",
     ]
 

@@ -1,15 +1,24 @@
 """Run skilltrack's benchmark and write BENCHMARKS.md.
 
     .venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]
+    .venv/bin/python bench/run.py [--quick] --only PART[,PART] --output FILE
 
-Measures, against the targets of design.md ("Guarantees, in numbers"): the hook's wall time
-per event (daemon up, down, wedged) beside `python -I -S -c pass`; the daemon's ingest rate
-with one connection per event, end to end into SQLite, and the count in the database
-afterwards; the spool replay rate; the daemon's RSS idle and after the load; forwarding: how
-fast a full outbox drains into a local receiver (`http` and `everyskill` sinks), ingest and
-hook wall time with the sink's receiver hung beside no forwarding, and the daemon's RSS while
-an hour's events wait for a receiver that is down; and, in-process, what the daemon's
-enrichment stage (and its sanitizer alone) costs per event of each kind.
+Measures, against the targets of design.md ("Guarantees, in numbers") and the issues': the
+hook's wall time per event (daemon up, down, wedged) beside `python -I -S -c pass`, and again
+while another process keeps the daemon busy with a steady rate of other sessions' events; the
+daemon's ingest rate with one connection per event, end to end into SQLite, and the count in
+the database afterwards; the spool replay rate; the daemon's RSS idle and after the load;
+forwarding: how fast a full outbox drains into a local receiver (`http` and `everyskill`
+sinks), ingest and hook wall time with the sink's receiver hung beside no forwarding, and the
+daemon's RSS while an hour's events wait for a receiver that is down; reports on a database
+of 1,000,000 realistic events (built through the daemon's store and triggers): `skilltrack
+report --json` and its query alone for five kinds of filter, the dashboard's JSON from a real
+daemon, `skilltrack export` throughput and peak RSS (beside a 10x smaller database), and the
+database's bytes per event; and, in-process, what the daemon's enrichment stage (and its
+sanitizer alone) costs per event of each kind.
+
+`--only` runs some parts alone (hook, loaded, ingest, replay, forward, reports, enrich) and
+writes a report of those parts only, to the file `--output` names.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
 timing target is reported in the file, not in the exit status); 1 when a check failed (the
@@ -24,6 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +59,12 @@ class Plan:
     hung_events: int  # per round and daemon
     hung_hook_runs: int  # hook runs per daemon, interleaved
     outage_events: int  # backlogged with the receiver down (an hour at 100 events/s in full)
+    loaded_rate: float  # background events per second while the hook is timed under load
+    loaded_runs: int
+    report_events: int  # in the reports' database
+    report_small_events: int  # the 10x smaller one beside it (export memory)
+    report_runs: int  # timed rounds of every report case, each way
+    report_warmups: int
 
 
 FULL = Plan(
@@ -69,6 +85,12 @@ FULL = Plan(
     hung_events=12_000,
     hung_hook_runs=300,
     outage_events=360_000,
+    loaded_rate=1_000.0,
+    loaded_runs=300,
+    report_events=1_000_000,
+    report_small_events=100_000,
+    report_runs=20,
+    report_warmups=2,
 )
 QUICK = Plan(
     hook_runs=100,
@@ -87,12 +109,29 @@ QUICK = Plan(
     hung_rounds=4,
     hung_events=1_500,
     hung_hook_runs=50,
-    outage_events=20_000,
+    outage_events=10_000,
+    loaded_rate=1_000.0,
+    loaded_runs=50,
+    report_events=20_000,
+    report_small_events=2_000,
+    report_runs=3,
+    report_warmups=1,
 )
+PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "enrich")
 
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _parts(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in PARTS] or ([] if names else [text])
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown part {unknown[0]!r}: choose from {', '.join(PARTS)}"
+        )
+    return names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,22 +140,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        default=ROOT / "BENCHMARKS.md",
         help="where to write the report (default: BENCHMARKS.md at the repository root)",
     )
+    parser.add_argument(
+        "--only",
+        type=_parts,
+        metavar="PART[,PART]",
+        help=f"run only these parts ({', '.join(PARTS)}); needs --output",
+    )
     args = parser.parse_args(argv)
+    if args.only and args.output is None:
+        parser.error("--only writes a partial report: name its file with --output")
+    output: Path = args.output or ROOT / "BENCHMARKS.md"
 
     # Imported here: run as a script, the repository root is not on sys.path until now.
-    from bench import enrichcost, forwardload, hooktime, ingestload, machine, render
-    from bench.daemonproc import BenchError, home
+    from bench import machine, render
+    from bench.daemonproc import BenchError
 
     plan = QUICK if args.quick else FULL
+    only = args.only or PARTS
     started = time.perf_counter()
     load_before = machine.load_average()
     try:
-        hook = hooktime.measure(plan.hook_runs, plan.hook_warmups, log)
+        parts = _measure(plan, only)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    command = "bench/run.py" + (" --quick" if args.quick else "")
+    mode = "quick mode" if args.quick else "full mode"
+    if args.only:
+        command += f" --only {','.join(only)}"
+        mode += f", only {', '.join(only)}"
+    run = render.Run(
+        machine=machine.describe(),
+        mode=mode,
+        command=f".venv/bin/python {command}",
+        elapsed_s=time.perf_counter() - started,
+        load_before=load_before,
+        load_after=machine.load_average(),
+        **parts,
+    )
+    output.write_text(render.markdown(run), encoding="utf-8")
+    log(f"wrote {output}")
+    for row in render.summary_rows(run):
+        log(f"{row.figure}: {row.measured} (target {row.target}) {row.verdict}")
+    failed = [c for c in render.checks(run) if not c.ok]
+    for c in failed:
+        log(f"CHECK FAILED: {c.what}: expected {c.expected}, found {c.found}")
+    return 1 if failed else 0
+
+
+def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
+    """Each part asked for, by its name in render.Run, in the order of PARTS."""
+    from bench import enrichcost, forwardload, hooktime, ingestload, reportload
+    from bench.daemonproc import home
+
+    parts: dict[str, Any] = {}
+    if "hook" in only:
+        parts["hook"] = hooktime.measure(plan.hook_runs, plan.hook_warmups, log)
+    if "loaded" in only:
+        parts["loaded"] = hooktime.measure_loaded(
+            plan.loaded_runs, plan.hook_warmups, plan.loaded_rate, log
+        )
+    if "ingest" in only:
         with home("ingest") as h:
-            ingest = ingestload.measure_ingest(
+            parts["ingest"] = ingestload.measure_ingest(
                 h,
                 plan.ingest_events,
                 plan.concurrency,
@@ -125,9 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan.idle_s,
                 log,
             )
+    if "replay" in only:
         with home("replay") as h:
-            replay = ingestload.measure_replay(h, plan.replay_records, log)
-        forward = forwardload.ForwardResult(
+            parts["replay"] = ingestload.measure_replay(h, plan.replay_records, log)
+    if "forward" in only:
+        parts["forward"] = forwardload.ForwardResult(
             http=forwardload.measure_drain("http", plan.forward_events, 1, log),
             everyskill=[
                 forwardload.measure_drain("everyskill", plan.everyskill_events, c, log)
@@ -146,33 +236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan.outage_events, plan.concurrency, plan.idle_s, log
             ),
         )
+    if "reports" in only:
+        parts["reports"] = reportload.measure(
+            plan.report_events,
+            plan.report_small_events,
+            plan.report_runs,
+            plan.report_warmups,
+            log,
+        )
+    if "enrich" in only:
         # Last, with the daemons gone: it runs in this process and wants a quiet CPU.
-        enrich = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    command = "bench/run.py" + (" --quick" if args.quick else "")
-    run = render.Run(
-        machine=machine.describe(),
-        mode="quick" if args.quick else "full",
-        command=f".venv/bin/python {command}",
-        hook=hook,
-        ingest=ingest,
-        replay=replay,
-        forward=forward,
-        enrich=enrich,
-        elapsed_s=time.perf_counter() - started,
-        load_before=load_before,
-        load_after=machine.load_average(),
-    )
-    args.output.write_text(render.markdown(run), encoding="utf-8")
-    log(f"wrote {args.output}")
-    for row in render.summary_rows(run):
-        log(f"{row.figure}: {row.measured} (target {row.target}) {row.verdict}")
-    failed = [c for c in render.checks(run) if not c.ok]
-    for c in failed:
-        log(f"CHECK FAILED: {c.what}: expected {c.expected}, found {c.found}")
-    return 1 if failed else 0
+        parts["enrich"] = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)
+    return parts
 
 
 if __name__ == "__main__":

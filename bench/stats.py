@@ -25,6 +25,7 @@ class Summary:
     n: int
     p50: float
     p90: float
+    p95: float
     p99: float
     max: float
     mean: float
@@ -35,6 +36,7 @@ class Summary:
             n=len(samples),
             p50=percentile(samples, 50),
             p90=percentile(samples, 90),
+            p95=percentile(samples, 95),
             p99=percentile(samples, 99),
             max=max(samples),
             mean=sum(samples) / len(samples),

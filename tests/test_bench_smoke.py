@@ -17,6 +17,7 @@ FIGURES = (
     "Hook p50, daemon down",
     "Hook worst case, daemon down",
     "Hook worst case, daemon wedged",
+    "Hook p50, daemon under load",
     "Daemon ingest rate",
     "Ingest latency p50",
     "Ingest latency p99",
@@ -29,6 +30,11 @@ FIGURES = (
     "Ingest with receiver hung",
     "Hook p50 with receiver hung",
     "Daemon RSS, outage backlog",
+    "Report p50 on 1M events",
+    "Dashboard JSON p50",
+    "Export throughput",
+    "Export peak RSS",
+    "Database bytes per event",
     "Enrichment p50, Bash event",
 )
 
