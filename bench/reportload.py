@@ -338,25 +338,12 @@ def measure(
         # daily prune (a minute after start) has nothing to delete from 90 days of events.
         h.paths.config.write_text("dashboard = true\nretention_days = 3650\n", encoding="utf-8")
         options = _options(built)
-        ms: dict[str, dict[str, list[float]]] = {way: {c: [] for c in CASES} for way in WAYS}
-        startup: list[float] = []
         with running_daemon(h) as daemon:
             run = _Runner(h, none_h, user_home, _dashboard_url(h))
-            jobs = [(way, case) for way in WAYS for case in CASES] + [("startup", "")]
-            log(f"reports: {warmups} warm-up rounds, then {runs} rounds of {len(jobs)}")
-            rng = random.Random(SEED)
-            for r in range(warmups + runs):
-                rng.shuffle(jobs)
-                for way, case in jobs:
-                    took = run(way, case, options.get(case, []))
-                    if r >= warmups:
-                        (startup if way == "startup" else ms[way][case]).append(took)
+            ms, startup = _rounds(run, options, runs, warmups, log)
             rss = daemon.rss_kib()
             if daemon.stop() != 0:
                 raise BenchError("the daemon did not exit 0 on SIGTERM")
-        for way in WAYS:
-            case, s = max(((c, Summary.of(ms[way][c])) for c in CASES), key=lambda x: x[1].p50)
-            log(f"reports: {way} p50 slowest {s.p50:.1f} ms ({case})")
         exports = []
         for hh, b in ((small_h, small), (h, built)):
             for fmt in ("jsonl", "csv"):
@@ -382,6 +369,33 @@ def measure(
         answer_artifacts=len(answer.get("artifacts", [])),
         checks=checks,
     )
+
+
+def _rounds(
+    run: _Runner,
+    options: dict[str, list[str]],
+    runs: int,
+    warmups: int,
+    log: Callable[[str], None],
+) -> tuple[dict[str, dict[str, list[float]]], list[float]]:
+    """`warmups` untimed rounds, then `runs` timed ones, of every (way, case) pair and the
+    command without a database, each round in a shuffled order; the samples by way and case,
+    and the start-up's."""
+    ms: dict[str, dict[str, list[float]]] = {way: {c: [] for c in CASES} for way in WAYS}
+    startup: list[float] = []
+    jobs = [(way, case) for way in WAYS for case in CASES] + [("startup", "")]
+    log(f"reports: {warmups} warm-up rounds, then {runs} rounds of {len(jobs)}")
+    rng = random.Random(SEED)
+    for r in range(warmups + runs):
+        rng.shuffle(jobs)
+        for way, case in jobs:
+            took = run(way, case, options.get(case, []))
+            if r >= warmups:
+                (startup if way == "startup" else ms[way][case]).append(took)
+    for way in WAYS:
+        case, s = max(((c, Summary.of(ms[way][c])) for c in CASES), key=lambda x: x[1].p50)
+        log(f"reports: {way} p50 slowest {s.p50:.1f} ms ({case})")
+    return ms, startup
 
 
 def _checks(
