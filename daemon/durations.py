@@ -8,7 +8,7 @@ about 5% of the true value (half a bucket's width on a log scale).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 RATIO = 1.1
 _LOG_RATIO = math.log(RATIO)
@@ -31,14 +31,23 @@ def percentile(counts: Iterable[tuple[int, int]], q: float) -> float | None:
     """The q-quantile (0 < q ≤ 1) of the durations counted per bucket, as (bucket, n) pairs;
     None when nothing was timed. The nearest-rank definition: the smallest value with at
     least q of all values at or below it."""
-    ordered = sorted((b, n) for b, n in counts if b >= 0 and n > 0)
+    return percentiles(counts, (q,))[0]
+
+
+def percentiles(counts: Iterable[tuple[int, int]], qs: Sequence[float]) -> list[float | None]:
+    """Several quantiles (ascending) of one histogram, read in one pass (a report asks for
+    p50 and p95 of every artifact)."""
+    ordered = sorted(item for item in counts if item[0] >= 0 and item[1] > 0)
     total = sum(n for _, n in ordered)
     if total == 0:
-        return None
-    rank = max(1, math.ceil(q * total))
+        return [None] * len(qs)
+    ranks = [max(1, math.ceil(q * total)) for q in qs]
+    out: list[float | None] = []
     seen = 0
     for b, n in ordered:
         seen += n
-        if seen >= rank:
-            return round(representative(b), 1)
-    raise AssertionError("unreachable: rank ≤ total")
+        while len(out) < len(ranks) and seen >= ranks[len(out)]:
+            out.append(round(representative(b), 1))
+        if len(out) == len(ranks):
+            return out
+    raise AssertionError("unreachable: every rank ≤ total")

@@ -460,3 +460,175 @@ async def m007_artifact_stats_by_bucket_then_day(db: aiosqlite.Connection) -> No
     await db.execute("DROP TABLE artifact_stats")  # and its index on the day
     await db.execute("ALTER TABLE artifact_stats_by_bucket RENAME TO artifact_stats")
     await db.execute(trigger)
+
+
+@migration
+async def m008_version_and_subagent_stats(db: aiosqlite.Connection) -> None:
+    # Skill versions side by side and what ran inside subagents, per UTC day, kept by trigger
+    # as artifact_stats is: a report over all time or a range of days sums these few rows
+    # instead of reading every skill use and every subagent event (on a million events, some
+    # 600 ms of the all-time report). first/last use per row give a version's span in the
+    # range without a seek per version.
+    await db.execute(
+        """
+        CREATE TABLE version_stats (
+            skill_id TEXT NOT NULL,
+            skill_version TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            day INTEGER NOT NULL,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            total_duration_ms INTEGER NOT NULL,
+            first_used REAL NOT NULL,
+            last_used REAL NOT NULL,
+            PRIMARY KEY (skill_id, skill_version, bucket, day)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        INSERT INTO version_stats
+        SELECT skill_id, skill_version, coalesce(duration_bucket, -1),
+               CAST(client_ts / 86400 AS INTEGER), count(*), sum(success IS 0),
+               coalesce(sum(duration_ms), 0), min(client_ts), max(client_ts)
+        FROM events
+        WHERE skill_id IS NOT NULL AND skill_version IS NOT NULL AND artifact_type IS NOT NULL
+        GROUP BY 1, 2, 3, 4
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_version_daily AFTER INSERT ON events
+        WHEN NEW.skill_id IS NOT NULL AND NEW.skill_version IS NOT NULL
+             AND NEW.artifact_type IS NOT NULL
+        BEGIN
+            INSERT INTO version_stats VALUES (
+                NEW.skill_id, NEW.skill_version, coalesce(NEW.duration_bucket, -1),
+                CAST(NEW.client_ts / 86400 AS INTEGER), 1, NEW.success IS 0,
+                coalesce(NEW.duration_ms, 0), NEW.client_ts, NEW.client_ts
+            )
+            ON CONFLICT DO UPDATE SET
+                uses = uses + 1,
+                failures = failures + excluded.failures,
+                total_duration_ms = total_duration_ms + excluded.total_duration_ms,
+                first_used = min(first_used, excluded.first_used),
+                last_used = max(last_used, excluded.last_used);
+        END
+        """
+    )
+    await db.execute(
+        """
+        CREATE TABLE agent_stats (
+            agent_type TEXT NOT NULL,
+            artifact_type TEXT NOT NULL,
+            artifact_name TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            PRIMARY KEY (agent_type, artifact_type, artifact_name, day)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        INSERT INTO agent_stats
+        SELECT agent_type, artifact_type, artifact_name, CAST(client_ts / 86400 AS INTEGER),
+               count(*), sum(success IS 0)
+        FROM events WHERE agent_type IS NOT NULL AND artifact_type IS NOT NULL
+        GROUP BY 1, 2, 3, 4
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_agent_daily AFTER INSERT ON events
+        WHEN NEW.agent_type IS NOT NULL AND NEW.artifact_type IS NOT NULL
+        BEGIN
+            INSERT INTO agent_stats VALUES (
+                NEW.agent_type, NEW.artifact_type, NEW.artifact_name,
+                CAST(NEW.client_ts / 86400 AS INTEGER), 1, NEW.success IS 0
+            )
+            ON CONFLICT DO UPDATE SET
+                uses = uses + 1, failures = failures + excluded.failures;
+        END
+        """
+    )
+    # And their lifetime totals, for all-time reports: the same rows without the day.
+    await db.execute(
+        """
+        CREATE TABLE version_totals (
+            skill_id TEXT NOT NULL,
+            skill_version TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            total_duration_ms INTEGER NOT NULL,
+            first_used REAL NOT NULL,
+            last_used REAL NOT NULL,
+            PRIMARY KEY (skill_id, skill_version, bucket)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        INSERT INTO version_totals
+        SELECT skill_id, skill_version, bucket, sum(uses), sum(failures),
+               sum(total_duration_ms), min(first_used), max(last_used)
+        FROM version_stats GROUP BY 1, 2, 3
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_version_total AFTER INSERT ON events
+        WHEN NEW.skill_id IS NOT NULL AND NEW.skill_version IS NOT NULL
+             AND NEW.artifact_type IS NOT NULL
+        BEGIN
+            INSERT INTO version_totals VALUES (
+                NEW.skill_id, NEW.skill_version, coalesce(NEW.duration_bucket, -1), 1,
+                NEW.success IS 0, coalesce(NEW.duration_ms, 0), NEW.client_ts, NEW.client_ts
+            )
+            ON CONFLICT DO UPDATE SET
+                uses = uses + 1,
+                failures = failures + excluded.failures,
+                total_duration_ms = total_duration_ms + excluded.total_duration_ms,
+                first_used = min(first_used, excluded.first_used),
+                last_used = max(last_used, excluded.last_used);
+        END
+        """
+    )
+    await db.execute(
+        """
+        CREATE TABLE agent_uses (
+            agent_type TEXT NOT NULL,
+            artifact_type TEXT NOT NULL,
+            artifact_name TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            PRIMARY KEY (agent_type, artifact_type, artifact_name)
+        ) WITHOUT ROWID
+        """
+    )
+    await db.execute(
+        """
+        INSERT INTO agent_uses
+        SELECT agent_type, artifact_type, artifact_name, sum(uses), sum(failures)
+        FROM agent_stats GROUP BY 1, 2, 3
+        """
+    )
+    await db.execute(
+        """
+        CREATE TRIGGER events_count_agent_use AFTER INSERT ON events
+        WHEN NEW.agent_type IS NOT NULL AND NEW.artifact_type IS NOT NULL
+        BEGIN
+            INSERT INTO agent_uses VALUES (
+                NEW.agent_type, NEW.artifact_type, NEW.artifact_name, 1, NEW.success IS 0
+            )
+            ON CONFLICT DO UPDATE SET
+                uses = uses + 1, failures = failures + excluded.failures;
+        END
+        """
+    )
+    # What read the events by skill version or by subagent now reads these tables (or, for a
+    # session or project, that filter's own index): the two indexes cost every insert for
+    # nothing.
+    await db.execute("DROP INDEX events_skill_version")
+    await db.execute("DROP INDEX events_agent")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,13 +91,14 @@ class Tally:
 
     def figures(self) -> dict[str, Any]:
         timed = sum(self.buckets.values())
+        p50, p95 = durations.percentiles(self.buckets.items(), (0.50, 0.95))
         return {
             "uses": self.uses,
             "failures": self.failures,
             "failure_rate": round(self.failures / self.uses, 4) if self.uses else 0.0,
             "avg_duration_ms": round(self.total_duration_ms / timed, 1) if timed else None,
-            "p50_duration_ms": durations.percentile(self.buckets.items(), 0.50),
-            "p95_duration_ms": durations.percentile(self.buckets.items(), 0.95),
+            "p50_duration_ms": p50,
+            "p95_duration_ms": p95,
         }
 
 
@@ -195,19 +197,20 @@ class ReportStore(Store):
         """All-time tallies: the lifetime summary and duration histogram, no event read."""
         only = "" if kind is None else "WHERE artifact_type = ?"
         values = [] if kind is None else [kind]
-        for r in await self._db.execute_fetchall(
+        for kind_, name, uses, failures, total_ms in await self._tuples(
             f"SELECT artifact_type, artifact_name, uses, failures, total_duration_ms "
             f"FROM artifact_summary {only}",
             values,
         ):
-            tally = tallies.setdefault((r[0], r[1]), Tally())
-            tally.uses, tally.failures, tally.total_duration_ms = r[2], r[3], r[4]
-        for r in await self._db.execute_fetchall(
+            counted = tallies.setdefault((kind_, name), Tally())
+            counted.uses, counted.failures, counted.total_duration_ms = uses, failures, total_ms
+        for kind_, name, bucket, n in await self._tuples(
             f"SELECT artifact_type, artifact_name, bucket, n FROM artifact_durations {only}",
             values,
         ):
-            if (r[0], r[1]) in tallies:
-                tallies[r[0], r[1]].buckets[r[2]] = r[3]
+            tally = tallies.get((kind_, name))
+            if tally is not None:
+                tally.buckets[bucket] = n
 
     async def _stats_rows(self, f: Filters) -> list[tuple[str, str, int, int, int, int]]:
         """(type, name, bucket, uses, failures, total ms) rows covering a time range: its
@@ -216,18 +219,15 @@ class ReportStore(Store):
         days = _whole_days_where(f)
         if days is not None:
             where, values = days
-            rows += [
-                (r[0], r[1], r[2], r[3], r[4], r[5])
-                for r in await self._db.execute_fetchall(
-                    f"""
-                    SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
-                           sum(total_duration_ms)
-                    FROM artifact_stats WHERE {where}
-                    GROUP BY artifact_type, artifact_name, bucket
-                    """,
-                    values,
-                )
-            ]
+            rows += await self._tuples(
+                f"""
+                SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
+                       sum(total_duration_ms)
+                FROM artifact_stats WHERE {where}
+                GROUP BY artifact_type, artifact_name, bucket
+                """,
+                values,
+            )
         for since, until in _edges(f):
             edge = Filters(since, until, artifact_type=f.artifact_type)
             rows += [r[:6] for r in await self._event_rows(edge)]
@@ -239,19 +239,16 @@ class ReportStore(Store):
         """(type, name, bucket, uses, failures, total ms, first, last) of the matching events,
         in one grouped pass."""
         where, values = f.event_conditions()
-        return [
-            (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
-            for r in await self._db.execute_fetchall(
-                f"""
-                SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
-                       sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
-                       max(client_ts)
-                FROM events {f.events_index()} WHERE {where}
-                GROUP BY 1, 2, 3
-                """,
-                values,
-            )
-        ]
+        return await self._tuples(
+            f"""
+            SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
+                   sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
+                   max(client_ts)
+            FROM events {f.events_index()} WHERE {where}
+            GROUP BY 1, 2, 3
+            """,
+            values,
+        )
 
     async def _first_last(
         self, f: Filters, summary: dict[tuple[str, str], dict[str, Any]]
@@ -357,6 +354,37 @@ class ReportStore(Store):
         )
         return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}
 
+    async def _summed(
+        self, f: Filters, *, lifetime: str, daily: str, events: str
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one shape from the cheapest source for the filters: the `lifetime` table's
+        query for all time; the `daily` table's (`{where}` its days) over a range's whole
+        days and the `events` query (`{index}`, `{where}`) over its partial first and last
+        days; or `events` alone over a session's or a project's events. `f` has no artifact
+        type: these tables hold every kind."""
+        if f.since is None and f.until is None and not f.by_events:
+            return await self._tuples(lifetime)
+        parts = [f] if f.by_events else [Filters(s, u) for s, u in _edges(f)]
+        rows: list[tuple[Any, ...]] = []
+        for part in parts:
+            where, values = part.event_conditions()
+            rows += await self._tuples(
+                events.format(index=part.events_index(), where=where), values
+            )
+        days = None if f.by_events else _whole_days_where(f)
+        if days is not None:
+            where, values = days
+            rows += await self._tuples(daily.format(where=where), values)
+        return rows
+
+    async def _tuples(self, sql: str, values: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query as plain tuples: cheaper than named rows where thousands are
+        read by position."""
+        async with self._db.execute(sql, values) as cursor:
+            cursor.row_factory = None
+            rows: Iterable[tuple[Any, ...]] = await cursor.fetchall()  # type: ignore[assignment]
+            return list(rows)
+
     async def versions(self, f: Filters) -> list[dict[str, Any]]:
         """Each skill used in more than one version, its versions side by side (newest
         first): uses, failures and durations of each over the range."""
@@ -367,43 +395,53 @@ class ReportStore(Store):
             ORDER BY s.name, s.source
             """
         )
-        where, values = Filters(f.since, f.until, f.project, f.session).event_conditions()
+        if not skills:
+            return []
+        rows = await self._summed(
+            Filters(f.since, f.until, f.project, f.session),
+            lifetime="SELECT skill_id, skill_version, bucket, uses, failures, total_duration_ms, "
+            "first_used, last_used FROM version_totals",
+            daily="""
+            SELECT skill_id, skill_version, bucket, sum(uses), sum(failures),
+                   sum(total_duration_ms), min(first_used), max(last_used)
+            FROM version_stats WHERE {where}
+            GROUP BY 1, 2, 3
+            """,
+            events="""
+            SELECT skill_id, skill_version, coalesce(duration_bucket, -1), count(*),
+                   sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
+                   max(client_ts)
+            FROM events {index}
+            WHERE skill_id IS NOT NULL AND skill_version IS NOT NULL AND {where}
+            GROUP BY 1, 2, 3
+            """,
+        )
+        used: dict[str, dict[str, tuple[Tally, list[float]]]] = {}  # skill → version → …
+        for skill_id, version, bucket, uses, failures, total_ms, first, last in rows:
+            versions = used.setdefault(skill_id, {})
+            entry = versions.get(version)
+            if entry is None:
+                entry = versions[version] = (Tally(), [first, last])
+            else:
+                span = entry[1]
+                if first < span[0]:
+                    span[0] = first
+                if last > span[1]:
+                    span[1] = last
+            entry[0].add(bucket, uses, failures, total_ms)
         out = []
         for skill_id, name, source, location in skills:
-            tallies: dict[str, Tally] = {}
-            spans: dict[str, list[float]] = {}
-            for (
-                version,
-                bucket,
-                uses,
-                failures,
-                total_ms,
-                first,
-                last,
-            ) in await self._db.execute_fetchall(
-                f"""
-                    SELECT skill_version, coalesce(duration_bucket, -1), count(*),
-                           sum(success IS 0), coalesce(sum(duration_ms), 0),
-                           min(client_ts), max(client_ts)
-                    FROM events WHERE skill_id = ? AND {where}
-                    GROUP BY 1, 2
-                    """,
-                [skill_id, *values],
-            ):
-                tallies.setdefault(version, Tally()).add(bucket, uses, failures, total_ms)
-                span = spans.setdefault(version, [first, last])
-                span[0], span[1] = min(span[0], first), max(span[1], last)
-            if len(tallies) < 2:
+            of_skill = used.get(skill_id, {})
+            if len(of_skill) < 2:
                 continue  # side by side needs two versions used in the range
-            versions = [
-                {"version": v, "first_used": spans[v][0], "last_used": spans[v][1],
-                 **t.figures()}
-                for v, t in tallies.items()
-            ]  # fmt: skip
-            versions.sort(key=lambda v: v["first_used"], reverse=True)
+            side_by_side = [
+                {"version": v, "first_used": first, "last_used": last, **tally.figures()}
+                for v, (tally, (first, last)) in of_skill.items()
+            ]
+            side_by_side.sort(key=lambda v: v["first_used"], reverse=True)
             out.append(
                 {"skill_id": skill_id, "name": name, "source": source, "location": location,
-                 "versions": versions}
+                 "versions": side_by_side}
             )  # fmt: skip
         return out
 
@@ -416,19 +454,29 @@ class ReportStore(Store):
         if agents is None:
             agents = await self.artifacts(Filters(f.since, f.until, f.project, f.session, "agent"))
         runs = {a["artifact_name"]: a for a in agents if a["artifact_type"] == "agent"}
-        every_kind = Filters(f.since, f.until, f.project, f.session)
-        where, values = every_kind.event_conditions()
-        # Without a session or project, the partial index on agent_type (which covers the
-        # query) reads fewer rows than a range of days.
-        index = every_kind.events_index() if every_kind.by_events else ""
-        inside: dict[str, list[dict[str, Any]]] = {}
-        for agent, kind, name, uses, failures in await self._db.execute_fetchall(
-            f"""
+        rows = await self._summed(
+            Filters(f.since, f.until, f.project, f.session),
+            lifetime="SELECT agent_type, artifact_type, artifact_name, uses, failures "
+            "FROM agent_uses",
+            daily="""
+            SELECT agent_type, artifact_type, artifact_name, sum(uses), sum(failures)
+            FROM agent_stats WHERE {where}
+            GROUP BY 1, 2, 3
+            """,
+            events="""
             SELECT agent_type, artifact_type, artifact_name, count(*), sum(success IS 0)
             FROM events {index} WHERE agent_type IS NOT NULL AND {where}
-            GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3
+            GROUP BY 1, 2, 3
             """,
-            values,
+        )
+        counts: dict[tuple[str, str, str], list[int]] = {}
+        for agent, kind, name, uses, failures in rows:
+            total = counts.setdefault((agent, kind, name), [0, 0])
+            total[0] += uses
+            total[1] += failures
+        inside: dict[str, list[dict[str, Any]]] = {}
+        for (agent, kind, name), (uses, failures) in sorted(
+            counts.items(), key=lambda item: (item[0][0], -item[1][0], item[0][1], item[0][2])
         ):
             inside.setdefault(agent, []).append(
                 {"artifact_type": kind, "artifact_name": name, "uses": uses,

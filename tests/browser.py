@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -121,7 +122,9 @@ class Page:
 async def chromium() -> AsyncIterator[Page]:
     """A headless Chromium with one tab, its Network and Page events on."""
     binary = chromium_or_skip()
-    with tempfile.TemporaryDirectory(prefix="st-chromium-") as profile:
+    # Chromium's helpers (zygote, renderer, crash handler) may still write into the profile
+    # for a moment after they are killed: its removal must not fail the test.
+    with tempfile.TemporaryDirectory(prefix="st-chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             *[
                 binary, "--headless=new", "--no-sandbox", "--disable-gpu",
@@ -132,6 +135,7 @@ async def chromium() -> AsyncIterator[Page]:
                 "--window-size=1280,900", "about:blank",
             ],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: its helpers go with it
         )  # fmt: skip
         try:
             port = await _devtools_port(Path(profile), proc)
@@ -148,12 +152,15 @@ async def chromium() -> AsyncIterator[Page]:
                     finally:
                         await page.close()
         finally:
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), 10)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # any helper that outlived the browser
 
 
 async def _devtools_port(profile: Path, proc: asyncio.subprocess.Process) -> int:

@@ -181,6 +181,11 @@ def test_percentiles_from_buckets() -> None:
         got = durations.percentile(counts.items(), q)
         assert got is not None
         assert abs(got - true) / true <= 0.05
+    qs = (0.01, 0.5, 0.5, 0.95, 1.0)  # in one pass, the same answers as one at a time
+    assert durations.percentiles(counts.items(), qs) == [
+        durations.percentile(counts.items(), q) for q in qs
+    ]
+    assert durations.percentiles([], (0.5, 0.95)) == [None, None]
     assert durations.bucket(0) == durations.bucket(0.99) == 0
     assert durations.bucket(1) == 1
     assert all(durations.bucket(v) <= durations.bucket(v + 1) for v in range(10_000))
