@@ -10,17 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skilltrack import (
-    config,
-    dashboard_cli,
-    db,
-    export_cli,
-    maintenance_cli,
-    rate_cli,
-    report_cli,
-)
+from skilltrack import dashboard_cli, db, export_cli, maintenance_cli, rate_cli, report_cli
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
+from skilltrack.errors import ConfigError
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
@@ -115,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The one place where what went wrong becomes a one-line message and an exit status.
     try:
         return _dispatch(args, paths)
-    except config.ConfigError as exc:
+    except ConfigError as exc:
         print(f"skilltrack: {exc}", file=sys.stderr)
         return 1
     except (sqlite3.Error, OSError) as exc:

@@ -57,6 +57,9 @@ from pydantic import (
     model_validator,
 )
 
+# Raised here; defined apart so that catching it does not import pydantic.
+from skilltrack.errors import ConfigError as ConfigError
+
 ArtifactType = Literal["skill", "agent", "mcp", "command", "tool"]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -182,10 +185,6 @@ class Settings(_Section):
     privacy: Privacy = Privacy()
     capture: Capture = Capture()
     forward: dict[SinkName, Sink] = Field(default_factory=dict)
-
-
-class ConfigError(Exception):
-    """The configuration file is unusable; the message is one line that says why."""
 
 
 def load(path: Path) -> Settings:

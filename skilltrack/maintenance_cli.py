@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from skilltrack import config, db
+from skilltrack import db
 from skilltrack.daemon.store import Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
@@ -38,6 +38,8 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     days = args.older_than
     if days is None:
+        from skilltrack import config  # pydantic: only where the file must be read
+
         days = config.load(paths.config).retention_days
     if days < 1:
         print("skilltrack: --older-than must be at least 1 day", file=sys.stderr)

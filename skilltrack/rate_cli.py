@@ -6,9 +6,7 @@ import argparse
 import json
 import sys
 
-from skilltrack import config, db
-from skilltrack.daemon.reports import ReportStore
-from skilltrack.daemon.sanitize import redact_secrets
+from skilltrack import db
 from skilltrack.paths import Paths
 
 MAX_COMMENT = 2000
@@ -47,6 +45,12 @@ def hours(text: str) -> float:
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
+    # Imported here: `skilltrack` builds every command's arguments, and these cost any
+    # command's start-up ~100 ms (pydantic, the sanitizer's patterns).
+    from skilltrack import config
+    from skilltrack.daemon.reports import ReportStore
+    from skilltrack.daemon.sanitize import redact_secrets
+
     try:
         settings = config.load(paths.config)
         text = None if args.comment is None else redact_secrets(args.comment)
