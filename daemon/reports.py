@@ -1,10 +1,11 @@
 """The reports' SQL: top artifacts, uses per day, skill versions side by side, subagents.
 
 Fast where it can be: with no filter but time, reports read the summary tables kept by
-trigger (`artifact_summary` for lifetime totals, `artifact_stats` per artifact, day and
-duration bucket) and only the events of the first and last, partial, days of a range; with a
-project or session filter, they read the matching events through their indexes. Durations'
-p50/p95 come from the duration buckets (durations.py): within about 5%.
+trigger — lifetime totals for all time (`artifact_summary` and `artifact_durations`,
+`version_totals`, `agent_uses`), per UTC day for a range (`artifact_stats`, `daily_uses`,
+`version_stats`, `agent_stats`) — and only the events of the first and last, partial, days of
+a range; with a project or session filter, they read the matching events through their
+indexes. Durations' p50/p95 come from the duration buckets (durations.py): within about 5%.
 """
 
 from __future__ import annotations
