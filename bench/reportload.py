@@ -197,7 +197,7 @@ def _dbstat(db: Path) -> list[DbObject] | None:
 def _query(db: Path, f: Filters, user_home: Path) -> dict[str, Any]:
     installed = installed_skills(user_home, None)
     report = asyncio.run(report_cli.build(db, f, exists=True, installed=installed, unused_days=30))
-    json.dumps(report, indent=2)
+    json.dumps(report)  # as `report --json` prints it into a pipe
     return report
 
 

@@ -152,7 +152,8 @@ class Dashboard:
 
     async def _report_json(self, request: web.Request) -> web.Response:
         report = await self._report({k: v for k, v in request.query.items() if v})
-        return web.Response(text=json.dumps(report, indent=2), content_type="application/json")
+        # Compact: programs read it, and indenting takes json's pure-Python encoder.
+        return web.Response(text=json.dumps(report), content_type="application/json")
 
     async def _report(self, query: dict[str, str]) -> dict[str, Any]:
         """The report `skilltrack report --json` prints for the same filters (query

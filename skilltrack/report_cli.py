@@ -151,7 +151,10 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         )
     )
     if args.json:
-        print(json.dumps(report, indent=2))
+        # Indented for a person at a terminal; compact for a program reading a pipe: on a
+        # large database the report is megabytes, and indenting it takes json's pure-Python
+        # encoder (~90 ms per MB here) where the compact form takes its C one (~20).
+        print(json.dumps(report, indent=2 if sys.stdout.isatty() else None))
         return 0
     print(render(report))
     return 0
