@@ -36,6 +36,11 @@ class Filters:
         """Whether the summaries cannot answer: a project or session filter."""
         return self.project is not None or self.session is not None
 
+    @property
+    def lifetime(self) -> bool:
+        """Whether the lifetime totals answer: no time range, project or session."""
+        return self.since is None and self.until is None and not self.by_events
+
     def event_conditions(self) -> tuple[str, list[Any]]:
         """The WHERE clause (and its values) selecting the events these filters keep."""
         where: list[str] = ["artifact_type IS NOT NULL"]
@@ -147,17 +152,30 @@ class ReportStore(Store):
         most used first."""
         tallies: dict[tuple[str, str], Tally] = {}
         by_events: dict[tuple[str, str], tuple[float, float]] = {}  # first and last use
-        if f.since is None and f.until is None and not f.by_events:
+        if f.lifetime:
             await self._lifetime(tallies, f.artifact_type)
-        elif f.by_events:
-            for row in await self._event_rows(f):
-                kind, name, bucket, uses, failures, total_ms, since, until = row
-                tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
-                seen = by_events.get((kind, name), (since, until))
-                by_events[kind, name] = (min(seen[0], since), max(seen[1], until))
         else:
-            for kind, name, bucket, uses, failures, total_ms in await self._stats_rows(f):
+            # The daily table has no first or last use: a range takes them from _first_last.
+            for kind, name, bucket, uses, failures, total_ms, since, until in await self._ranged(
+                f,
+                daily="""
+                SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
+                       sum(total_duration_ms), NULL, NULL
+                FROM artifact_stats WHERE {where}
+                GROUP BY artifact_type, artifact_name, bucket
+                """,
+                events="""
+                SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
+                       sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
+                       max(client_ts)
+                FROM events {index} WHERE {where}
+                GROUP BY 1, 2, 3
+                """,
+            ):
                 tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
+                if f.by_events:
+                    seen = by_events.get((kind, name), (since, until))
+                    by_events[kind, name] = (min(seen[0], since), max(seen[1], until))
         summary = {
             (r["artifact_type"], r["artifact_name"]): dict(r)
             for r in await self._db.execute_fetchall(
@@ -213,51 +231,13 @@ class ReportStore(Store):
             if tally is not None:
                 tally.buckets[bucket] = n
 
-    async def _stats_rows(self, f: Filters) -> list[tuple[str, str, int, int, int, int]]:
-        """(type, name, bucket, uses, failures, total ms) rows covering a time range: its
-        whole days from `artifact_stats`, its partial first and last day from the events."""
-        rows: list[tuple[str, str, int, int, int, int]] = []
-        days = _whole_days_where(f)
-        if days is not None:
-            where, values = days
-            rows += await self._tuples(
-                f"""
-                SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
-                       sum(total_duration_ms)
-                FROM artifact_stats WHERE {where}
-                GROUP BY artifact_type, artifact_name, bucket
-                """,
-                values,
-            )
-        for since, until in _edges(f):
-            edge = Filters(since, until, artifact_type=f.artifact_type)
-            rows += [r[:6] for r in await self._event_rows(edge)]
-        return rows
-
-    async def _event_rows(
-        self, f: Filters
-    ) -> list[tuple[str, str, int, int, int, int, float, float]]:
-        """(type, name, bucket, uses, failures, total ms, first, last) of the matching events,
-        in one grouped pass."""
-        where, values = f.event_conditions()
-        return await self._tuples(
-            f"""
-            SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
-                   sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
-                   max(client_ts)
-            FROM events {f.events_index()} WHERE {where}
-            GROUP BY 1, 2, 3
-            """,
-            values,
-        )
-
     async def _first_last(
         self, f: Filters, summary: dict[tuple[str, str], dict[str, Any]]
     ) -> dict[tuple[str, str], tuple[float | None, float | None]]:
         """Each artifact's first and last use within a time range (no project or session
         filter): the summary's when the range is all time, else two seeks per artifact on
         (artifact_type, artifact_name, client_ts), in one query."""
-        if f.since is None and f.until is None:
+        if f.lifetime:
             return {key: (row["first_used"], row["last_used"]) for key, row in summary.items()}
         since = -math.inf if f.since is None else f.since
         until = math.inf if f.until is None else f.until
@@ -277,32 +257,16 @@ class ReportStore(Store):
 
     async def per_day(self, f: Filters) -> list[dict[str, Any]]:
         """Uses and failures per UTC day over the range, days without use included."""
-        queries: list[tuple[str, list[Any]]] = []
-        event_parts = [f] if f.by_events else [
-            Filters(s, u, artifact_type=f.artifact_type) for s, u in _edges(f)
-        ]  # fmt: skip
-        for part in event_parts:
-            where, values = part.event_conditions()
-            index = part.events_index()
-            queries.append((
-                f"SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0) "
-                f"FROM events {index} WHERE {where} GROUP BY 1",
-                values,
-            ))  # fmt: skip
-        days = None if f.by_events else _whole_days_where(f)
-        if days is not None:
-            where, values = days
-            queries.append((
-                f"SELECT day, sum(uses), sum(failures) FROM daily_uses WHERE {where} "
-                "GROUP BY day",
-                values,
-            ))  # fmt: skip
         counts: dict[int, list[int]] = {}
-        for sql, values in queries:
-            for day, uses, failures in await self._db.execute_fetchall(sql, values):
-                total = counts.setdefault(int(day), [0, 0])
-                total[0] += uses
-                total[1] += failures
+        for day, uses, failures in await self._ranged(
+            f,
+            daily="SELECT day, sum(uses), sum(failures) FROM daily_uses WHERE {where} GROUP BY day",
+            events=f"SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0) "
+            "FROM events {index} WHERE {where} GROUP BY 1",
+        ):
+            total = counts.setdefault(int(day), [0, 0])
+            total[0] += uses
+            total[1] += failures
         if not counts:
             return []
         first_day, last_day = min(counts), max(counts)
@@ -355,17 +319,14 @@ class ReportStore(Store):
         )
         return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}
 
-    async def _summed(
-        self, f: Filters, *, lifetime: str, daily: str, events: str
-    ) -> list[tuple[Any, ...]]:
-        """Rows of one shape from the cheapest source for the filters: the `lifetime` table's
-        query for all time; the `daily` table's (`{where}` its days) over a range's whole
-        days and the `events` query (`{index}`, `{where}`) over its partial first and last
-        days; or `events` alone over a session's or a project's events. `f` has no artifact
-        type: these tables hold every kind."""
-        if f.since is None and f.until is None and not f.by_events:
-            return await self._tuples(lifetime)
-        parts = [f] if f.by_events else [Filters(s, u) for s, u in _edges(f)]
+    async def _ranged(self, f: Filters, *, daily: str, events: str) -> list[tuple[Any, ...]]:
+        """Rows of one shape for a range or a session's or project's events: the `daily`
+        table's query (`{where}` its days) over the range's whole days and the `events` query
+        (`{index}`, `{where}`) over its partial first and last days; or `events` alone over a
+        session's or project's events. The artifact type, if any, applies to both."""
+        parts = [f] if f.by_events else [
+            Filters(s, u, artifact_type=f.artifact_type) for s, u in _edges(f)
+        ]  # fmt: skip
         rows: list[tuple[Any, ...]] = []
         for part in parts:
             where, values = part.event_conditions()
@@ -398,25 +359,30 @@ class ReportStore(Store):
         )
         if not skills:
             return []
-        rows = await self._summed(
-            Filters(f.since, f.until, f.project, f.session),
-            lifetime="SELECT skill_id, skill_version, bucket, uses, failures, total_duration_ms, "
-            "first_used, last_used FROM version_totals",
-            daily="""
-            SELECT skill_id, skill_version, bucket, sum(uses), sum(failures),
-                   sum(total_duration_ms), min(first_used), max(last_used)
-            FROM version_stats WHERE {where}
-            GROUP BY 1, 2, 3
-            """,
-            events="""
-            SELECT skill_id, skill_version, coalesce(duration_bucket, -1), count(*),
-                   sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
-                   max(client_ts)
-            FROM events {index}
-            WHERE skill_id IS NOT NULL AND skill_version IS NOT NULL AND {where}
-            GROUP BY 1, 2, 3
-            """,
-        )
+        every_kind = Filters(f.since, f.until, f.project, f.session)  # only skills have one
+        if every_kind.lifetime:
+            rows = await self._tuples(
+                "SELECT skill_id, skill_version, bucket, uses, failures, total_duration_ms, "
+                "first_used, last_used FROM version_totals"
+            )
+        else:
+            rows = await self._ranged(
+                every_kind,
+                daily="""
+                SELECT skill_id, skill_version, bucket, sum(uses), sum(failures),
+                       sum(total_duration_ms), min(first_used), max(last_used)
+                FROM version_stats WHERE {where}
+                GROUP BY 1, 2, 3
+                """,
+                events="""
+                SELECT skill_id, skill_version, coalesce(duration_bucket, -1), count(*),
+                       sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
+                       max(client_ts)
+                FROM events {index}
+                WHERE skill_id IS NOT NULL AND skill_version IS NOT NULL AND {where}
+                GROUP BY 1, 2, 3
+                """,
+            )
         used: dict[str, dict[str, tuple[Tally, list[float]]]] = {}  # skill → version → …
         for skill_id, version, bucket, uses, failures, total_ms, first, last in rows:
             versions = used.setdefault(skill_id, {})
@@ -455,21 +421,25 @@ class ReportStore(Store):
         if agents is None:
             agents = await self.artifacts(Filters(f.since, f.until, f.project, f.session, "agent"))
         runs = {a["artifact_name"]: a for a in agents if a["artifact_type"] == "agent"}
-        rows = await self._summed(
-            Filters(f.since, f.until, f.project, f.session),
-            lifetime="SELECT agent_type, artifact_type, artifact_name, uses, failures "
-            "FROM agent_uses",
-            daily="""
-            SELECT agent_type, artifact_type, artifact_name, sum(uses), sum(failures)
-            FROM agent_stats WHERE {where}
-            GROUP BY 1, 2, 3
-            """,
-            events="""
-            SELECT agent_type, artifact_type, artifact_name, count(*), sum(success IS 0)
-            FROM events {index} WHERE agent_type IS NOT NULL AND {where}
-            GROUP BY 1, 2, 3
-            """,
-        )
+        every_kind = Filters(f.since, f.until, f.project, f.session)
+        if every_kind.lifetime:
+            rows = await self._tuples(
+                "SELECT agent_type, artifact_type, artifact_name, uses, failures FROM agent_uses"
+            )
+        else:
+            rows = await self._ranged(
+                every_kind,
+                daily="""
+                SELECT agent_type, artifact_type, artifact_name, sum(uses), sum(failures)
+                FROM agent_stats WHERE {where}
+                GROUP BY 1, 2, 3
+                """,
+                events="""
+                SELECT agent_type, artifact_type, artifact_name, count(*), sum(success IS 0)
+                FROM events {index} WHERE agent_type IS NOT NULL AND {where}
+                GROUP BY 1, 2, 3
+                """,
+            )
         counts: dict[tuple[str, str, str], list[int]] = {}
         for agent, kind, name, uses, failures in rows:
             total = counts.setdefault((agent, kind, name), [0, 0])
