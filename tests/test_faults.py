@@ -143,6 +143,10 @@ def test_a_full_disk_delays_events_in_memory_and_loses_none(small_disk: Home) ->
     first = home.hook(payload(tool_use_id="toolu_before"))
     assert first.returncode == 0
     home.wait_for(lambda: len(home.events()) == 1, what="the first event stored")
+    # A commit after a checkpoint writes over the WAL's old frames, needing no new block: empty
+    # the WAL first, so that a full disk really stops commits.
+    with closing(sqlite3.connect(home.paths.db)) as db:
+        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
     filler = _fill(home.dir)
     sent = []
     for i in range(20):
