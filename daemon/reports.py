@@ -79,6 +79,21 @@ class Filters:
         return ""
 
 
+def _per_key(keys: str, per_bucket: str) -> str:
+    """A query with one row per `keys` from `per_bucket`, a query with one row per `keys` and
+    duration bucket (columns `bucket, uses, failures, total_ms, first_used, last_used`): the
+    keys, the timed buckets and their uses as two `group_concat` lists, then the sums and the
+    span. Thousands of buckets cost a Python loop and a row each (~2 µs a row here); a few
+    hundred rows of lists cost a split."""
+    return f"""
+        SELECT {keys},
+               group_concat(CASE WHEN bucket >= 0 THEN bucket END),
+               group_concat(CASE WHEN bucket >= 0 THEN uses END),
+               sum(uses), sum(failures), sum(total_ms), min(first_used), max(last_used)
+        FROM ({per_bucket}) GROUP BY {keys}
+    """
+
+
 @dataclass
 class Tally:
     """Uses, failures and durations of one artifact (or one version) over a report's range."""
@@ -88,12 +103,21 @@ class Tally:
     total_duration_ms: int = 0
     buckets: dict[int, int] = field(default_factory=dict)  # timed uses per duration bucket
 
-    def add(self, bucket: int, uses: int, failures: int, total_ms: int) -> None:
+    def add(
+        self, uses: int, failures: int, total_ms: int, buckets: str | None, counts: str | None
+    ) -> None:
+        """Add a row of `_per_key`'s: `buckets` and `counts` are its comma-separated lists
+        (None when nothing was timed)."""
         self.uses += uses
         self.failures += failures
         self.total_duration_ms += total_ms
-        if bucket >= 0:
-            self.buckets[bucket] = self.buckets.get(bucket, 0) + uses
+        if buckets and counts:
+            pairs = zip(map(int, buckets.split(",")), map(int, counts.split(",")), strict=True)
+            if not self.buckets:
+                self.buckets = dict(pairs)
+                return
+            for bucket, n in pairs:
+                self.buckets[bucket] = self.buckets.get(bucket, 0) + n
 
     def figures(self) -> dict[str, Any]:
         timed = sum(self.buckets.values())
@@ -144,6 +168,18 @@ def _edges(f: Filters) -> list[tuple[float | None, float | None]]:
     return edges
 
 
+def _events_per_bucket(keys: str, condition: str = "1") -> str:
+    """Events per `keys` and duration bucket, in the shape `_per_key` reads; `{index}` and
+    `{where}` left for `_ranged`."""
+    return f"""
+        SELECT {keys}, coalesce(duration_bucket, -1) AS bucket, count(*) AS uses,
+               sum(success IS 0) AS failures, coalesce(sum(duration_ms), 0) AS total_ms,
+               min(client_ts) AS first_used, max(client_ts) AS last_used
+        FROM events {{index}} WHERE {condition} AND {{where}}
+        GROUP BY {keys}, bucket
+    """
+
+
 class ReportStore(Store):
     """The store as `skilltrack report` (and the dashboard) reads it."""
 
@@ -156,23 +192,25 @@ class ReportStore(Store):
             await self._lifetime(tallies, f.artifact_type)
         else:
             # The daily table has no first or last use: a range takes them from _first_last.
-            for kind, name, bucket, uses, failures, total_ms, since, until in await self._ranged(
+            keys = "artifact_type, artifact_name"
+            ranged = await self._ranged(
                 f,
-                daily="""
-                SELECT artifact_type, artifact_name, bucket, sum(uses), sum(failures),
-                       sum(total_duration_ms), NULL, NULL
-                FROM artifact_stats WHERE {where}
-                GROUP BY artifact_type, artifact_name, bucket
-                """,
-                events="""
-                SELECT artifact_type, artifact_name, coalesce(duration_bucket, -1), count(*),
-                       sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
-                       max(client_ts)
-                FROM events {index} WHERE {where}
-                GROUP BY 1, 2, 3
-                """,
-            ):
-                tallies.setdefault((kind, name), Tally()).add(bucket, uses, failures, total_ms)
+                daily=_per_key(
+                    keys,
+                    """
+                    SELECT artifact_type, artifact_name, bucket, sum(uses) AS uses,
+                           sum(failures) AS failures, sum(total_duration_ms) AS total_ms,
+                           NULL AS first_used, NULL AS last_used
+                    FROM artifact_stats WHERE {where}
+                    GROUP BY artifact_type, artifact_name, bucket
+                    """,
+                ),
+                events=_per_key(keys, _events_per_bucket(keys)),
+            )
+            for kind, name, buckets, counts, uses, failures, total_ms, since, until in ranged:
+                tallies.setdefault((kind, name), Tally()).add(
+                    uses, failures, total_ms, buckets, counts
+                )
                 if f.by_events:
                     seen = by_events.get((kind, name), (since, until))
                     by_events[kind, name] = (min(seen[0], since), max(seen[1], until))
@@ -223,13 +261,14 @@ class ReportStore(Store):
         ):
             counted = tallies.setdefault((kind_, name), Tally())
             counted.uses, counted.failures, counted.total_duration_ms = uses, failures, total_ms
-        for kind_, name, bucket, n in await self._tuples(
-            f"SELECT artifact_type, artifact_name, bucket, n FROM artifact_durations {only}",
+        for kind_, name, buckets, counts in await self._tuples(
+            f"SELECT artifact_type, artifact_name, group_concat(bucket), group_concat(n) "
+            f"FROM artifact_durations {only} GROUP BY 1, 2",
             values,
         ):
             tally = tallies.get((kind_, name))
             if tally is not None:
-                tally.buckets[bucket] = n
+                tally.add(0, 0, 0, buckets, counts)
 
     async def _first_last(
         self, f: Filters, summary: dict[tuple[str, str], dict[str, Any]]
@@ -360,31 +399,35 @@ class ReportStore(Store):
         if not skills:
             return []
         every_kind = Filters(f.since, f.until, f.project, f.session)  # only skills have one
+        keys = "skill_id, skill_version"
         if every_kind.lifetime:
             rows = await self._tuples(
-                "SELECT skill_id, skill_version, bucket, uses, failures, total_duration_ms, "
-                "first_used, last_used FROM version_totals"
+                _per_key(
+                    keys,
+                    "SELECT skill_id, skill_version, bucket, uses, failures, "
+                    "total_duration_ms AS total_ms, first_used, last_used FROM version_totals",
+                )
             )
         else:
             rows = await self._ranged(
                 every_kind,
-                daily="""
-                SELECT skill_id, skill_version, bucket, sum(uses), sum(failures),
-                       sum(total_duration_ms), min(first_used), max(last_used)
-                FROM version_stats WHERE {where}
-                GROUP BY 1, 2, 3
-                """,
-                events="""
-                SELECT skill_id, skill_version, coalesce(duration_bucket, -1), count(*),
-                       sum(success IS 0), coalesce(sum(duration_ms), 0), min(client_ts),
-                       max(client_ts)
-                FROM events {index}
-                WHERE skill_id IS NOT NULL AND skill_version IS NOT NULL AND {where}
-                GROUP BY 1, 2, 3
-                """,
+                daily=_per_key(
+                    keys,
+                    """
+                    SELECT skill_id, skill_version, bucket, sum(uses) AS uses,
+                           sum(failures) AS failures, sum(total_duration_ms) AS total_ms,
+                           min(first_used) AS first_used, max(last_used) AS last_used
+                    FROM version_stats WHERE {where}
+                    GROUP BY 1, 2, 3
+                    """,
+                ),
+                events=_per_key(
+                    keys,
+                    _events_per_bucket(keys, "skill_id IS NOT NULL AND skill_version IS NOT NULL"),
+                ),
             )
         used: dict[str, dict[str, tuple[Tally, list[float]]]] = {}  # skill → version → …
-        for skill_id, version, bucket, uses, failures, total_ms, first, last in rows:
+        for skill_id, version, buckets, counts, uses, failures, total_ms, first, last in rows:
             versions = used.setdefault(skill_id, {})
             entry = versions.get(version)
             if entry is None:
@@ -395,7 +438,7 @@ class ReportStore(Store):
                     span[0] = first
                 if last > span[1]:
                     span[1] = last
-            entry[0].add(bucket, uses, failures, total_ms)
+            entry[0].add(uses, failures, total_ms, buckets, counts)
         out = []
         for skill_id, name, source, location in skills:
             of_skill = used.get(skill_id, {})
