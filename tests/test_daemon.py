@@ -261,17 +261,20 @@ def test_sigterm_with_a_locked_store_spools_the_buffer_and_nothing_is_lost(home:
         # Hooks give up waiting and spool too; the daemon holds its copy in the buffer.
         for i in range(5):
             home.hook(payload(tool_use_id=f"toolu_{i}"))
-        assert home.status()["buffer"]["pending"] == 5
+        # At least 5: until its first commit fails, the daemon may also replay a hook's
+        # spooled copy into the buffer, which then holds that event twice.
+        home.wait_for(lambda: home.status()["buffer"]["pending"] >= 5, what="5 buffered events")
         assert daemon.terminate(timeout=10) == 0
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    assert home.status()["spool"]["records"] == 10  # the hooks' copies and the daemon's
+    spooled = home.status()["spool"]["records"]
+    assert spooled >= 10  # the hooks' copies and the daemon's whole buffer
 
     home.start_daemon()
     home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the replay")
     assert sorted(e["tool_use_id"] for e in home.events()) == [f"toolu_{i}" for i in range(5)]
-    assert home.status()["counters"]["duplicates"] == 5
+    assert home.status()["counters"]["duplicates"] == spooled - 5
 
 
 def test_a_frame_without_a_valid_header_is_refused_and_counted(
