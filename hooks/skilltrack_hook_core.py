@@ -27,8 +27,9 @@ HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the even
 TAIL_KEEP = 64 * 1024
 
 
-# For the daemon's acknowledgement. With ~15 ms of interpreter start before it and a few ms
-# of spooling after, a wedged daemon still costs a tool call under 100 ms.
+# For the daemon's acknowledgement. With ~15-25 ms of interpreter start before it and a few
+# ms of spooling after, a wedged daemon costs a tool call under 100 ms; MAX_AGE_S keeps it so
+# when the start itself was slow.
 def _deadline_s() -> float:
     try:
         ms = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "60"))
@@ -40,6 +41,13 @@ def _deadline_s() -> float:
 
 
 DEADLINE_S = _deadline_s()
+# With the default deadline, a hook also stops waiting once its process is this old: the rest
+# of the 100 ms a wedged daemon may cost is for spooling and exiting. The age is read only
+# when the daemon has not answered within QUICK_REPLY_S (it answers in a few ms), so that
+# the usual path reads nothing more. A deadline set in the environment is waited out whole.
+MAX_AGE_S = 0.080
+QUICK_REPLY_S = 0.020
+AGE_BOUND = "SKILLTRACK_HOOK_TIMEOUT_MS" not in os.environ
 STDIN_DEADLINE_S = 3.0  # well inside the 5 s timeout settings.template.json gives the hook
 
 
@@ -147,6 +155,24 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def process_age_s() -> float | None:
+    """Seconds since this process started, interpreter start-up included (overstated by up
+    to a clock tick, 10 ms: rounding toward an earlier give-up), or None where /proc cannot
+    say."""
+    try:
+        fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            stat = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        # Field 22, starttime, in clock ticks since boot; counted after field 2, the command
+        # name, which is in parentheses and may hold spaces.
+        ticks = int(stat[stat.rindex(b")") + 2 :].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
     """(acknowledged, nobody listening) after trying to hand `frame` to the daemon."""
     import _socket
@@ -163,9 +189,20 @@ def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
         s.sendall(frame)
         s.shutdown(_socket.SHUT_WR)
         reply = b""
+        aged = not AGE_BOUND  # whether the deadline no longer needs MAX_AGE_S applied
         while not reply.endswith(b"\n"):
-            s.settimeout(max(deadline - time.monotonic(), 0.001))
-            chunk = s.recv(256)
+            wait = deadline - time.monotonic()
+            s.settimeout(max(wait if aged else min(wait, QUICK_REPLY_S), 0.001))
+            try:
+                chunk = s.recv(256)
+            except TimeoutError:
+                if aged or time.monotonic() >= deadline:
+                    return False, False
+                aged = True
+                age = process_age_s()
+                if age is not None:
+                    deadline = min(deadline, time.monotonic() + MAX_AGE_S - age)
+                continue
             if not chunk:
                 break
             reply += chunk

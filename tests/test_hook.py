@@ -7,9 +7,12 @@ import os
 import socket
 import stat
 import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -192,6 +195,58 @@ def test_silent_daemon_makes_the_hook_spool_and_not_start_another(
     assert len(spool_lines(home)) == 1
     # The socket exists, so this was a wedged daemon, not a missing one: no start attempt.
     assert not home.paths.pid.exists()
+
+
+def _timed_send(core: Any, home: Home) -> tuple[tuple[bool, bool], float]:
+    frame = b"frame that nobody answers\n"
+    start = time.monotonic()
+    result = core.send(str(home.paths.socket), frame)
+    return result, time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    ("age_bound", "age", "least", "most"),
+    [
+        (True, 10.0, 0.0, 1.0),  # started long ago: gives up after its quick wait (20 ms)
+        (True, 0.0, 0.07, 1.0),  # just started: waits until it is 80 ms old
+        (True, None, 1.5, 10.0),  # no /proc to ask: the whole deadline
+        (False, 10.0, 1.5, 10.0),  # a deadline from the environment: waited out whole
+    ],
+)
+def test_a_hook_stops_waiting_for_a_silent_daemon_by_its_age_unless_told_otherwise(
+    home: Home,
+    wedged_socket: socket.socket,
+    monkeypatch: pytest.MonkeyPatch,
+    age_bound: bool,
+    age: float | None,
+    least: float,
+    most: float,
+) -> None:
+    from skilltrack.hook import skilltrack_hook_core as core
+
+    monkeypatch.setattr(core, "DEADLINE_S", 1.5)
+    monkeypatch.setattr(core, "AGE_BOUND", age_bound)
+    monkeypatch.setattr(core, "process_age_s", lambda: age)
+    (acknowledged, nobody), took = _timed_send(core, home)
+    assert (acknowledged, nobody) == (False, False)
+    assert least <= took < most
+
+
+def test_process_age_counts_from_the_start_of_the_process() -> None:
+    probe = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); time.sleep(0.3);"
+        "import skilltrack_hook_core as h; print(h.process_age_s())"
+    )
+    start = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(HOOK.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    elapsed = time.monotonic() - start
+    # Overstated by less than a clock tick (10 ms) at most.
+    assert 0.3 <= float(out) <= elapsed + 0.011
 
 
 def test_stdin_that_never_closes_still_ends_in_exit_0(home: Home) -> None:
