@@ -27,27 +27,33 @@ HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the even
 TAIL_KEEP = 64 * 1024
 
 
-# For the daemon's acknowledgement. With ~15-25 ms of interpreter start before it and a few
-# ms of spooling after, a wedged daemon costs a tool call under 100 ms; MAX_AGE_S keeps it so
-# when the start itself was slow.
-def _deadline_s() -> float:
+DEFAULT_DEADLINE_MS = 60.0
+
+
+# How long to wait for the daemon's acknowledgement, and whether that was set in the
+# environment (a valid value: a bad one falls back to the default). With ~15-25 ms of
+# interpreter start before it and a few ms of spooling after, a wedged daemon costs a tool
+# call under 100 ms; MAX_AGE_S keeps it so when the start itself was slow.
+def _deadline() -> tuple[float, bool]:
     try:
-        ms = float(os.environ.get("SKILLTRACK_HOOK_TIMEOUT_MS", "60"))
-    except ValueError:
-        ms = 60.0
+        ms = float(os.environ["SKILLTRACK_HOOK_TIMEOUT_MS"])
+    except (KeyError, ValueError):
+        return DEFAULT_DEADLINE_MS / 1000.0, False
     if ms != ms:  # nan
-        ms = 60.0
-    return min(max(ms, 1.0), 1000.0) / 1000.0
+        return DEFAULT_DEADLINE_MS / 1000.0, False
+    return min(max(ms, 1.0), 1000.0) / 1000.0, True
 
 
-DEADLINE_S = _deadline_s()
-# With the default deadline, a hook also stops waiting once its process is this old: the rest
-# of the 100 ms a wedged daemon may cost is for spooling and exiting. The age is read only
-# when the daemon has not answered within QUICK_REPLY_S (it answers in a few ms), so that
-# the usual path reads nothing more. A deadline set in the environment is waited out whole.
+DEADLINE_S, DEADLINE_SET = _deadline()
+# With the default deadline, a hook also stops waiting once its process is MAX_AGE_S old,
+# start-up included, though never before MIN_WAIT_S after sending (a slow start is when the
+# daemon is slowest to answer too): the rest of the 100 ms a wedged daemon may cost is for
+# spooling and exiting. The age is read only when the daemon has not answered within
+# QUICK_REPLY_S (it answers in a few ms), so that the usual path reads nothing more. A
+# deadline set in the environment is waited out whole.
 MAX_AGE_S = 0.080
+MIN_WAIT_S = 0.030
 QUICK_REPLY_S = 0.020
-AGE_BOUND = "SKILLTRACK_HOOK_TIMEOUT_MS" not in os.environ
 STDIN_DEADLINE_S = 3.0  # well inside the 5 s timeout settings.template.json gives the hook
 
 
@@ -177,7 +183,8 @@ def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
     """(acknowledged, nobody listening) after trying to hand `frame` to the daemon."""
     import _socket
 
-    deadline = time.monotonic() + DEADLINE_S
+    started = time.monotonic()
+    deadline = started + DEADLINE_S
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.settimeout(DEADLINE_S)
@@ -189,7 +196,7 @@ def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
         s.sendall(frame)
         s.shutdown(_socket.SHUT_WR)
         reply = b""
-        aged = not AGE_BOUND  # whether the deadline no longer needs MAX_AGE_S applied
+        aged = DEADLINE_SET  # True once MAX_AGE_S is applied, or if it does not apply
         while not reply.endswith(b"\n"):
             wait = deadline - time.monotonic()
             s.settimeout(max(wait if aged else min(wait, QUICK_REPLY_S), 0.001))
@@ -201,7 +208,8 @@ def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
                 aged = True
                 age = process_age_s()
                 if age is not None:
-                    deadline = min(deadline, time.monotonic() + MAX_AGE_S - age)
+                    by_age = max(time.monotonic() + MAX_AGE_S - age, started + MIN_WAIT_S)
+                    deadline = min(deadline, by_age)
                 continue
             if not chunk:
                 break

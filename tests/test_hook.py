@@ -207,7 +207,7 @@ def _timed_send(core: Any, home: Home) -> tuple[tuple[bool, bool], float]:
 @pytest.mark.parametrize(
     ("age_bound", "age", "least", "most"),
     [
-        (True, 10.0, 0.0, 1.0),  # started long ago: gives up after its quick wait (20 ms)
+        (True, 10.0, 0.025, 1.0),  # started long ago: gives up after its least wait (30 ms)
         (True, 0.0, 0.07, 1.0),  # just started: waits until it is 80 ms old
         (True, None, 1.5, 10.0),  # no /proc to ask: the whole deadline
         (False, 10.0, 1.5, 10.0),  # a deadline from the environment: waited out whole
@@ -225,7 +225,7 @@ def test_a_hook_stops_waiting_for_a_silent_daemon_by_its_age_unless_told_otherwi
     from skilltrack.hook import skilltrack_hook_core as core
 
     monkeypatch.setattr(core, "DEADLINE_S", 1.5)
-    monkeypatch.setattr(core, "AGE_BOUND", age_bound)
+    monkeypatch.setattr(core, "DEADLINE_SET", not age_bound)
     monkeypatch.setattr(core, "process_age_s", lambda: age)
     (acknowledged, nobody), took = _timed_send(core, home)
     assert (acknowledged, nobody) == (False, False)
