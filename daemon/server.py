@@ -61,7 +61,8 @@ REPLAY_CHUNK = 500
 CHECKPOINT_INTERVAL_S = 1.0
 RETENTION_FIRST_S = 60.0
 RETENTION_INTERVAL_S = 86400.0
-WAL_LIMIT_BYTES = 64 * 1024 * 1024  # past this, a checkpoint that restarts the WAL
+# A WAL holding more than this (PASSIVE checkpoints not catching up) gets a RESTART one.
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class StartupError(Exception):
@@ -427,10 +428,11 @@ class Daemon:
 
     async def _checkpoint_loop(self, store: Store) -> None:
         await store.checkpoint_in_background()
+        wal = 0  # bytes in the WAL, as the last checkpoint found it
         while True:
             await asyncio.sleep(CHECKPOINT_INTERVAL_S)
             try:
-                await store.checkpoint(restart=store.wal_bytes() > WAL_LIMIT_BYTES)
+                wal = await store.checkpoint(restart=wal > WAL_LIMIT_BYTES)
             except sqlite3.Error as exc:  # busy or failing: the writer reports the store's health
                 log.debug("checkpoint skipped: %s", exc)
 

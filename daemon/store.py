@@ -23,6 +23,9 @@ from skilltrack.daemon.migrations import MIGRATIONS
 from skilltrack.wire import RawFrame
 
 BUSY_TIMEOUT_MS = 250
+# The WAL file is cut back to this when it starts over; it grows past it only while a
+# checkpoint cannot catch up with the writer.
+WAL_FILE_LIMIT_BYTES = 64 * 1024 * 1024
 # What SQLite says of a file that is not a database, or one whose pages contradict each
 # other; "locked", "busy", "full" or an I/O error are not this: they pass, or need a person.
 _CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -167,6 +170,7 @@ class Store:
         self._db = db
         self.path = path
         self._checkpointer: aiosqlite.Connection | None = None
+        self._frame_bytes = 0  # known once the checkpointer is open
         self._known_versions: set[tuple[str, str]] = set()  # registered and committed
 
     @classmethod
@@ -183,6 +187,7 @@ class Store:
         try:
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute(f"PRAGMA journal_size_limit = {WAL_FILE_LIMIT_BYTES}")
             store = cls(db, path)
             await store.migrate()
         except BaseException:
@@ -227,23 +232,27 @@ class Store:
         """
         await self._db.execute("PRAGMA wal_autocheckpoint = 0")
 
-    async def checkpoint(self, *, restart: bool = False) -> None:
-        """Checkpoint the WAL on a connection of its own, beside the writer's commits.
+    async def checkpoint(self, *, restart: bool = False) -> int:
+        """Checkpoint the WAL on a connection of its own, beside the writer's commits; returns
+        the bytes the WAL holds since it last started over (0 once a RESTART got through).
 
-        PASSIVE never blocks the writer, but under sustained load never catches up with it
-        either; `restart` (for a WAL grown too large) waits for a gap between commits and lets
-        the next commit start the WAL file over.
+        PASSIVE never blocks the writer, but the WAL starts over only after a checkpoint that
+        no commit overlapped: under steady traffic it keeps growing. `restart` (for a WAL
+        grown too large) holds commits up until it has copied the rest, 100-250 ms here, and
+        has the next commit start the WAL over. What grows is the WAL's content, not its file:
+        the file keeps its size when the WAL starts over, so its size says nothing of a
+        backlog (judged by it, every checkpoint was a RESTART once the file had grown).
         """
         if self._checkpointer is None:
             self._checkpointer = await _connect(self.path, None)
+            (page,) = next(iter(await self._checkpointer.execute_fetchall("PRAGMA page_size")))
+            self._frame_bytes = int(page) + 24  # a WAL frame: its header and one page
         mode = "RESTART" if restart else "PASSIVE"
-        await self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})")
-
-    def wal_bytes(self) -> int:
-        try:
-            return self.path.with_name(self.path.name + "-wal").stat().st_size
-        except FileNotFoundError:
+        rows = await self._checkpointer.execute_fetchall(f"PRAGMA wal_checkpoint({mode})")
+        busy, frames, _copied = next(iter(rows))
+        if restart and not busy:
             return 0
+        return max(int(frames), 0) * self._frame_bytes  # -1: no WAL to checkpoint
 
     async def migrate(self) -> list[str]:
         """Apply the migrations not yet recorded; returns the names applied."""

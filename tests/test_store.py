@@ -205,3 +205,41 @@ async def test_an_existing_database_keeps_its_events_through_new_migrations(
     (old,) = await store.recent_events(10)
     assert (old["event_id"], old["tenant_id"], old["skill_id"]) == ("old", None, None)
     await store.close()
+
+
+async def test_checkpoint_measures_what_the_wal_holds_not_its_file(tmp_path: Path) -> None:
+    # The daemon asks for a RESTART checkpoint (one that holds commits up) only when the WAL
+    # holds too much. Its file keeps its size after the WAL starts over, so the file's size
+    # would ask for one at every checkpoint once it had grown.
+    db = tmp_path / "s.db"
+    store = await Store.open(db)
+    await store.checkpoint_in_background()
+    for _ in range(20):
+        await insert_rows(store, [row() for _ in range(50)])
+    held = await store.checkpoint()
+    wal_file = (tmp_path / "s.db-wal").stat().st_size
+    assert 0 < held <= wal_file
+    assert await store.checkpoint(restart=True) == 0  # copied, and the next commit starts over
+    await insert_rows(store, [row()])
+    after = await store.checkpoint()
+    assert 0 < after < held / 10
+    assert (tmp_path / "s.db-wal").stat().st_size == wal_file  # the file did not shrink
+    await store.close()
+
+
+async def test_a_wal_file_past_its_limit_is_cut_back_when_the_wal_starts_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skilltrack.daemon import store as store_module
+
+    monkeypatch.setattr(store_module, "WAL_FILE_LIMIT_BYTES", 64 * 1024)
+    store = await Store.open(tmp_path / "s.db")
+    await store.checkpoint_in_background()
+    for _ in range(20):
+        await insert_rows(store, [row() for _ in range(50)])
+    wal = tmp_path / "s.db-wal"
+    assert wal.stat().st_size > 64 * 1024
+    assert await store.checkpoint(restart=True) == 0
+    await insert_rows(store, [row()])  # starts the WAL over
+    assert wal.stat().st_size <= 64 * 1024
+    await store.close()
