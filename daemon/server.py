@@ -37,7 +37,7 @@ from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
 from skilltrack.daemon.outbox import ForwardStore, sink_specs
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import Record, Store, is_corrupt, quarantine
+from skilltrack.daemon.store import WAL_LIMIT_BYTES, Record, Store, is_corrupt, quarantine
 from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
@@ -61,8 +61,6 @@ REPLAY_CHUNK = 500
 CHECKPOINT_INTERVAL_S = 1.0
 RETENTION_FIRST_S = 60.0
 RETENTION_INTERVAL_S = 86400.0
-# A WAL holding more than this (PASSIVE checkpoints not catching up) gets a RESTART one.
-WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 class StartupError(Exception):

@@ -23,9 +23,9 @@ from skilltrack.daemon.migrations import MIGRATIONS
 from skilltrack.wire import RawFrame
 
 BUSY_TIMEOUT_MS = 250
-# The WAL file is cut back to this when it starts over; it grows past it only while a
-# checkpoint cannot catch up with the writer.
-WAL_FILE_LIMIT_BYTES = 64 * 1024 * 1024
+# A WAL holding more than this gets a RESTART checkpoint from the daemon (PASSIVE ones are not
+# catching up), and its file is cut back to this size when the WAL starts over.
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
 # What SQLite says of a file that is not a database, or one whose pages contradict each
 # other; "locked", "busy", "full" or an I/O error are not this: they pass, or need a person.
 _CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -187,7 +187,7 @@ class Store:
         try:
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute(f"PRAGMA journal_size_limit = {WAL_FILE_LIMIT_BYTES}")
+            await db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             store = cls(db, path)
             await store.migrate()
         except BaseException:

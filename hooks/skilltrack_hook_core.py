@@ -38,8 +38,8 @@ def _deadline() -> tuple[float, bool]:
     try:
         ms = float(os.environ["SKILLTRACK_HOOK_TIMEOUT_MS"])
     except (KeyError, ValueError):
-        return DEFAULT_DEADLINE_MS / 1000.0, False
-    if ms != ms:  # nan
+        ms = float("nan")
+    if ms != ms:  # unset, not a number, or nan
         return DEFAULT_DEADLINE_MS / 1000.0, False
     return min(max(ms, 1.0), 1000.0) / 1000.0, True
 

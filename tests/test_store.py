@@ -207,15 +207,20 @@ async def test_an_existing_database_keeps_its_events_through_new_migrations(
     await store.close()
 
 
+async def store_with_a_grown_wal(path: Path) -> Store:
+    """A store whose WAL holds 1,000 events, checkpointed by `checkpoint()` only."""
+    store = await Store.open(path)
+    await store.checkpoint_in_background()
+    for _ in range(20):
+        await insert_rows(store, [row() for _ in range(50)])
+    return store
+
+
 async def test_checkpoint_measures_what_the_wal_holds_not_its_file(tmp_path: Path) -> None:
     # The daemon asks for a RESTART checkpoint (one that holds commits up) only when the WAL
     # holds too much. Its file keeps its size after the WAL starts over, so the file's size
     # would ask for one at every checkpoint once it had grown.
-    db = tmp_path / "s.db"
-    store = await Store.open(db)
-    await store.checkpoint_in_background()
-    for _ in range(20):
-        await insert_rows(store, [row() for _ in range(50)])
+    store = await store_with_a_grown_wal(tmp_path / "s.db")
     held = await store.checkpoint()
     wal_file = (tmp_path / "s.db-wal").stat().st_size
     assert 0 < held <= wal_file
@@ -232,11 +237,8 @@ async def test_a_wal_file_past_its_limit_is_cut_back_when_the_wal_starts_over(
 ) -> None:
     from skilltrack.daemon import store as store_module
 
-    monkeypatch.setattr(store_module, "WAL_FILE_LIMIT_BYTES", 64 * 1024)
-    store = await Store.open(tmp_path / "s.db")
-    await store.checkpoint_in_background()
-    for _ in range(20):
-        await insert_rows(store, [row() for _ in range(50)])
+    monkeypatch.setattr(store_module, "WAL_LIMIT_BYTES", 64 * 1024)
+    store = await store_with_a_grown_wal(tmp_path / "s.db")
     wal = tmp_path / "s.db-wal"
     assert wal.stat().st_size > 64 * 1024
     assert await store.checkpoint(restart=True) == 0
