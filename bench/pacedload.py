@@ -16,12 +16,15 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import uvloop
 
+REPLY_TIMEOUT_S = 30.0
+
 
 async def _run(socket_path: str, rate: float) -> dict[str, float]:
-    from bench.ingestload import OK, _frame, _send_one
+    from bench.ingestload import OK, _frame
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -54,6 +57,41 @@ async def _run(socket_path: str, rate: float) -> dict[str, float]:
     if pending:
         await asyncio.wait(pending)
     return {**counts, "seconds": round(elapsed, 3)}
+
+
+class _OneFrame(asyncio.Protocol):
+    """Send one frame, half-close, collect the reply until the daemon closes."""
+
+    def __init__(self, frame: bytes, done: asyncio.Future[bytes]) -> None:
+        self._frame = frame
+        self._done = done
+        self._reply = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.WriteTransport, transport)  # uvloop's is one, not a subclass
+        stream.write(self._frame)
+        stream.write_eof()
+
+    def data_received(self, data: bytes) -> None:
+        self._reply += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._done.done():
+            return
+        if exc is not None and not self._reply:
+            self._done.set_exception(exc)
+        else:
+            self._done.set_result(bytes(self._reply))
+
+
+async def _send_one(socket_path: str, frame: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    transport, _ = await loop.create_unix_connection(lambda: _OneFrame(frame, done), socket_path)
+    try:
+        return await asyncio.wait_for(done, REPLY_TIMEOUT_S)
+    finally:
+        transport.close()
 
 
 def main() -> None:

@@ -452,7 +452,7 @@ def _ingest_section(ingest: IngestResult) -> list[str]:
         "## Daemon ingest, one connection per event",
         "",
         f"{main.events:,} events (after {ingest.warmup.events:,} warm-up events) from an "
-        f"asyncio load generator in the benchmark process, {main.concurrency} in flight, each "
+        f"epoll load generator in the benchmark process, {main.concurrency} in flight, each "
         "a fresh Unix-socket connection carrying one frame, half-closed, answered once "
         "committed.",
         "",
@@ -596,7 +596,8 @@ def _method() -> list[str]:
         "cut short when the process is 80 ms old, though never under 30 ms) and spools.",
         "- Ingest: frames built with `skilltrack.wire.encode_frame` (a fresh UUID and "
         "`time.time()` each); latency from before `connect` to the reply. The load generator "
-        "shares the machine's cores with the daemon, as hooks would. CPU per thread from "
+        "(a plain `select.epoll` loop, blocking connects) shares the machine's cores with the "
+        "daemon, as hooks would. CPU per thread from "
         "`/proc/<pid>/task/*/stat`, the machine's from `/proc/stat` (10 ms ticks). The count is "
         "read from the SQLite file through a read-only connection.",
         "- RSS: `VmRSS` / `VmHWM` from `/proc/<pid>/status` of the daemon, idle after start "

@@ -4,8 +4,10 @@ Fast where it can be: with no filter but time, reports read the summary tables k
 trigger — lifetime totals for all time (`artifact_summary` and `artifact_durations`,
 `version_totals`, `agent_uses`), per UTC day for a range (`artifact_stats`, `daily_uses`,
 `version_stats`, `agent_stats`) — and only the events of the first and last, partial, days of
-a range; with a project or session filter, they read the matching events through their
-indexes. Durations' p50/p95 come from the duration buckets (durations.py): within about 5%.
+a range; for a project (by its folder name) over all time, its lifetime totals
+(`project_artifacts`, `project_days`, `project_versions`, `project_agents`); with another
+project or session filter, they read the matching events through their indexes. Durations'
+p50/p95 come from the duration buckets (durations.py): within about 5%.
 """
 
 from __future__ import annotations
@@ -35,6 +37,23 @@ class Filters:
     def by_events(self) -> bool:
         """Whether the summaries cannot answer: a project or session filter."""
         return self.project is not None or self.session is not None
+
+    @property
+    def project_totals(self) -> bool:
+        """Whether the per-project lifetime totals answer: a project named by its folder, over
+        all time, no session."""
+        return (
+            self.project is not None and "/" not in self.project and self.session is None
+            and self.since is None and self.until is None
+        )  # fmt: skip
+
+    def project_totals_where(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (and its values) over the per-project totals for these filters."""
+        where, values = ["project = ?"], [project_of(self.project)]
+        if self.artifact_type is not None:
+            where.append("artifact_type = ?")
+            values.append(self.artifact_type)
+        return " AND ".join(where), values
 
     @property
     def lifetime(self) -> bool:
@@ -132,48 +151,65 @@ class Tally:
         }
 
 
-def _days(f: Filters) -> tuple[int | None, int | None]:
-    """The whole days (UTC day numbers, [first, end)) inside the filters' range."""
+@dataclass(frozen=True)
+class _Split:
+    """A time range as the reports read it: whole UTC days `[first, end)` from the daily
+    tables (None: unbounded), and `edges`, `(since, until, sign)` spans read from the events,
+    added (`sign` 1) or taken away (-1)."""
+
+    first: int | None
+    end: int | None
+    edges: list[tuple[float | None, float | None, int]]
+
+
+def _split(f: Filters, *, borrow: bool) -> _Split:
+    """How to read `f`'s range. A partial first or last day is read from its events; with
+    `borrow`, one more than half inside the range is read as the whole day from the daily
+    tables less its events outside the range, so that at most half a day of events is read
+    at either end (exact for counts and histograms, not for first/last use)."""
     first = None if f.since is None else math.ceil(f.since / DAY_S)
     end = None if f.until is None else math.floor(f.until / DAY_S)
-    return first, end
+    if first is not None and end is not None and end <= first:
+        return _Split(first, first, [(f.since, f.until, 1)])  # within a day, or two partial
+    edges: list[tuple[float | None, float | None, int]] = []
+    if f.since is not None and first is not None and f.since < first * DAY_S:
+        if borrow and first * DAY_S - f.since > DAY_S / 2:
+            first -= 1
+            edges.append((float(first * DAY_S), f.since, -1))
+        else:
+            edges.append((f.since, float(first * DAY_S), 1))
+    if f.until is not None and end is not None and end * DAY_S < f.until:
+        if borrow and f.until - end * DAY_S > DAY_S / 2:
+            end += 1
+            edges.append((f.until, float(end * DAY_S), -1))
+        else:
+            edges.append((float(end * DAY_S), f.until, 1))
+    return _Split(first, end, edges)
 
 
-def _whole_days_where(f: Filters) -> tuple[str, list[Any]] | None:
+def _whole_days_where(split: _Split, artifact_type: str | None) -> tuple[str, list[Any]] | None:
     """The WHERE clause (and values) over the `day` column of the daily tables selecting the
-    range's whole days (and the artifact type); None when the range holds no whole day."""
-    first, end = _days(f)
+    split's whole days (and the artifact type); None when it holds no whole day."""
+    first, end = split.first, split.end
     if first is not None and end is not None and end <= first:
         return None
     where: list[str] = ["1"]
     values: list[Any] = []
     for clause, value in (("day >= ?", first), ("day < ?", end), ("artifact_type = ?",
-                                                                  f.artifact_type)):  # fmt: skip
+                                                                  artifact_type)):  # fmt: skip
         if value is not None:
             where.append(clause)
             values.append(value)
     return " AND ".join(where), values
 
 
-def _edges(f: Filters) -> list[tuple[float | None, float | None]]:
-    """The parts of the range outside whole days: read from the events."""
-    first, end = _days(f)
-    if first is not None and end is not None and end <= first:
-        return [(f.since, f.until)]  # within one day (or two partial ones): all from events
-    edges: list[tuple[float | None, float | None]] = []
-    if f.since is not None and first is not None and f.since < first * DAY_S:
-        edges.append((f.since, float(first * DAY_S)))
-    if f.until is not None and end is not None and end * DAY_S < f.until:
-        edges.append((float(end * DAY_S), f.until))
-    return edges
-
-
 def _events_per_bucket(keys: str, condition: str = "1") -> str:
-    """Events per `keys` and duration bucket, in the shape `_per_key` reads; `{index}` and
-    `{where}` left for `_ranged`."""
+    """Events per `keys` and duration bucket, in the shape `_per_key` reads; `{index}`,
+    `{where}` and `{sign}` left for `_ranged`."""
     return f"""
-        SELECT {keys}, coalesce(duration_bucket, -1) AS bucket, count(*) AS uses,
-               sum(success IS 0) AS failures, coalesce(sum(duration_ms), 0) AS total_ms,
+        SELECT {keys}, coalesce(duration_bucket, -1) AS bucket, {{sign}} * count(*) AS uses,
+               {{sign}} * sum(success IS 0) AS failures,
+               {{sign}} * coalesce(sum(duration_ms), 0) AS total_ms,
                min(client_ts) AS first_used, max(client_ts) AS last_used
         FROM events {{index}} WHERE {condition} AND {{where}}
         GROUP BY {keys}, bucket
@@ -206,6 +242,12 @@ class ReportStore(Store):
                     """,
                 ),
                 events=_per_key(keys, _events_per_bucket(keys)),
+                totals=_per_key(
+                    keys,
+                    "SELECT artifact_type, artifact_name, bucket, uses, failures, "
+                    "total_duration_ms AS total_ms, first_used, last_used "
+                    "FROM project_artifacts WHERE {where}",
+                ),
             )
             for kind, name, buckets, counts, uses, failures, total_ms, since, until in ranged:
                 tallies.setdefault((kind, name), Tally()).add(
@@ -300,12 +342,15 @@ class ReportStore(Store):
         for day, uses, failures in await self._ranged(
             f,
             daily="SELECT day, sum(uses), sum(failures) FROM daily_uses WHERE {where} GROUP BY day",
-            events=f"SELECT CAST(client_ts / {DAY_S} AS INTEGER), count(*), sum(success IS 0) "
-            "FROM events {index} WHERE {where} GROUP BY 1",
+            events=f"SELECT CAST(client_ts / {DAY_S} AS INTEGER), {{sign}} * count(*), "
+            "{sign} * sum(success IS 0) FROM events {index} WHERE {where} GROUP BY 1",
+            totals="SELECT day, sum(uses), sum(failures) FROM project_days WHERE {where} "
+            "GROUP BY day",
         ):
             total = counts.setdefault(int(day), [0, 0])
             total[0] += uses
             total[1] += failures
+        counts = {day: total for day, total in counts.items() if total[0]}
         if not counts:
             return []
         first_day, last_day = min(counts), max(counts)
@@ -358,21 +403,32 @@ class ReportStore(Store):
         )
         return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}
 
-    async def _ranged(self, f: Filters, *, daily: str, events: str) -> list[tuple[Any, ...]]:
+    async def _ranged(
+        self, f: Filters, *, daily: str, events: str, totals: str, borrow: bool = True
+    ) -> list[tuple[Any, ...]]:
         """Rows of one shape for a range or a session's or project's events: the `daily`
         table's query (`{where}` its days) over the range's whole days and the `events` query
-        (`{index}`, `{where}`) over its partial first and last days; or `events` alone over a
-        session's or project's events. The artifact type, if any, applies to both."""
-        parts = [f] if f.by_events else [
-            Filters(s, u, artifact_type=f.artifact_type) for s, u in _edges(f)
-        ]  # fmt: skip
+        (`{index}`, `{where}`; `{sign}`, 1 or -1, multiplies what it adds up) over its partial
+        first and last days (see `_split` for `borrow`); `totals` (`{where}` its project) for
+        a project's lifetime totals; or `events` alone over a session's or project's events.
+        The artifact type, if any, applies to all. Rows of one key may have to be added up
+        (and may add up to nothing)."""
+        if f.project_totals:
+            where, values = f.project_totals_where()
+            return await self._tuples(totals.format(where=where), values)
+        if f.by_events:
+            parts, days = [(f, 1)], None
+        else:
+            split = _split(f, borrow=borrow)
+            parts = [(Filters(s, u, artifact_type=f.artifact_type), sign)
+                     for s, u, sign in split.edges]  # fmt: skip
+            days = _whole_days_where(split, f.artifact_type)
         rows: list[tuple[Any, ...]] = []
-        for part in parts:
+        for part, sign in parts:
             where, values = part.event_conditions()
             rows += await self._tuples(
-                events.format(index=part.events_index(), where=where), values
+                events.format(index=part.events_index(), where=where, sign=sign), values
             )
-        days = None if f.by_events else _whole_days_where(f)
         if days is not None:
             where, values = days
             rows += await self._tuples(daily.format(where=where), values)
@@ -425,6 +481,13 @@ class ReportStore(Store):
                     keys,
                     _events_per_bucket(keys, "skill_id IS NOT NULL AND skill_version IS NOT NULL"),
                 ),
+                totals=_per_key(
+                    keys,
+                    "SELECT skill_id, skill_version, bucket, uses, failures, "
+                    "total_duration_ms AS total_ms, first_used, last_used "
+                    "FROM project_versions WHERE {where}",
+                ),
+                borrow=False,  # a version's first and last use in the range come from its rows
             )
         used: dict[str, dict[str, tuple[Tally, list[float]]]] = {}  # skill → version → …
         for skill_id, version, buckets, counts, uses, failures, total_ms, first, last in rows:
@@ -463,7 +526,12 @@ class ReportStore(Store):
         filters, if the caller has them already."""
         if agents is None:
             agents = await self.artifacts(Filters(f.since, f.until, f.project, f.session, "agent"))
-        runs = {a["artifact_name"]: a for a in agents if a["artifact_type"] == "agent"}
+        return subagents_of(agents, await self.uses_inside(f))
+
+    async def uses_inside(self, f: Filters) -> dict[tuple[str, str, str], list[int]]:
+        """What was used inside subagents: (agent type, artifact type, artifact name) →
+        [uses, failures] (the artifact type filter does not apply: a subagent's row lists
+        everything used inside it)."""
         every_kind = Filters(f.since, f.until, f.project, f.session)
         if every_kind.lifetime:
             rows = await self._tuples(
@@ -478,38 +546,20 @@ class ReportStore(Store):
                 GROUP BY 1, 2, 3
                 """,
                 events="""
-                SELECT agent_type, artifact_type, artifact_name, count(*), sum(success IS 0)
+                SELECT agent_type, artifact_type, artifact_name, {sign} * count(*),
+                       {sign} * sum(success IS 0)
                 FROM events {index} WHERE agent_type IS NOT NULL AND {where}
                 GROUP BY 1, 2, 3
                 """,
+                totals="SELECT agent_type, artifact_type, artifact_name, uses, failures "
+                "FROM project_agents WHERE {where}",
             )
         counts: dict[tuple[str, str, str], list[int]] = {}
         for agent, kind, name, uses, failures in rows:
             total = counts.setdefault((agent, kind, name), [0, 0])
             total[0] += uses
             total[1] += failures
-        inside: dict[str, list[dict[str, Any]]] = {}
-        for (agent, kind, name), (uses, failures) in sorted(
-            counts.items(), key=lambda item: (item[0][0], -item[1][0], item[0][1], item[0][2])
-        ):
-            inside.setdefault(agent, []).append(
-                {"artifact_type": kind, "artifact_name": name, "uses": uses,
-                 "failures": failures}
-            )  # fmt: skip
-        out = []
-        for agent in sorted(set(runs) | set(inside)):
-            run = runs.get(agent, {})
-            out.append(
-                {
-                    "agent_type": agent,
-                    "runs": run.get("uses", 0),
-                    "failures": run.get("failures", 0),
-                    "p50_duration_ms": run.get("p50_duration_ms"),
-                    "uses_inside": inside.get(agent, []),
-                }
-            )
-        out.sort(key=lambda a: (-a["runs"], a["agent_type"]))
-        return out
+        return {key: total for key, total in counts.items() if total[0]}
 
     async def last_uses(self, kind: str) -> dict[str, float]:
         """When each artifact of `kind` was last used, by name."""
@@ -518,3 +568,32 @@ class ReportStore(Store):
             (kind,),
         )
         return {name: last for name, last in rows}
+
+
+def subagents_of(
+    agents: Iterable[dict[str, Any]], inside: dict[tuple[str, str, str], list[int]]
+) -> list[dict[str, Any]]:
+    """The subagents report from the agent rows of `artifacts` (their runs) and what
+    `uses_inside` found, most runs first; inside each, most used first."""
+    runs = {a["artifact_name"]: a for a in agents if a["artifact_type"] == "agent"}
+    used: dict[str, list[dict[str, Any]]] = {}
+    for (agent, kind, name), (uses, failures) in sorted(
+        inside.items(), key=lambda item: (item[0][0], -item[1][0], item[0][1], item[0][2])
+    ):
+        used.setdefault(agent, []).append(
+            {"artifact_type": kind, "artifact_name": name, "uses": uses, "failures": failures}
+        )
+    out = []
+    for agent in sorted(set(runs) | set(used)):
+        run = runs.get(agent, {})
+        out.append(
+            {
+                "agent_type": agent,
+                "runs": run.get("uses", 0),
+                "failures": run.get("failures", 0),
+                "p50_duration_ms": run.get("p50_duration_ms"),
+                "uses_inside": used.get(agent, []),
+            }
+        )
+    out.sort(key=lambda a: (-a["runs"], a["agent_type"]))
+    return out

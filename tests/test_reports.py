@@ -116,6 +116,9 @@ RANGES = [
     Filters(since=START + 3.1 * DAY_S, until=START + 3.9 * DAY_S),  # inside one day
     Filters(since=START + 3.9 * DAY_S, until=START + 4.1 * DAY_S),  # across one midnight
     Filters(until=START + 5 * DAY_S + 1),
+    # Mostly-inside edge days, read as whole days less their events outside the range:
+    Filters(since=START + 1.2 * DAY_S, until=START + 6.8 * DAY_S),
+    Filters(since=START + 2.01 * DAY_S, artifact_type="mcp"),
     Filters(artifact_type="skill"),
     Filters(since=START + 1.5 * DAY_S, artifact_type="tool"),
     Filters(session="s2"),
@@ -274,6 +277,7 @@ def _row(ts: float, kind: str, name: str, **fields: Any) -> EventRow:
         success=True, duration_ms=None, cwd="~/app", truncated=False, payload="{}",
     )  # fmt: skip
     base.update(fields)
+    base["project"] = project_of(base["cwd"])  # as the daemon sets it
     if base["duration_ms"] is not None:
         base["duration_bucket"] = durations.bucket(base["duration_ms"])
     return EventRow(**base)
@@ -318,5 +322,20 @@ async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None
         ]  # fmt: skip
         assert (agents["Plan"]["runs"], agents["Plan"]["uses_inside"][0]["uses"]) == (0, 2)
         assert list(agents) == ["Explore", "Plan"]  # most runs first
+        # A project by its folder name reads its lifetime totals, by its path the events:
+        # the same answers.
+        by_totals, by_events = Filters(project="app"), Filters(project="~/app")
+        assert by_totals.project_totals
+        assert not by_events.project_totals
+        assert await s.versions(by_totals) == await s.versions(by_events) == [pdf]
+        assert await s.subagents(by_totals) == await s.subagents(by_events)
+        assert {a["agent_type"] for a in await s.subagents(by_totals)} == {"Explore", "Plan"}
+        assert await s.versions(Filters(project="elsewhere")) == []
+        # From early on the first day, that day is read whole from the daily tables less its
+        # events before the range: all of them, or none, of the subagents' uses.
+        early, late = Filters(since=START + 0.03 * DAY_S), Filters(since=START + 0.1 * DAY_S)
+        assert await s.subagents(early) == await s.subagents(Filters())
+        assert await s.subagents(late) == []
+        assert [d["uses"] for d in await s.per_day(late)] == [2]  # bbb's, the next day
     finally:
         await s.close()
