@@ -283,15 +283,15 @@ def _row(ts: float, kind: str, name: str, **fields: Any) -> EventRow:
     return EventRow(**base)
 
 
-async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None:
+def _versions_and_subagents() -> list[Record]:
+    """Two versions of a skill on two days, and subagents' runs and what ran inside them."""
     from skilltrack.daemon.store import SkillVersion
 
     def version(v: str) -> SkillVersion:
         return SkillVersion("sk1", v, "pdf", "user", "~/.claude/skills/pdf", None, v * 4, START)
 
-    s = await ReportStore.open(tmp_path / "v.db")
     t = START + 3600
-    records = [
+    return [
         Record(_row(t + i, "skill", "pdf", skill_id="sk1", skill_version="aaa",
                     duration_ms=ms, success=ok), skill=version("aaa"))
         for i, (ms, ok) in enumerate([(10, True), (20, False), (30, True)])
@@ -306,6 +306,11 @@ async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None
         Record(_row(t + 30, "tool", "Read", agent_type="Explore")),
         *[Record(_row(t + 40 + i, "tool", "Grep", agent_type="Plan")) for i in range(2)],
     ]  # fmt: skip
+
+
+async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None:
+    s = await ReportStore.open(tmp_path / "v.db")
+    records = _versions_and_subagents()
     await s.insert(records)
     try:
         (pdf,) = await s.versions(Filters())
@@ -314,7 +319,7 @@ async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None
         assert (newest["version"], newest["uses"], newest["failures"]) == ("bbb", 2, 0)
         assert (oldest["version"], oldest["uses"], oldest["failures"]) == ("aaa", 3, 1)
         assert oldest["p50_duration_ms"] == durations.percentile([(durations.bucket(20), 1)], 1)
-        assert await s.versions(Filters(since=t + DAY_S)) == []  # one version in range
+        assert await s.versions(Filters(since=START + 3600 + DAY_S)) == []  # one version in range
         agents = {a["agent_type"]: a for a in await s.subagents(Filters())}
         assert (agents["Explore"]["runs"], agents["Explore"]["failures"]) == (2, 1)
         assert [(u["artifact_name"], u["uses"]) for u in agents["Explore"]["uses_inside"]] == [
@@ -339,3 +344,33 @@ async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None
         assert [d["uses"] for d in await s.per_day(late)] == [2]  # bbb's, the next day
     finally:
         await s.close()
+
+
+async def test_project_totals_are_filled_from_an_older_databases_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skilltrack.daemon import store as store_module
+    from skilltrack.daemon.migrations import MIGRATIONS
+
+    db = tmp_path / "m008.db"
+    names = [m.__name__ for m in MIGRATIONS]
+    records = _versions_and_subagents()
+    with monkeypatch.context() as m:  # as the release before m009 left it
+        m.setattr(store_module, "MIGRATIONS", MIGRATIONS[: names.index("m009_project_totals")])
+        old = await ReportStore.open(db)
+        await old.insert(records[:9])  # both versions; two of the three Bash inside Explore
+        await old.close()
+    migrated = await ReportStore.open(db)  # m009: the totals from the events, then by trigger
+    try:
+        await migrated.insert(records[9:])
+        by_totals, by_events = Filters(project="app"), Filters(project="~/app")
+        assert await migrated.artifacts(by_totals) == await migrated.artifacts(by_events)
+        assert await migrated.per_day(by_totals) == await migrated.per_day(by_events)
+        (pdf,) = await migrated.versions(by_totals)
+        assert [v["uses"] for v in pdf["versions"]] == [2, 3]
+        assert await migrated.versions(by_totals) == await migrated.versions(by_events)
+        agents = await migrated.subagents(by_totals)
+        assert agents == await migrated.subagents(by_events)
+        assert sum(len(a["uses_inside"]) for a in agents) == 3  # Bash, Read; Grep
+    finally:
+        await migrated.close()
