@@ -4,10 +4,11 @@ Fast where it can be: with no filter but time, reports read the summary tables k
 trigger — lifetime totals for all time (`artifact_summary` and `artifact_durations`,
 `version_totals`, `agent_uses`), per UTC day for a range (`artifact_stats`, `daily_uses`,
 `version_stats`, `agent_stats`) — and only the events of the first and last, partial, days of
-a range (of such a day mostly inside the range, the events outside it); for a project (by its folder name) over all time, its lifetime totals
-(`project_artifacts`, `project_days`, `project_versions`, `project_agents`); with another
-project or session filter, they read the matching events through their indexes. Durations'
-p50/p95 come from the duration buckets (durations.py): within about 5%.
+a range (of such a day mostly inside the range, the events outside it); for a project (by
+its folder name) over all time, its lifetime totals (`project_artifacts`, `project_days`,
+`project_versions`, `project_agents`); with another project or session filter, they read the
+matching events through their indexes. Durations' p50/p95 come from the duration buckets
+(durations.py): within about 5%.
 """
 
 from __future__ import annotations
