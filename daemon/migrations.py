@@ -796,3 +796,22 @@ async def m009_project_totals(db: aiosqlite.Connection) -> None:
         END
         """
     )
+
+
+@migration
+async def m010_prune_horizon(db: aiosqlite.Connection) -> None:
+    # The time before which events may have been deleted by retention: a report that reads a
+    # day from the daily tables less its events outside the range (reports._split) may do so
+    # only where those events are all still stored. `prune` raises it; a database pruned
+    # before this step gets its oldest event's time, the most that is known.
+    await db.execute(
+        """
+        CREATE TABLE prune_horizon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            before REAL NOT NULL
+        )
+        """
+    )
+    await db.execute(
+        "INSERT INTO prune_horizon SELECT 1, min(client_ts) FROM events HAVING count(*) > 0"
+    )

@@ -163,24 +163,27 @@ class _Split:
     edges: list[tuple[float | None, float | None, int]]
 
 
-def _split(f: Filters, *, borrow: bool) -> _Split:
-    """How to read `f`'s range. A partial first or last day is read from its events; with
-    `borrow`, one more than half inside the range is read as the whole day from the daily
-    tables less its events outside the range, so that at most half a day of events is read
-    at either end (exact for counts and histograms, not for first/last use)."""
+def _split(f: Filters, *, horizon: float | None) -> _Split:
+    """How to read `f`'s range. A partial first or last day is read from its events; one more
+    than half inside the range may instead be read as the whole day from the daily tables less
+    its events outside the range, so that at most half a day of events is read at either end
+    (exact for counts and histograms, not for first/last use). That takes the events outside
+    the range to be all still stored: only those from `horizon` on are (retention deletes
+    older ones; None: borrow no day)."""
     first = None if f.since is None else math.ceil(f.since / DAY_S)
     end = None if f.until is None else math.floor(f.until / DAY_S)
     if first is not None and end is not None and end <= first:
         return _Split(first, first, [(f.since, f.until, 1)])  # within a day, or two partial
     edges: list[tuple[float | None, float | None, int]] = []
     if f.since is not None and first is not None and f.since < first * DAY_S:
-        if borrow and first * DAY_S - f.since > DAY_S / 2:
+        borrowed = float((first - 1) * DAY_S)
+        if horizon is not None and borrowed >= horizon and first * DAY_S - f.since > DAY_S / 2:
             first -= 1
-            edges.append((float(first * DAY_S), f.since, -1))
+            edges.append((borrowed, f.since, -1))
         else:
             edges.append((f.since, float(first * DAY_S), 1))
     if f.until is not None and end is not None and end * DAY_S < f.until:
-        if borrow and f.until - end * DAY_S > DAY_S / 2:
+        if horizon is not None and f.until >= horizon and f.until - end * DAY_S > DAY_S / 2:
             end += 1
             edges.append((f.until, float(end * DAY_S), -1))
         else:
@@ -410,30 +413,48 @@ class ReportStore(Store):
         """Rows of one shape for a range or a session's or project's events: the `daily`
         table's query (`{where}` its days) over the range's whole days and the `events` query
         (`{index}`, `{where}`; `{sign}`, 1 or -1, multiplies what it adds up) over its partial
-        first and last days (see `_split` for `borrow`); `totals` (`{where}` its project) for
-        a project's lifetime totals; or `events` alone over a session's or project's events.
-        The artifact type, if any, applies to all. Rows of one key may have to be added up
-        (and may add up to nothing)."""
+        first and last days (`borrow`: whether such a day may be read whole less its events
+        outside the range, see `_split`); `totals` (`{where}` its project) for a project's
+        lifetime totals; or `events` alone over a session's or project's events. The artifact
+        type, if any, applies to all. Rows of one key may have to be added up (and may add up
+        to nothing)."""
         if f.project_totals:
             where, values = f.project_totals_where()
             return await self._tuples(totals.format(where=where), values)
         if f.by_events:
-            parts, days = [(f, 1)], None
-        else:
-            split = _split(f, borrow=borrow)
-            parts = [(Filters(s, u, artifact_type=f.artifact_type), sign)
-                     for s, u, sign in split.edges]  # fmt: skip
+            return await self._events(events, [(f, 1)])
+        # One snapshot: a day read whole less the events outside the range must not see an
+        # event the daemon stores between the two reads, nor lose one that a prune deletes.
+        await self._db.execute("BEGIN")
+        try:
+            horizon = await self._prune_horizon() if borrow else None
+            split = _split(f, horizon=horizon)
+            rows = await self._events(
+                events, [(Filters(s, u, artifact_type=f.artifact_type), sign)
+                         for s, u, sign in split.edges]
+            )  # fmt: skip
             days = _whole_days_where(split, f.artifact_type)
+            if days is not None:
+                where, values = days
+                rows += await self._tuples(daily.format(where=where), values)
+        finally:
+            await self._db.execute("COMMIT")
+        return rows
+
+    async def _events(self, events: str, parts: list[tuple[Filters, int]]) -> list[tuple[Any, ...]]:
+        """The rows of the `events` query over each part's events, times its sign."""
         rows: list[tuple[Any, ...]] = []
         for part, sign in parts:
             where, values = part.event_conditions()
             rows += await self._tuples(
                 events.format(index=part.events_index(), where=where, sign=sign), values
             )
-        if days is not None:
-            where, values = days
-            rows += await self._tuples(daily.format(where=where), values)
         return rows
+
+    async def _prune_horizon(self) -> float:
+        """The time before which events may have been deleted by retention (m010)."""
+        rows = await self._tuples("SELECT before FROM prune_horizon")
+        return float(rows[0][0]) if rows else -math.inf
 
     async def _tuples(self, sql: str, values: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of a query as plain tuples: cheaper than named rows where thousands are

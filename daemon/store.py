@@ -360,11 +360,18 @@ class Store:
         that the daemon's commits are never held up for long; returns how many.
 
         Summaries are lifetime totals and are not reduced (README, Retention); an event still
-        waiting in a forwarding outbox leaves it, counted as `removed` (migration m005).
+        waiting in a forwarding outbox leaves it, counted as `removed` (migration m005). The
+        prune horizon is raised to `before` with the first deletion (migration m010).
         """
         deleted = 0
         while True:
             try:
+                if not deleted:  # in the first chunk's transaction
+                    await self._db.execute(
+                        "INSERT INTO prune_horizon VALUES (1, ?) "
+                        "ON CONFLICT DO UPDATE SET before = max(before, excluded.before)",
+                        (before,),
+                    )
                 cursor = await self._db.execute(
                     """
                     DELETE FROM events WHERE id IN (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -148,16 +149,25 @@ async def _read(
         inside = await store.uses_inside(f) if f.artifact_type in (None, "agent") else {}
         return inside, await store.last_uses("skill")
 
-    first = await ReportStore.open_readonly(db)  # first alone: it migrates an older database
-    stores = [first]
-    try:
-        stores += await asyncio.gather(ReportStore.open_readonly(db), ReportStore.open_readonly(db))
-        artifacts, days_versions, inside_last = await asyncio.gather(
-            first.artifacts(f), days_and_versions(stores[1]), inside_and_last_uses(stores[2])
+    async with contextlib.AsyncExitStack() as stack:
+        stores = []
+        for _ in range(3):  # one at a time: the first migrates an older database
+            store = await ReportStore.open_readonly(db)
+            stack.push_async_callback(store.close)
+            stores.append(store)
+        groups = (
+            asyncio.ensure_future(stores[0].artifacts(f)),
+            asyncio.ensure_future(days_and_versions(stores[1])),
+            asyncio.ensure_future(inside_and_last_uses(stores[2])),
         )
+        try:
+            artifacts, days_versions, inside_last = await asyncio.gather(*groups)
+        except BaseException:
+            for group in groups:  # not left running on connections about to close
+                group.cancel()
+            await asyncio.gather(*groups, return_exceptions=True)
+            raise
         return artifacts, days_versions, inside_last
-    finally:
-        await asyncio.gather(*(store.close() for store in stores))
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:

@@ -374,3 +374,27 @@ async def test_project_totals_are_filled_from_an_older_databases_events(
         assert sum(len(a["uses_inside"]) for a in agents) == 3  # Bash, Read; Grep
     finally:
         await migrated.close()
+
+
+async def test_a_day_is_read_whole_less_its_events_only_where_none_were_pruned(
+    tmp_path: Path,
+) -> None:
+    # Ten uses at 01:00 and five at 20:00: from 02:00 on, the day is mostly inside the range,
+    # and read from the daily tables less the events before 02:00, until those are pruned.
+    s = await ReportStore.open(tmp_path / "p.db")
+    day = START + 3 * DAY_S
+    await s.insert([Record(_row(day + 3600 + i, "tool", "Bash")) for i in range(10)])
+    await s.insert([Record(_row(day + 20 * 3600 + i, "tool", "Bash")) for i in range(5)])
+    since = Filters(since=day + 2 * 3600)
+    until = Filters(until=day + 23 * 3600)  # a last day mostly inside, none of it pruned
+    try:
+        for _ in range(2):
+            ((bash,),) = [await s.artifacts(since)]
+            assert bash["uses"] == 5
+            assert [d["uses"] for d in await s.per_day(since)] == [5]
+            assert (await s.artifacts(until))[0]["uses"] == 15
+            assert await s.prune(since.since or 0) in (10, 0)  # once, then nothing left
+        (horizon,) = await s._db.execute_fetchall("SELECT before FROM prune_horizon")
+        assert horizon[0] == since.since
+    finally:
+        await s.close()
