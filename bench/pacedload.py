@@ -20,11 +20,9 @@ from typing import cast
 
 import uvloop
 
-REPLY_TIMEOUT_S = 30.0
-
 
 async def _run(socket_path: str, rate: float) -> dict[str, float]:
-    from bench.ingestload import OK, _frame
+    from bench.ingestload import OK, REPLY_TIMEOUT_S, _frame
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -33,7 +31,7 @@ async def _run(socket_path: str, rate: float) -> dict[str, float]:
 
     async def one() -> None:
         try:
-            reply = await _send_one(socket_path, _frame())
+            reply = await _send_one(socket_path, _frame(), REPLY_TIMEOUT_S)
         except (OSError, TimeoutError):
             counts["errors"] += 1
             return
@@ -84,12 +82,12 @@ class _OneFrame(asyncio.Protocol):
             self._done.set_result(bytes(self._reply))
 
 
-async def _send_one(socket_path: str, frame: bytes) -> bytes:
+async def _send_one(socket_path: str, frame: bytes, reply_timeout_s: float) -> bytes:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[bytes] = loop.create_future()
     transport, _ = await loop.create_unix_connection(lambda: _OneFrame(frame, done), socket_path)
     try:
-        return await asyncio.wait_for(done, REPLY_TIMEOUT_S)
+        return await asyncio.wait_for(done, reply_timeout_s)
     finally:
         transport.close()
 
