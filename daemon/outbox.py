@@ -92,7 +92,7 @@ class ForwardStore(Store):
     async def configure_sinks(self, sinks: Sequence[SinkSpec]) -> None:
         """Make `sinks` the ones new events are queued for; a sink no longer configured
         keeps its outbox and counters (configured again, it resumes where it was)."""
-        try:
+        async with self._transaction():
             await self._db.execute("UPDATE sinks SET enabled = 0")
             await self._db.executemany(
                 """
@@ -105,10 +105,6 @@ class ForwardStore(Store):
                     for s in sinks
                 ],
             )
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
 
     async def head(self, sink: str, limit: int, expire_before: float) -> list[OutboxEvent]:
         """The oldest `limit` events waiting for `sink`, after dropping (and counting) those
@@ -118,15 +114,11 @@ class ForwardStore(Store):
             expired = [(sink, r.ref) for r in rows if r.queued_at < expire_before]
             if not expired:
                 return rows
-            try:
+            async with self._transaction():
                 await self._db.executemany(
                     "DELETE FROM outbox WHERE sink = ? AND event = ?", expired
                 )
                 await self._count(sink, expired=len(expired))
-                await self._db.commit()
-            except BaseException:
-                await self._rollback()
-                raise
 
     async def settle(
         self,
@@ -140,7 +132,7 @@ class ForwardStore(Store):
         """Take `delivered` and `dead` out of the outbox, the latter into `dead_letters`."""
         now = time.time() if now is None else now
         gone = [(sink, ref) for ref in delivered] + [(sink, d.ref) for d in dead]
-        try:
+        async with self._transaction():
             await self._db.executemany("DELETE FROM outbox WHERE sink = ? AND event = ?", gone)
             if dead:
                 await self._db.executemany(
@@ -157,14 +149,10 @@ class ForwardStore(Store):
                 await self._db.execute(
                     "UPDATE sinks SET last_success = ? WHERE name = ?", (now, sink)
                 )
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
 
     async def record_error(self, sink: str, error: str, *, retried: bool) -> None:
         """Note a failed attempt (and count it as a retry if it will be retried)."""
-        try:
+        async with self._transaction():
             await self._db.execute(
                 """
                 UPDATE sinks SET last_error = ?, last_error_at = ?, retried = retried + ?
@@ -172,10 +160,6 @@ class ForwardStore(Store):
                 """,
                 (error, time.time(), int(retried), sink),
             )
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
 
     async def trim(self, sink: str, max_backlog: int) -> int:
         """Drop (and count) the oldest events past `max_backlog` waiting for `sink`."""
@@ -185,7 +169,7 @@ class ForwardStore(Store):
         excess = int(next(iter(rows))[0]) - max_backlog
         if excess <= 0:
             return 0
-        try:
+        async with self._transaction():
             await self._db.execute(
                 """
                 DELETE FROM outbox WHERE sink = ? AND event IN (
@@ -195,10 +179,6 @@ class ForwardStore(Store):
                 (sink, sink, excess),
             )
             await self._count(sink, overflow=excess)
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
         return excess
 
     async def _count(self, sink: str, **outcomes: int) -> None:
@@ -253,7 +233,7 @@ class ForwardStore(Store):
     async def resend_dead_letters(self, sink: str | None) -> int:
         """Put dead letters back in their sinks' outboxes (queued now, so that age does not
         drop them at once); returns how many."""
-        try:
+        async with self._transaction():
             cursor = await self._db.execute(
                 """
                 INSERT INTO outbox (sink, event, queued_at)
@@ -266,8 +246,4 @@ class ForwardStore(Store):
             await self._db.execute(
                 "DELETE FROM dead_letters WHERE ?1 IS NULL OR sink = ?1", (sink,)
             )
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
         return moved

@@ -374,7 +374,7 @@ class ReportStore(Store):
     ) -> dict[str, Any]:
         """Record `user_id`'s rating of `skill` (replacing theirs); returns the skill's
         average and count. LookupError if no use of the skill is stored."""
-        try:
+        async with self._transaction():
             used = await self._db.execute_fetchall(
                 "SELECT 1 FROM artifact_summary WHERE artifact_type = 'skill' AND "
                 "artifact_name = ?",
@@ -392,10 +392,6 @@ class ReportStore(Store):
                 """,
                 (user_id, skill, rating, comment, hours_saved, time.time()),
             )
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
         row = next(
             iter(
                 await self._db.execute_fetchall(

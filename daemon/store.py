@@ -8,12 +8,14 @@ wait for the writer; `synchronous=NORMAL` makes a commit survive the daemon bein
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self
@@ -107,21 +109,21 @@ class Record:
         return len(self.row.payload) + (len(self.raw.payload) if self.raw else 0)
 
 
-# ON CONFLICT (event_id) rather than INSERT OR IGNORE: only a resent id is skipped; any other
-# constraint failure must raise, not vanish.
 _ROW_PLACES = "({})".format(", ".join("?" * len(EventRow._fields)))
-# Rows per INSERT statement: a group of events goes in as one statement of many VALUES rows,
-# not one statement per row. sqlite3 takes the GIL back from the event loop between every two
-# rows of an executemany (to bind the next), and that wait, not SQLite's work, was most of a
-# commit's time under load; one statement holds it once. 500 rows of 25 values stay far below
-# SQLite's limit on a statement's variables (32,766 at least since 3.32).
-ROWS_PER_INSERT = 500
+# Rows per INSERT statement. A group of events goes in as statements of many VALUES rows, not
+# an executemany of one row each: sqlite3 takes the GIL back from the event loop between
+# every two rows of an executemany (to bind the next), and under load that wait, not SQLite's
+# work, was most of a commit's time. A statement of n rows stays compiled in sqlite3's cache
+# (~1.8 KB a row here), hence no more than 64: one statement for the groups a busy daemon
+# commits, at most 64 compiled sizes (~4 MB) whatever comes. SQLite before 3.32 allows 999
+# variables in a statement.
+ROWS_PER_INSERT = 64 if sqlite3.sqlite_version_info >= (3, 32) else 999 // len(EventRow._fields)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=ROWS_PER_INSERT)
 def _insert_sql(rows: int) -> str:
-    """The INSERT of `rows` events (statement texts are cached, as is their compiled form by
-    sqlite3, so that a commit of n rows compiles nothing after the first of its size)."""
+    """The INSERT of `rows` events. ON CONFLICT (event_id) rather than INSERT OR IGNORE: only
+    a resent id is skipped; any other constraint failure must raise, not vanish."""
     return "INSERT INTO events ({}) VALUES {} ON CONFLICT (event_id) DO NOTHING".format(
         ", ".join(EventRow._fields), ", ".join([_ROW_PLACES] * rows)
     )
@@ -188,6 +190,7 @@ class Store:
         self._checkpointer: aiosqlite.Connection | None = None
         self._frame_bytes = 0  # known once the checkpointer is open
         self._known_versions: set[tuple[str, str]] = set()  # registered and committed
+        self._writing = asyncio.Lock()  # held for each write transaction (_transaction)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Self:
@@ -303,10 +306,9 @@ class Store:
     async def insert(self, records: Sequence[Record]) -> int:
         """Store `records` in one transaction; returns how many events were new (ids already
         stored are skipped, so replays and resends count once)."""
-        # Two trips to the connection's thread in the common case, not three: in this mode
-        # sqlite3 opens the transaction (BEGIN IMMEDIATE) itself before the first statement.
-        # Each trip costs the event loop a wake-up, and this is the daemon's hottest path; a
-        # new skill version or a snippet costs one more trip.
+        # In this mode sqlite3 opens the transaction (BEGIN IMMEDIATE) itself before the
+        # first statement: no trip to the connection's thread for it. Each trip costs the
+        # event loop a wake-up, and this is the daemon's hottest path.
         versions = {
             (skill.skill_id, skill.version): skill
             for skill in (r.skill for r in records)
@@ -317,7 +319,9 @@ class Store:
             for r in records
             if r.example is not None
         ]
-        try:
+        if not versions and not examples and len(records) <= ROWS_PER_INSERT:
+            return await self._insert_at_once(records)
+        async with self._transaction():
             if versions:
                 await self._db.executemany(
                     _REGISTER_SKILL, [v._asdict() for v in versions.values()]
@@ -333,14 +337,44 @@ class Store:
                 inserted += cursor.rowcount  # rows this statement added, not its triggers'
             if examples:
                 await self._db.executemany(_INSERT_EXAMPLE, examples)
-            await self._db.commit()
-        except BaseException:
-            await self._rollback()
-            raise
         if len(self._known_versions) > KNOWN_VERSIONS_MAX:
             self._known_versions.clear()
         self._known_versions.update(versions)
         return inserted
+
+    async def _insert_at_once(self, records: Sequence[Record]) -> int:
+        """`records` in one INSERT, handed to the connection's thread together with the
+        commit, so that it commits right after the insert rather than once the event loop
+        (busy with connections, it takes a while to look) has seen the insert's result. Only
+        for one statement: if it fails SQLite undoes all of it, and the commit that follows
+        commits nothing."""
+        values = [value for record in records for value in record.row]
+        async with self._writing:
+            # Both reach the thread's queue in this order, one after the other: each task
+            # queues its call in its first step, and the two steps run in turn.
+            inserting = asyncio.ensure_future(self._db.execute(_insert_sql(len(records)), values))
+            committing = asyncio.ensure_future(self._db.commit())
+            cursor, committed = await asyncio.gather(inserting, committing, return_exceptions=True)
+            for outcome in (cursor, committed):
+                if isinstance(outcome, BaseException):
+                    await self._rollback()
+                    raise outcome
+        assert isinstance(cursor, aiosqlite.Cursor)
+        return cursor.rowcount  # the rows the statement added, not its triggers'
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """A write transaction: committed at the end of the block, rolled back if it raises,
+        and alone. A connection has one transaction at a time, so tasks writing through it
+        at once would commit or roll back each other's statements (a failed prune rolling
+        back events the writer goes on to acknowledge)."""
+        async with self._writing:
+            try:
+                yield
+                await self._db.commit()
+            except BaseException:
+                await self._rollback()
+                raise
 
     async def _rollback(self) -> None:
         try:
@@ -385,7 +419,7 @@ class Store:
         """
         deleted = 0
         while True:
-            try:
+            async with self._transaction():
                 if not deleted:  # in the first chunk's transaction
                     await self._db.execute(
                         "INSERT INTO prune_horizon VALUES (1, ?) "
@@ -402,10 +436,6 @@ class Store:
                 )
                 gone = [(r[0],) for r in await cursor.fetchall()]
                 await self._db.executemany("DELETE FROM training_examples WHERE event_id = ?", gone)
-                await self._db.commit()
-            except BaseException:
-                await self._rollback()
-                raise
             deleted += len(gone)
             if len(gone) < chunk:
                 return deleted
@@ -503,13 +533,8 @@ class Store:
 
     async def delete_training_examples(self) -> int:
         """Delete every captured snippet; returns how many."""
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             cursor = await self._db.execute("DELETE FROM training_examples")
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._rollback()
-            raise
         return cursor.rowcount
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -10,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from skilltrack.daemon.migrations import MIGRATIONS
-from skilltrack.daemon.store import EventRow, Record, SkillVersion, Store, TrainingExample
+from skilltrack.daemon.store import (
+    ROWS_PER_INSERT,
+    EventRow,
+    Record,
+    SkillVersion,
+    Store,
+    TrainingExample,
+)
 
 
 def row(
@@ -101,6 +110,65 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
     assert await store.count_events() == 0
     assert await store.artifact_summary() == []
     assert await insert_rows(store, [good]) == 1
+    await store.close()
+
+
+async def test_a_batch_of_several_statements_counts_once_and_fails_whole(
+    tmp_path: Path,
+) -> None:
+    # More rows than one INSERT statement takes: a resend inside the batch and across its
+    # statements counts once, and a refused row in the last statement undoes the first.
+    store = await Store.open(tmp_path / "s.db")
+    rows = [row(ts=float(i)) for i in range(ROWS_PER_INSERT + 7)]
+    batch = [*rows, rows[0], rows[-1]]
+    assert await insert_rows(store, batch) == len(rows)
+    assert await store.count_events() == len(rows)
+    [summary] = await store.artifact_summary()
+    assert summary["uses"] == len(rows)
+
+    more = [row(ts=1e4 + i) for i in range(ROWS_PER_INSERT + 1)]
+    bad = row()._replace(hook_event=None)  # type: ignore[arg-type]  # NOT NULL
+    with pytest.raises(sqlite3.IntegrityError):
+        await insert_rows(store, [*more, bad])
+    assert await store.count_events() == len(rows)
+    assert await insert_rows(store, more) == len(more)
+    await store.close()
+
+
+async def test_a_prune_that_fails_beside_an_insert_undoes_only_itself(tmp_path: Path) -> None:
+    # The daemon's writer and its daily prune share one connection, which has one
+    # transaction at a time. An insert that arrives in the middle of a prune must neither
+    # commit the prune's first statements nor be rolled back with them when it fails.
+    store = await Store.open(tmp_path / "s.db")
+    old = row(("skill", "pdf"), ts=1.0)
+    snippet = TrainingExample(old.event_id, 1.0, "t", "u", "skill", "pdf", None, None, "i", "o")
+    await store.insert([Record(old, example=snippet), Record(row(ts=2.0))])
+    await store._db.execute(  # the prune's last statement, deleting the snippet, fails
+        "CREATE TRIGGER refuse BEFORE DELETE ON training_examples "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    loop = asyncio.get_running_loop()
+    inserts: list[asyncio.Task[int]] = []
+    fired = threading.Event()
+    new = row(ts=3.0)
+
+    def traced(sql: str) -> None:  # the connection's thread, as each statement starts
+        if sql.lstrip().startswith("DELETE FROM events") and not fired.is_set():
+            fired.set()
+            loop.call_soon_threadsafe(
+                lambda: inserts.append(asyncio.ensure_future(insert_rows(store, [new])))
+            )
+
+    await store._db.set_trace_callback(traced)
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        await store.prune(before=10.0)
+    assert len(inserts) == 1
+    assert await inserts[0] == 1
+    with closing(sqlite3.connect(tmp_path / "s.db")) as conn:
+        stored = sorted(r[0] for r in conn.execute("SELECT client_ts FROM events"))
+        horizon = conn.execute("SELECT * FROM prune_horizon").fetchall()
+    assert stored == [1.0, 2.0, 3.0]  # nothing pruned, the insert kept
+    assert horizon == []  # raised in the prune's transaction, undone with it
     await store.close()
 
 
