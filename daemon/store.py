@@ -319,6 +319,8 @@ class Store:
             for r in records
             if r.example is not None
         ]
+        if not records:
+            return 0
         if not versions and not examples and len(records) <= ROWS_PER_INSERT:
             return await self._insert_at_once(records)
         async with self._transaction():
@@ -354,8 +356,16 @@ class Store:
             # queues its call in its first step, and the two steps run in turn.
             inserting = asyncio.ensure_future(self._db.execute(_insert_sql(len(records)), values))
             committing = asyncio.ensure_future(self._db.commit())
-            cursor, committed = await asyncio.gather(inserting, committing, return_exceptions=True)
-            for outcome in (cursor, committed):
+            try:
+                outcomes = await asyncio.gather(inserting, committing, return_exceptions=True)
+            except BaseException:
+                # Cancelled: a failed commit would leave the transaction open (and SQLite's
+                # write lock held) for the next one to commit. Queued after the commit, this
+                # rollback finds nothing to undo if it succeeded.
+                await self._rollback()
+                raise
+            cursor = outcomes[0]
+            for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     await self._rollback()
                     raise outcome

@@ -74,6 +74,7 @@ async def test_replayed_event_ids_are_stored_and_counted_once(tmp_path: Path) ->
     first = [row() for _ in range(3)]
     assert await insert_rows(store, first) == 3
     assert await insert_rows(store, [*first, row()]) == 1  # three resends, one new
+    assert await insert_rows(store, []) == 0
     assert await store.count_events() == 4
     [summary] = await store.artifact_summary()
     assert summary["uses"] == 4
