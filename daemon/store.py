@@ -120,6 +120,11 @@ _ROW_PLACES = "({})".format(", ".join("?" * len(EventRow._fields)))
 ROWS_PER_INSERT = 64 if sqlite3.sqlite_version_info >= (3, 32) else 999 // len(EventRow._fields)
 
 
+def _insert(records: Sequence[Record]) -> tuple[str, list[Any]]:
+    """The INSERT of `records` (at most ROWS_PER_INSERT) and its values."""
+    return _insert_sql(len(records)), [value for record in records for value in record.row]
+
+
 @functools.lru_cache(maxsize=ROWS_PER_INSERT)
 def _insert_sql(rows: int) -> str:
     """The INSERT of `rows` events. ON CONFLICT (event_id) rather than INSERT OR IGNORE: only
@@ -306,6 +311,8 @@ class Store:
     async def insert(self, records: Sequence[Record]) -> int:
         """Store `records` in one transaction; returns how many events were new (ids already
         stored are skipped, so replays and resends count once)."""
+        if not records:
+            return 0
         # In this mode sqlite3 opens the transaction (BEGIN IMMEDIATE) itself before the
         # first statement: no trip to the connection's thread for it. Each trip costs the
         # event loop a wake-up, and this is the daemon's hottest path.
@@ -319,8 +326,6 @@ class Store:
             for r in records
             if r.example is not None
         ]
-        if not records:
-            return 0
         if not versions and not examples and len(records) <= ROWS_PER_INSERT:
             return await self._insert_at_once(records)
         async with self._transaction():
@@ -333,9 +338,7 @@ class Store:
                 )
             inserted = 0
             for start in range(0, len(records), ROWS_PER_INSERT):
-                chunk = records[start : start + ROWS_PER_INSERT]
-                values = [value for record in chunk for value in record.row]
-                cursor = await self._db.execute(_insert_sql(len(chunk)), values)
+                cursor = await self._db.execute(*_insert(records[start : start + ROWS_PER_INSERT]))
                 inserted += cursor.rowcount  # rows this statement added, not its triggers'
             if examples:
                 await self._db.executemany(_INSERT_EXAMPLE, examples)
@@ -350,25 +353,23 @@ class Store:
         (busy with connections, it takes a while to look) has seen the insert's result. Only
         for one statement: if it fails SQLite undoes all of it, and the commit that follows
         commits nothing."""
-        values = [value for record in records for value in record.row]
         async with self._writing:
             # Both reach the thread's queue in this order, one after the other: each task
             # queues its call in its first step, and the two steps run in turn.
-            inserting = asyncio.ensure_future(self._db.execute(_insert_sql(len(records)), values))
+            inserting = asyncio.ensure_future(self._db.execute(*_insert(records)))
             committing = asyncio.ensure_future(self._db.commit())
             try:
                 outcomes = await asyncio.gather(inserting, committing, return_exceptions=True)
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
             except BaseException:
-                # Cancelled: a failed commit would leave the transaction open (and SQLite's
-                # write lock held) for the next one to commit. Queued after the commit, this
-                # rollback finds nothing to undo if it succeeded.
+                # Also when cancelled: a failed commit would leave the transaction open (and
+                # SQLite's write lock held) for the next one to commit. Queued after the
+                # commit, this rollback finds nothing to undo if it succeeded.
                 await self._rollback()
                 raise
-            cursor = outcomes[0]
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    await self._rollback()
-                    raise outcome
+        cursor = outcomes[0]
         assert isinstance(cursor, aiosqlite.Cursor)
         return cursor.rowcount  # the rows the statement added, not its triggers'
 
