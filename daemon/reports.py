@@ -95,7 +95,7 @@ class Filters:
         if self.project is not None:
             return "INDEXED BY events_project"
         if self.since is not None or self.until is not None:
-            return "INDEXED BY events_client_ts"
+            return "INDEXED BY events_time"
         return ""
 
 

@@ -398,3 +398,26 @@ async def test_a_day_is_read_whole_less_its_events_only_where_none_were_pruned(
         assert horizon[0] == since.since
     finally:
         await s.close()
+
+
+async def test_a_ranges_partial_days_are_read_from_the_time_index_alone(
+    store: ReportStore,
+) -> None:
+    # Every query of a range's edge days, planned on the real schema: each must be answered
+    # from `events_time` without a lookup into the table (a column missing from the index
+    # would make it "USING INDEX" instead, at ~2 µs an event on a real database).
+    await store.insert(_versions_and_subagents())  # two versions of a skill, and subagents
+    f = Filters(since=START + 0.02 * DAY_S, until=START + 6.6 * DAY_S)  # partial days each end
+    statements: list[str] = []
+    await store._db.set_trace_callback(statements.append)
+    edges: dict[str, list[str]] = {}
+    for query in (store.artifacts, store.per_day, store.versions, store.uses_inside):
+        statements.clear()
+        assert await query(f)
+        edges[query.__name__] = [sql for sql in statements if "INDEXED BY events_time" in sql]
+    assert all(edges.values()), edges
+    for sql in (sql for found in edges.values() for sql in found):
+        plan = " ".join(
+            str(row[-1]) for row in await store._db.execute_fetchall(f"EXPLAIN QUERY PLAN {sql}")
+        )
+        assert "COVERING INDEX events_time" in plan, plan
