@@ -97,7 +97,7 @@ def expected(events: list[Generated], f: Filters) -> dict[tuple[str, str], dict[
 
 @pytest.fixture(scope="module")
 def generated() -> list[Generated]:
-    return generate(3000, days=10)
+    return generate(3000, days=17)
 
 
 @pytest.fixture
@@ -116,6 +116,9 @@ RANGES = [
     Filters(since=START + 3.1 * DAY_S, until=START + 3.9 * DAY_S),  # inside one day
     Filters(since=START + 3.9 * DAY_S, until=START + 4.1 * DAY_S),  # across one midnight
     Filters(until=START + 5 * DAY_S + 1),
+    Filters(until=START + 8.5 * DAY_S),
+    Filters(since=START + 5.5 * DAY_S, until=START + 15.5 * DAY_S),
+    Filters(since=START + 6.9 * DAY_S, artifact_type="agent"),
     # Mostly-inside edge days, read as whole days less their events outside the range:
     Filters(since=START + 1.2 * DAY_S, until=START + 6.8 * DAY_S),
     Filters(since=START + 2.01 * DAY_S, artifact_type="mcp"),
