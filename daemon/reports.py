@@ -13,6 +13,7 @@ matching events through their indexes. Durations' p50/p95 come from the duration
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -132,7 +133,8 @@ class Tally:
         self.failures += failures
         self.total_duration_ms += total_ms
         if buckets and counts:
-            pairs = zip(map(int, buckets.split(",")), map(int, counts.split(",")), strict=True)
+            # Read as JSON arrays: json's C parser takes half the time of int() over a split.
+            pairs = zip(json.loads(f"[{buckets}]"), json.loads(f"[{counts}]"), strict=True)
             if not self.buckets:
                 self.buckets = dict(pairs)
                 return
@@ -432,7 +434,9 @@ class ReportStore(Store):
             days = _whole_days_where(split, f.artifact_type)
             if days is not None:
                 where, values = days
-                rows += await self._tuples(daily.format(where=where), values)
+                # The whole days first: their rows (the most buckets, in the daily query's
+                # order) start each key's tally, and the edges' few are added to them.
+                rows = await self._tuples(daily.format(where=where), values) + rows
         finally:
             await self._db.execute("COMMIT")
         return rows
@@ -551,27 +555,32 @@ class ReportStore(Store):
         [uses, failures] (the artifact type filter does not apply: a subagent's row lists
         everything used inside it)."""
         every_kind = Filters(f.since, f.until, f.project, f.session)
+        # In subagents_of's order, which then sorts a list already (almost) in order: a few
+        # comparisons an item instead of a dozen (thousands of items, tuples compared).
+        order = "ORDER BY 1, 4 DESC, 2, 3"
         if every_kind.lifetime:
             rows = await self._tuples(
-                "SELECT agent_type, artifact_type, artifact_name, uses, failures FROM agent_uses"
+                "SELECT agent_type, artifact_type, artifact_name, uses, failures FROM agent_uses "
+                f"WHERE uses <> 0 {order}"
             )
-        else:
-            rows = await self._ranged(
-                every_kind,
-                daily="""
-                SELECT agent_type, artifact_type, artifact_name, sum(uses), sum(failures)
-                FROM agent_stats WHERE {where}
-                GROUP BY 1, 2, 3
-                """,
-                events="""
-                SELECT agent_type, artifact_type, artifact_name, {sign} * count(*),
-                       {sign} * sum(success IS 0)
-                FROM events {index} WHERE agent_type IS NOT NULL AND {where}
-                GROUP BY 1, 2, 3
-                """,
-                totals="SELECT agent_type, artifact_type, artifact_name, uses, failures "
-                "FROM project_agents WHERE {where}",
-            )
+            return {(agent, kind, name): [uses, failures] for agent, kind, name, uses, failures
+                    in rows}  # fmt: skip
+        rows = await self._ranged(
+            every_kind,
+            daily=f"""
+            SELECT agent_type, artifact_type, artifact_name, sum(uses), sum(failures)
+            FROM agent_stats WHERE {{where}}
+            GROUP BY 1, 2, 3 {order}
+            """,
+            events="""
+            SELECT agent_type, artifact_type, artifact_name, {sign} * count(*),
+                   {sign} * sum(success IS 0)
+            FROM events {index} WHERE agent_type IS NOT NULL AND {where}
+            GROUP BY 1, 2, 3
+            """,
+            totals="SELECT agent_type, artifact_type, artifact_name, uses, failures "
+            "FROM project_agents WHERE {where}",
+        )
         counts: dict[tuple[str, str, str], list[int]] = {}
         for agent, kind, name, uses, failures in rows:
             total = counts.setdefault((agent, kind, name), [0, 0])
