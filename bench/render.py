@@ -9,7 +9,7 @@ from bench.enrichcost import BASH, EnrichResult
 from bench.forwardload import ForwardResult
 from bench.hooktime import Check, HookResult, LoadedResult
 from bench.ingestload import IngestResult, ReplayResult
-from bench.machine import Machine
+from bench.machine import Machine, Speed
 from bench.mdparts import TIMES, Row
 from bench.mdparts import check_mark as _check
 from bench.mdparts import mib as _mib
@@ -51,6 +51,9 @@ class Run:
     """One run's results; a part is None when `--only` left it out."""
 
     machine: Machine
+    source: str  # the commit measured (machine.source)
+    speed_before: Speed  # the machine's speed over fixed work, before the parts and after
+    speed_after: Speed
     mode: str
     command: str
     elapsed_s: float
@@ -299,7 +302,10 @@ def markdown(run: Run) -> str:
         "Every figure below comes from this one run; each comparison was measured in the same "
         "run, interleaved with the figure it is compared with. Timings on a shared machine "
         "move from run to run: the load average and the CPU other processes used are given "
-        "so that a reader can judge how quiet it was.",
+        "so that a reader can judge how quiet it was. The same machine's speed also moves "
+        "from day to day (here by up to 1.5 times): the speed reference below is fixed work "
+        "that does not depend on skilltrack's code, so that figures from two runs compare "
+        "only as far as their speed references agree.",
         "",
         "## Machine",
         "",
@@ -312,6 +318,14 @@ def markdown(run: Run) -> str:
                 ["Kernel", m.kernel],
                 ["SQLite", m.sqlite],
                 ["Date", m.date],
+                ["Source measured", run.source],
+                [
+                    "Speed reference (fixed work, median of 7; lower is faster)",
+                    f"Python {run.speed_before.python_ms:.1f} ms, SQLite "
+                    f"{run.speed_before.sqlite_ms:.1f} ms before; Python "
+                    f"{run.speed_after.python_ms:.1f} ms, SQLite "
+                    f"{run.speed_after.sqlite_ms:.1f} ms after",
+                ],
                 [
                     "Load average (1, 5, 15 min)",
                     f"{run.load_before} before, {run.load_after} after",
@@ -628,6 +642,12 @@ def _method() -> list[str]:
         "fresh UUID and `time.time()`, built outside the timed span) and each sanitizer call; "
         "the SKILL.md of `pdf-helper` sits in a temporary home, so the first call hashes it "
         "and later ones re-stat it, as in the daemon. The garbage collector stays on.",
+        "- Speed reference: `bench/machine.py`'s `speed()`, in the benchmark process before "
+        "the first part and after the last: the median of 7 rounds of fixed work, parsing, "
+        "editing, dumping and sorting 600 JSON records shaped like a hook event (Python) and "
+        "inserting 10,000 rows into an indexed in-memory table, then grouping them (SQLite). "
+        "It uses no skilltrack code, so it moves only with the machine. *Source measured*: "
+        "`git rev-parse HEAD` and `git status` of the checkout at the start.",
         "- Re-run: `.venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]`; "
         "`--only PART[,PART] --output FILE` runs some parts alone (a partial report).",
         "",

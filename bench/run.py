@@ -160,12 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     only = args.only or PARTS
     started = time.perf_counter()
+    source = machine.source(ROOT, output)
     load_before = machine.load_average()
+    speed_before = machine.speed()
     try:
         parts = _measure(plan, only)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
+    speed_after = machine.speed()
     command = "bench/run.py" + (" --quick" if args.quick else "")
     mode = "quick mode" if args.quick else "full mode"
     if args.only:
@@ -173,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode += f", only {', '.join(only)}"
     run = render.Run(
         machine=machine.describe(),
+        source=source,
+        speed_before=speed_before,
+        speed_after=speed_after,
         mode=mode,
         command=f".venv/bin/python {command}",
         elapsed_s=time.perf_counter() - started,

@@ -51,8 +51,11 @@ def test_quick_benchmark_completes_and_writes_every_figure(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = output.read_text(encoding="utf-8")
-    for label in ("CPU", "Cores", "Python", "Kernel", "Date"):
+    for label in ("CPU", "Cores", "Python", "Kernel", "Date", "Source measured"):
         assert re.search(rf"^\| {label} \| \S", report, re.MULTILINE), f"machine: {label}"
+    speed = re.search(r"^\| Speed reference [^|]* \| ([^|]*) \|", report, re.MULTILINE)
+    assert speed is not None, "no speed reference"
+    assert len(re.findall(r"\d+\.\d ms", speed.group(1))) == 4, speed[0]
     for figure in FIGURES:
         # | figure | measured (with a number) | target | comparison | verdict |
         row = re.search(rf"^\| {re.escape(figure)} \| ([^|]*) \|", report, re.MULTILINE)
