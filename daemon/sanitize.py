@@ -49,10 +49,28 @@ def _after_escape(head: str = "") -> str:
 
 
 def _word(head: str) -> str:
-    """`head` (a fixed-width regex) at the start of a word. The check comes after `head`, so
-    that the regex starts with a literal and `re` can skip ahead to it: 1 µs, not 45, for an
-    event of 1.75 KB."""
-    return rf"{head}(?:(?<=\b{head})|{_after_escape(head)})"
+    """`head` (a fixed-width regex) at the start of a word: after anything but an ASCII letter
+    or digit (`_` and `é` too: `MY_KEY_AKIA…`), after a JSON escape, or after what ends in one
+    but is no part of a word: a terminal's colour code (`\\x1b[32m`, in JSON text
+    `\\u001b[32m`: coloured output of `gh`, `aws`, CI logs), a URL's percent-escape (`%3D`) and
+    a JSON `\\uXXXX` escape. The check comes after `head`, so that the regex starts with a
+    literal and `re` can skip ahead to it: 1 µs, not 45, for an event of 1.75 KB."""
+    starts = [
+        rf"(?<![A-Za-z0-9]{head})",
+        _after_escape(head),
+        *(rf"(?<=\[[0-9;]{{{k}}}m{head})" for k in range(20)),  # up to `38;2;255;255;255`
+        rf"(?<=%[0-9A-Fa-f]{{2}}{head})",
+        rf"(?<=\\u[0-9A-Fa-f]{{4}}{head})",
+    ]
+    return rf"{head}(?:{'|'.join(starts)})"
+
+
+# After a token's characters: not one more of them, though `_` and what is not ASCII may
+# follow (`ghp_…_old`), where `\b` would give the whole token up. Nor a marker: a token
+# glued to one that a later rule replaced would be found on a second pass, not the first
+# (and a fixed-length token glued to more of its characters is not taken apart: what was
+# left of it would start a token on the second pass).
+_NO_MORE_ALNUM = r"(?![A-Za-z0-9]|\[REDACTED:)"
 
 
 @dataclass(frozen=True)
@@ -168,23 +186,24 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         "aws_access_key",
-        rf"{_word('(?:AKIA|ASIA|ABIA|ACCA)')}[A-Z0-9]{{16}}\b",
+        rf"{_word('(?:AKIA|ASIA|ABIA|ACCA)')}[A-Z0-9]{{16}}{_NO_MORE_ALNUM}",
         ("AKIA", "ASIA", "ABIA", "ACCA"),
     ),
     _rule(
         "aws_secret_key",
         r"(?i:(?:(?<=aws)|(?<=aws_))secret_?(?:access_?)?key)(?:\\?[\"'])?\s*[=:]\s*(?:\\?[\"'])?"
-        r"(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+        r"(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=]|\[REDACTED:)",
         ("secret",),
         folded=True,
     ),
+    # Prefixes no word has: found wherever they are (`9ghp_…`, `xglpat-…`).
     _rule(
         "github_token",
-        rf"{_word('gh[pousr]_')}[A-Za-z0-9]{{36,}}\b",
+        rf"gh[pousr]_[A-Za-z0-9]{{36,}}{_NO_MORE_ALNUM}",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     ),
-    _rule("github_token", rf"{_word('github_pat_')}[A-Za-z0-9_]{{50,}}\b", ("github_pat_",)),
-    _rule("gitlab_token", rf"{_word('glpat-')}{_KEY}{{20,}}", ("glpat-",)),
+    _rule("github_token", r"github_pat_[A-Za-z0-9_]{50,}", ("github_pat_",)),
+    _rule("gitlab_token", rf"glpat-{_KEY}{{20,}}", ("glpat-",)),
     _rule("slack_token", rf"{_word('xox[abposr]-')}[A-Za-z0-9\-]{{10,}}", ("xox",)),
     _rule(
         "slack_webhook",
@@ -193,12 +212,16 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _rule(
         "stripe_key",
-        rf"{_word('(?:sk|rk|pk)_(?:live|test)_')}[A-Za-z0-9]{{16,}}\b",
+        rf"{_word('(?:sk|rk|pk)_(?:live|test)_')}[A-Za-z0-9]{{16,}}{_NO_MORE_ALNUM}",
         ("k_live_", "k_test_"),
     ),
-    _rule("google_api_key", rf"{_word('AIza')}[0-9A-Za-z_\-]{{35}}(?![0-9A-Za-z_\-])", ("AIza",)),
-    _rule("npm_token", rf"{_word('npm_')}[A-Za-z0-9]{{36}}\b", ("npm_",)),
-    _rule("pypi_token", rf"{_word(_PYPI)}{_KEY}{{40,}}", (_PYPI,)),
+    _rule(
+        "google_api_key",
+        rf"{_word('AIza')}[0-9A-Za-z_\-]{{35}}(?![0-9A-Za-z\-]|\[REDACTED:)",
+        ("AIza",),
+    ),
+    _rule("npm_token", rf"{_word('npm_')}[A-Za-z0-9]{{36}}{_NO_MORE_ALNUM}", ("npm_",)),
+    _rule("pypi_token", rf"{_PYPI}{_KEY}{{40,}}", (_PYPI,)),
     # header.payload.signature. The header's characters are taken at once and for good, and a
     # match without the rest (`accept`) skips them: as `eyJ[…]{8,}\.eyJ…`, each `eyJ` of an
     # `eyJ-eyJ-eyJ-…` run scanned the rest of the run.

@@ -142,6 +142,52 @@ def test_a_secret_at_the_start_of_a_line_of_json_text_is_replaced(
         assert f"[REDACTED:{kind}]" in out
 
 
+# Tokens as they are, for the glued-on surroundings below.
+TOKENS = [
+    (kind, secret) for kind, text, secret in POSITIVES
+    if kind in {"anthropic_key", "openai_key", "aws_access_key", "github_token", "gitlab_token",
+                "slack_token", "stripe_key", "google_api_key", "npm_token", "pypi_token"}
+]  # fmt: skip
+# What real output puts right before a token without a space: colour codes (gh, aws and CI
+# logs colour their output), URL encoding, a name's `_`, a letter that is not ASCII, and a
+# JSON `\uXXXX` escape (Claude Code writes U+2028 so).
+GLUED_BEFORE = ["\x1b[32m", "\x1b[1;38;5;208m", "\x1b[38;2;255;100;0m", "\x1b[m", "%20",
+                "token%3D", "MY_KEY_", "é", "\u2028", "\x1b[0m\t"]  # fmt: skip
+GLUED_AFTER = ["", "\x1b[0m", "_old", "%0A", "é"]
+
+
+@pytest.mark.parametrize(("kind", "secret"), TOKENS, ids=[k for k, _ in TOKENS])
+def test_a_token_glued_to_what_is_around_it_is_replaced(kind: str, secret: str) -> None:
+    for before in GLUED_BEFORE:
+        for after in GLUED_AFTER:
+            for text in (before + secret + after, json.dumps({"stdout": before + secret + after})):
+                out = redact_secrets(text)
+                assert secret not in out, (before, after, text)
+                assert f"[REDACTED:{kind}]" in out
+
+
+def test_a_github_token_is_found_even_inside_a_word() -> None:
+    # No word holds `ghp_` with 36 letters and digits after it, nor `glpat-`.
+    for token in (f"ghp_{B36}", "glpat-xY9zA8bC7dE6fG5hI4jK"):
+        assert token not in redact_secrets(f"9{token} x{token}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "risk-Assessment2024-Quarterly-Report-Final",  # `sk-` inside a word
+        "task-ant-colony-simulation-v2-final-draft",  # `sk-ant-` inside a word
+        "disk_test_results2024abcdefghij",  # `sk_test_` inside a word
+        "\x1b[32mPASSED\x1b[0m tests/test_app.py::test_login",
+        "curl 'https://example.com/search?q=a%20b%3Dc'",
+        "ROUTE_AKIA_MIGRATION_STATUS",
+    ],
+)
+def test_words_that_hold_a_tokens_prefix_are_left_alone(text: str) -> None:
+    assert redact_secrets(text) == text
+    assert redact_secrets(json.dumps(text)) == json.dumps(text)
+
+
 def test_a_cut_short_private_key_goes_to_the_end_of_its_body_and_no_further() -> None:
     key = (
         "-----BEGIN RSA PRIVATE KEY-----\n  Proc-Type: 4,ENCRYPTED\n  DEK-Info: AES-128-CBC,AB01\n"
