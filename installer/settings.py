@@ -52,10 +52,10 @@ def check_shape(settings: Any) -> None:
     """Raise SettingsShapeError naming the first part we would not know how to edit."""
     if not isinstance(settings, dict):
         raise SettingsShapeError("the file does not hold a JSON object")
-    hooks = settings.get("hooks")
-    if hooks is None:
+    if "hooks" not in settings:
         return
-    if not isinstance(hooks, dict):
+    hooks = settings["hooks"]
+    if not isinstance(hooks, dict):  # null too: someone wrote it, it is not ours to fill in
         raise SettingsShapeError('"hooks" is not an object')
     for event, groups in hooks.items():
         if not isinstance(groups, list):
@@ -137,6 +137,16 @@ def same_as_before_us(original: Any, current: Settings) -> bool:
     entries of ours (an older install): those must not come back.
     """
     return not installed_events(original) and _pruned(original) == _pruned(current)
+
+
+def nothing_else_changed(original: Any, current: Settings) -> bool:
+    """Whether `current` (ours removed) is `original` with ours removed, but for containers
+    that removal emptied: then a backup of `original` holds nothing the file lacks but
+    entries of ours."""
+    try:
+        return bool(_pruned(uninstall(original)) == _pruned(current))
+    except SettingsShapeError:
+        return False
 
 
 def _pruned(settings: Any) -> Any:

@@ -117,8 +117,28 @@ def test_uninstall_keeps_what_was_added_by_hand_since(tmp_path: Path) -> None:
         '["not", "an", "object"]\n',
         '{"hooks": {"PostToolUse": {"matcher": "*"}}}\n',
         '{"hooks": ["PostToolUse"]}\n',
+        '{"hooks": null}\n',
+        '{"x": NaN}\n',
+        '{"x": Infinity}\n',
+        '{"x": -Infinity}\n',
+        '{"x": 1e400}\n',
+        '{"x": [-1E+999]}\n',
+        '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
     ],
-    ids=["comment", "trailing-comma", "array", "event-not-a-list", "hooks-not-an-object"],
+    ids=[
+        "comment",
+        "trailing-comma",
+        "array",
+        "event-not-a-list",
+        "hooks-not-an-object",
+        "hooks-null",
+        "nan",
+        "infinity",
+        "minus-infinity",
+        "number-too-large",
+        "negative-number-too-large",
+        "nested-too-deeply",
+    ],
 )
 def test_a_file_we_cannot_read_safely_is_refused_untouched(
     text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -144,6 +164,188 @@ def test_permissions_of_the_file_are_kept(tmp_path: Path) -> None:
     run(tmp_path)
 
     assert stat.S_IMODE(settings_file(tmp_path).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o400])
+def test_the_backup_is_never_more_readable_than_the_original(
+    mode: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    place("other-tools", tmp_path)
+    settings_file(tmp_path).chmod(mode)
+    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    # The mode each file has when it appears under its name: no moment of a wider one.
+    appeared: dict[str, int] = {}
+    real_replace = os.replace
+
+    def replace(src: str, dst: str | Path) -> None:
+        appeared[Path(dst).name] = stat.S_IMODE(os.stat(src).st_mode)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    old_umask = os.umask(0o022)
+    try:
+        assert run(tmp_path) == 0
+    finally:
+        os.umask(old_umask)
+
+    assert stat.S_IMODE(backup.stat().st_mode) == mode
+    assert appeared[backup.name] == mode
+
+
+def test_a_symlinked_settings_file_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    original = (GOLDEN / "other-tools" / "before.json").read_bytes()
+    (dotfiles / "settings.json").write_bytes(original)
+    link = settings_file(tmp_path)
+    link.parent.mkdir()
+    link.symlink_to(Path("..") / "dotfiles" / "settings.json")
+
+    assert run(tmp_path) == 0
+
+    assert os.readlink(link) == str(Path("..") / "dotfiles" / "settings.json")
+    assert "skilltrack_hook.py" in (dotfiles / "settings.json").read_text()
+    # No temporary file and no backup (it may hold secrets) lands in the dotfiles folder.
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["settings.json"]
+
+    assert run(tmp_path, "--uninstall") == 0
+
+    assert link.is_symlink()
+    assert (dotfiles / "settings.json").read_bytes() == original
+
+
+def test_a_dangling_symlink_is_refused_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = settings_file(tmp_path)
+    link.parent.mkdir()
+    link.symlink_to(tmp_path / "dotfiles" / "settings.json")
+
+    assert cli.main_with(["--no-start"], home=tmp_path, cwd=tmp_path) == 1
+
+    assert os.readlink(link) == str(tmp_path / "dotfiles" / "settings.json")
+    assert not (tmp_path / "dotfiles").exists()
+    assert sorted(p.name for p in link.parent.iterdir()) == ["settings.json"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert str(link) in err[0]
+    assert "nothing was changed" in err[0]
+
+
+def test_a_lone_surrogate_escape_is_kept_as_written(tmp_path: Path) -> None:
+    target = settings_file(tmp_path)
+    target.parent.mkdir()
+    target.write_text('{\n  "x": "\\ud83d",\n  "y": "\u00e9\U0001f600"\n}\n')
+
+    assert run(tmp_path) == 0
+
+    text = target.read_bytes().decode("utf-8")  # still UTF-8 throughout
+    assert '"\\ud83d"' in text
+    assert json.loads(text)["x"] == "\ud83d"
+    assert json.loads(text)["y"] == "\u00e9\U0001f600"
+
+
+def bad_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "config.toml").write_text("retention_days = 0\n")
+    monkeypatch.setenv("SKILLTRACK_HOME", str(state))
+    return state / "config.toml"
+
+
+def test_an_unusable_config_is_refused_before_the_settings_are_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = bad_config(tmp_path, monkeypatch)
+    original = place("other-tools", tmp_path)
+
+    assert cli.main_with([], home=tmp_path, cwd=tmp_path) == 1
+
+    assert settings_file(tmp_path).read_bytes() == original
+    assert sorted(p.name for p in settings_file(tmp_path).parent.iterdir()) == ["settings.json"]
+    out, err = capsys.readouterr()
+    assert "registered" not in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert str(config) in lines[0]
+    assert "retention_days" in lines[0]
+    assert "nothing was changed" in lines[0]
+
+
+def test_no_start_and_uninstall_need_no_usable_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad_config(tmp_path, monkeypatch)
+    original = place("other-tools", tmp_path)
+
+    assert cli.main_with(["--no-start"], home=tmp_path, cwd=tmp_path) == 0
+    assert cli.main_with(["--uninstall"], home=tmp_path, cwd=tmp_path) == 0
+
+    assert settings_file(tmp_path).read_bytes() == original
+
+
+def test_uninstall_removes_the_backup_it_made(tmp_path: Path) -> None:
+    original = place("other-tools", tmp_path)
+    run(tmp_path)
+
+    run(tmp_path, "--uninstall")
+
+    assert settings_file(tmp_path).read_bytes() == original
+    assert sorted(p.name for p in settings_file(tmp_path).parent.iterdir()) == ["settings.json"]
+
+
+def test_uninstall_keeps_the_backup_when_the_file_changed_since(tmp_path: Path) -> None:
+    original = place("other-tools", tmp_path)
+    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    run(tmp_path)
+    edited = json.loads(settings_file(tmp_path).read_bytes())
+    del edited["env"]  # the backup is now the only copy of it
+    settings_file(tmp_path).write_text(json.dumps(edited, indent=2))
+
+    run(tmp_path, "--uninstall")
+
+    assert backup.read_bytes() == original
+
+
+@pytest.mark.parametrize("case", ["older-entries", "partial-ours"])
+def test_uninstall_removes_a_backup_that_differs_only_by_older_entries_of_ours(
+    case: str, tmp_path: Path
+) -> None:
+    place(case, tmp_path)
+    run(tmp_path)
+
+    run(tmp_path, "--uninstall")
+
+    assert sorted(p.name for p in settings_file(tmp_path).parent.iterdir()) == ["settings.json"]
+
+
+def test_a_reinstall_after_an_uninstall_backs_up_the_file_as_it_is_then(tmp_path: Path) -> None:
+    place("other-tools", tmp_path)
+    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    run(tmp_path)
+    run(tmp_path, "--uninstall")
+    edited = b'{\n  "model": "sonnet"\n}\n'
+    settings_file(tmp_path).write_bytes(edited)
+
+    run(tmp_path)
+
+    assert backup.read_bytes() == edited
+    run(tmp_path, "--uninstall")
+    assert settings_file(tmp_path).read_bytes() == edited
+
+
+def test_a_backup_older_than_a_deleted_file_is_not_given_back(tmp_path: Path) -> None:
+    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    place("other-tools", tmp_path)
+    run(tmp_path)
+    settings_file(tmp_path).unlink()  # the user starts afresh; our old backup stays behind
+
+    run(tmp_path)
+    assert not backup.exists()  # there was no file before this install
+    run(tmp_path, "--uninstall")
+
+    assert not settings_file(tmp_path).exists()
+    assert not backup.exists()
 
 
 def test_dry_run_prints_a_diff_and_writes_nothing(
