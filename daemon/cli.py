@@ -25,7 +25,7 @@ from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
 from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.server import Daemon, StartupError
-from skilltrack.format import iso
+from skilltrack.format import iso, stdout_closed
 from skilltrack.paths import InsecurePathError, Paths
 from skilltrack.wire import CONTROL
 
@@ -46,6 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("run", help="run in the foreground (what `start` runs)")
     args = parser.parse_args(argv)
     paths = paths_mod.resolve()
+    try:
+        code = _translated(args, paths)
+        sys.stdout.flush()  # a closed pipe shows here, where it can be handled, not at exit
+    except BrokenPipeError:  # the reader of standard output went away (`| head`)
+        return stdout_closed()
+    return code
+
+
+def _translated(args: argparse.Namespace, paths: Paths) -> int:
+    """The command's exit status; what went wrong becomes a one-line message."""
     try:
         if args.command == "run":
             return run(paths)
@@ -169,6 +179,8 @@ def collect_status(paths: Paths) -> dict[str, Any]:
         live = {"running": False, "pid": pid if pid and pid > 0 else None}
         if pid is not None:
             live["problem"] = "the daemon holds its lock but does not answer on its socket"
+        elif (refused := config_problem(paths)) is not None:
+            live["problem"] = "it cannot start with its configuration: " + refused
         elif paths.start_failed.exists():
             live["problem"] = "the last start failed: " + paths.start_failed.read_text().strip()
     records, size = spool.backlog(paths.spool_dir)
@@ -183,6 +195,16 @@ def collect_status(paths: Paths) -> dict[str, Any]:
     live["database"], sinks = asyncio.run(_database_status(paths))
     live["forwarding"] = forwarding_status(sinks, live.get("forwarding", {}), time.time())
     return live
+
+
+def config_problem(paths: Paths) -> str | None:
+    """Why `start` would refuse the configuration file (as it checks it), or None: after such
+    a refusal no daemon ran to leave a reason behind, so status looks for itself."""
+    try:
+        config.read_sink_keys(config.load(paths.config))
+    except config.ConfigError as exc:
+        return str(exc)
+    return None
 
 
 async def _database_status(paths: Paths) -> tuple[dict[str, Any], list[dict[str, Any]]]:

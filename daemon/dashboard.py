@@ -176,7 +176,10 @@ class Dashboard:
             raise BadQuery("unused_days must be at least 1")
         if since is not None and until is not None and until <= since:
             raise BadQuery("until must be after since")
-        filters = Filters(since, until, query.get("project"), query.get("session"), kind)
+        project = query.get("project")
+        if project is not None:  # a path as the report's option takes it (`$PWD`, `~/app`)
+            project = report_cli.project_option(project)
+        filters = Filters(since, until, project, query.get("session"), kind)
         # The daemon has no project of its own: the user's and plugins' skills only.
         installed = await asyncio.to_thread(installed_skills, Path.home(), None)
         return await report_cli.build(

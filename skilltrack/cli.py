@@ -14,7 +14,7 @@ from skilltrack import dashboard_cli, db, export_cli, maintenance_cli, rate_cli,
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
 from skilltrack.errors import ConfigError
-from skilltrack.format import iso, listing
+from skilltrack.format import iso, listing, stdout_closed
 from skilltrack.paths import Paths
 
 
@@ -101,6 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
     args = parser.parse_args(argv)
     paths = paths_mod.resolve()
+    try:
+        code = _translated(args, paths)
+        sys.stdout.flush()  # a closed pipe shows here, where it can be handled, not at exit
+    except BrokenPipeError:  # the reader of standard output went away (`| head`)
+        return stdout_closed()
+    return code
+
+
+def _translated(args: argparse.Namespace, paths: Paths) -> int:
     if args.command == "doctor":
         from skilltrack import doctor
 
@@ -108,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The one place where what went wrong becomes a one-line message and an exit status.
     try:
         return _dispatch(args, paths)
+    except BrokenPipeError:
+        raise  # standard output's, not the database's: see main
     except ConfigError as exc:
         print(f"skilltrack: {exc}", file=sys.stderr)
         return 1

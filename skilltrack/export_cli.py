@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import csv
 import json
-import os
 import sqlite3
 import sys
 from typing import IO
@@ -34,17 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, paths: Paths) -> int:
-    try:
-        if args.output:
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
-                count = asyncio.run(export(paths, args, out))
-            print(f"exported {count} events to {args.output}", file=sys.stderr)
-        else:
-            count = asyncio.run(export(paths, args, sys.stdout))
-    except BrokenPipeError:  # `| head`: the reader has what it wanted
-        # Nothing more may reach the closed pipe, not even the interpreter's final flush.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # A closed standard output (`| head`) ends the command quietly: see cli.main.
+    if not args.output:
+        asyncio.run(export(paths, args, sys.stdout))
         return 0
+    try:
+        out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+    except OSError as exc:  # the output's fault, not the database's (as cli.main would say)
+        print(f"skilltrack: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    with out:
+        count = asyncio.run(export(paths, args, out))
+    print(f"exported {count} events to {args.output}", file=sys.stderr)
     return 0
 
 

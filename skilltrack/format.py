@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,17 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def stdout_closed() -> int:
+    """The exit status of a command whose reader closed standard output (`| head`): 0, with
+    no message, as the reader has what it wanted."""
+    # Nothing more may reach the closed pipe, not even the interpreter's final flush, which
+    # would print "Exception ignored ... BrokenPipeError" and exit 120.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

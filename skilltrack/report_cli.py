@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -29,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--since", type=when, help="from this time: 2026-11-01, 2026-11-01T09:30 (UTC), or 7d, 12h"
     )
     parser.add_argument("--until", type=when, help="up to (not including) this time")
-    parser.add_argument("--project", help="only this project: its folder name or stored path")
+    parser.add_argument(
+        "--project", type=project_option, help="only this project: its folder name or its path"
+    )
     parser.add_argument("--session", help="only this Claude Code session id")
     parser.add_argument("--type", choices=ARTIFACT_TYPES, help="only this kind of artifact")
     parser.add_argument(
@@ -47,16 +50,42 @@ def when(text: str, now: float | None = None) -> float:
     a span back from now (`7d`, `12h`, `30m`)."""
     match = _RELATIVE.match(text.strip())
     if match:
-        return (time.time() if now is None else now) - int(match[1]) * _UNIT_S[match[2]]
+        ts = (time.time() if now is None else now) - int(match[1]) * _UNIT_S[match[2]]
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a time: give 2026-11-01, 2026-11-01T09:30 or 7d, 12h, 30m"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        ts = moment.timestamp()
+    # Refused here, not when the report shows the time (a traceback) or when a query compares
+    # it (a silent "all time"): what is not a UTC date of years 1 to 9999 is no time to us.
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: give 2026-11-01, 2026-11-01T09:30 or 7d, 12h, 30m"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range") from None
+    return ts
+
+
+def project_option(text: str) -> str:
+    """A `--project` as the option takes it, in the form the daemon stores paths in."""
+    return stored_path(text, str(Path.home()))
+
+
+def stored_path(path: str, home: str) -> str:
+    """`path` as the daemon stores it: an absolute path in `home` written as `~/...`, as the
+    daemon redacts home (redact_paths.py), so that `--project "$PWD"` finds what the daemon
+    recorded there. Anything else (a folder name, `~/x`, a path elsewhere) is left as given."""
+    home = home.rstrip("/")
+    if not home or not path.startswith("/"):
+        return path
+    path = os.path.normpath(path)
+    if path == home or path.startswith(home + "/"):
+        return "~" + path[len(home) :]
+    return path
 
 
 def cleanup(
@@ -197,6 +226,10 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def sparkline(values: list[int]) -> str:
     top = max(values, default=0)
     if top == 0:
@@ -207,8 +240,20 @@ def sparkline(values: list[int]) -> str:
 def render(report: dict[str, Any]) -> str:
     artifacts = report["artifacts"]
     if not artifacts:
-        return "nothing used" + (" in this range" if any(report["filters"].values()) else " yet")
+        return nothing_used(report["filters"])
     return "\n".join(_usage_lines(report) + _cleanup_lines(report["cleanup"]))
+
+
+def nothing_used(filters: dict[str, str | None]) -> str:
+    """What an empty report says: what it was filtered by, so that an empty answer to a
+    misspelt project does not read as an empty range."""
+    said = [
+        f"{words} {filters[key]}"
+        for key, words in (("type", "of type"), ("project", "in project"),
+                           ("session", "in session"), ("since", "since"), ("until", "before"))
+        if filters[key] is not None
+    ]  # fmt: skip
+    return " ".join(["nothing used", *said]) if said else "nothing used yet"
 
 
 def _cleanup_lines(suggestions: list[dict[str, Any]]) -> list[str]:
@@ -274,7 +319,7 @@ def _usage_lines(report: dict[str, Any]) -> list[str]:
         for agent in report["subagents"]:
             used = ", ".join(f"{u['artifact_name']} {u['uses']}" for u in agent["uses_inside"][:8])
             lines.append(
-                f"  {agent['agent_type']}: {agent['runs']} runs, {agent['failures']} failed"
-                + (f"; used {used}" if used else "")
+                f"  {agent['agent_type']}: {plural(agent['runs'], 'run')}, "
+                f"{agent['failures']} failed" + (f"; used {used}" if used else "")
             )
     return lines

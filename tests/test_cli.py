@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import DaemonProcess, Home, payload
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import BIN, DaemonProcess, Home, payload
 
 
 def test_report_and_events_before_anything_was_recorded(home: Home) -> None:
@@ -44,3 +49,64 @@ def test_bad_arguments_are_a_usage_error(home: Home) -> None:
     result = home.cli("skilltrack", "events", "--limit", "0", check=False)
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+@pytest.mark.parametrize("value", ["99999999d", "800000d", "0001-01-01T00:00+14:00"])
+def test_a_time_out_of_range_is_a_usage_error(home: Home, command: str, value: str) -> None:
+    result = home.cli("skilltrack", command, "--since", value, check=False)
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1].endswith(f"--since: {value!r} is out of range")
+    assert "Traceback" not in result.stderr
+
+
+def _into_a_closed_pipe(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ARGS | head` where the reader is gone before the first byte is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        program, *rest = args
+        return subprocess.run(
+            [str(BIN / program), *rest], stdout=write_end, stderr=subprocess.PIPE, text=True,
+            env=home.env, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("skilltrack", "stats", "--json"),
+        ("skilltrack", "stats"),
+        ("skilltrack", "report"),
+        ("skilltrack", "events", "--json"),
+        ("skilltrack", "export"),
+        ("skilltrack-daemon", "status"),
+        ("skilltrack-daemon", "status", "--json"),
+    ],
+)
+def test_a_closed_stdout_pipe_ends_the_command_quietly(
+    home: Home, daemon: DaemonProcess, args: tuple[str, ...]
+) -> None:
+    home.hook(payload("PostToolUse"))
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+    result = _into_a_closed_pipe(home, *args)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_status_says_why_the_daemon_cannot_start_with_a_bad_config(home: Home) -> None:
+    home.paths.config.parent.mkdir(parents=True, exist_ok=True)
+    home.paths.config.write_text("retention_days = 0\n")
+    refused = home.cli("skilltrack-daemon", "start", check=False)
+    assert refused.returncode == 1
+    why = "retention_days: input should be greater than or equal to 1, got 0"
+    first = home.cli("skilltrack-daemon", "status").stdout.splitlines()[0]
+    assert first.startswith("skilltrack daemon is not running: ")
+    assert first.endswith(why)
+    assert why in home.status()["problem"]
+    home.paths.config.write_text("retention_days = 7\n")  # fixed: no stale reason
+    assert home.cli("skilltrack-daemon", "status").stdout.splitlines()[0] == (
+        "skilltrack daemon is not running"
+    )

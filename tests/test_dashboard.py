@@ -13,6 +13,7 @@ import socket
 import stat
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,20 @@ def test_the_json_endpoint_is_what_report_json_prints(served: Served) -> None:
     assert [c["name"] for c in report["cleanup"]] == ["never-used"]
 
 
+def test_a_project_given_as_an_absolute_path_under_home_matches_its_stored_form(
+    served: Served,
+) -> None:
+    project = served.fake_home / "work" / "app"
+    use(served.home, cwd=str(project))  # stored as `~/work/app`
+    served.home.wait_for(lambda: len(served.home.events()) == 12, what="12 events stored")
+    status, _, body = get(served.url + "api/report?project=" + urllib.parse.quote(str(project)))
+    assert status == 200, body
+    report = json.loads(body)
+    assert report["filters"]["project"] == "~/work/app"
+    assert [(a["artifact_name"], a["uses"]) for a in report["artifacts"]] == [("Bash", 1)]
+    assert report == served.report_cli("--project", str(project))
+
+
 def test_the_page_shows_every_part_of_the_report(served: Served) -> None:
     status, headers, html = get(served.url + "?since=")  # all time
     assert status == 200
@@ -166,6 +181,8 @@ def test_the_page_shows_every_part_of_the_report(served: Served) -> None:
         ("/{token}/api/report", {"Host": "127.0.0.1.evil.example"}, 403, "wrong Host header"),
         ("/{token}/nothing", {}, 404, "Not Found"),
         ("/{token}/api/report?since=yesterday", {}, 400, "'yesterday' is not a time"),
+        ("/{token}/api/report?since=99999999d", {}, 400, "'99999999d' is out of range"),
+        ("/{token}/?since=99999999d", {}, 400, "'99999999d' is out of range"),
         ("/{token}/api/report?type=plugin", {}, 400, "type must be one of skill, agent"),
         ("/{token}/api/report?unused_days=0", {}, 400, "unused_days must be at least 1"),
         ("/{token}/api/report?unused_days=x", {}, 400, "invalid literal"),

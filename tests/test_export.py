@@ -99,3 +99,13 @@ def test_export_memory_does_not_grow_with_the_database(home: Home, tmp_path: Pat
         assert sum(1 for _ in exported) == 100_000
     # 90,000 more events of ~1.7 KB are ~150 MB of output: memory must not follow.
     assert large - small < 8 * 1024, (small, large)
+
+
+def test_an_output_file_that_cannot_be_written_is_named_not_the_database(
+    home: Home, tmp_path: Path
+) -> None:
+    asyncio.run(_fill(home.paths.db, 1))
+    out = tmp_path / "missing" / "x.jsonl"
+    result = home.cli("skilltrack", "export", "--format", "jsonl", "-o", str(out), check=False)
+    assert result.returncode == 1
+    assert result.stderr == f"skilltrack: cannot write {out}: No such file or directory\n"

@@ -56,3 +56,60 @@ def test_cleanup_suggests_installed_skills_not_used_lately(
     ).stdout  # fmt: skip
     assert "stale" not in recent.split("installed skills to consider removing:")[1]
     assert "never (user, ~/.claude/skills/never): never used" in recent
+
+
+def _report(home: Home, fake_home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "skilltrack"), "report", *args],
+        capture_output=True, text=True, check=True, cwd=cwd,
+        env={**home.env, "HOME": str(fake_home)},
+    )  # fmt: skip
+
+
+def test_a_project_given_as_an_absolute_path_under_home_matches_its_stored_form(
+    home: Home, tmp_path: Path
+) -> None:
+    fake_home = tmp_path / "home"
+    project = fake_home / "proj"
+    project.mkdir(parents=True)
+    home.env["HOME"] = str(fake_home)  # the daemon writes this home as `~`
+    home.start_daemon()
+    home.hook(payload("PostToolUse", cwd=str(project)))
+    home.hook(payload("PostToolUse", cwd=str(fake_home / "other")))
+    home.wait_for(lambda: len(home.events()) == 2, what="2 events stored")
+    # As the shell hands them over: `--project ~/proj`, `--project "$PWD"` (with a slash too).
+    for given in (str(project), str(project) + "/", "~/proj", "proj"):
+        for since in ([], ["--since", "1d"]):
+            args = ("--project", given, "--json", *since)
+            report = json.loads(_report(home, fake_home, project, *args).stdout)
+            found = [(a["artifact_name"], a["uses"]) for a in report["artifacts"]]
+            assert found == [("Bash", 1)], args
+    assert json.loads(_report(home, fake_home, project, "--project", str(project),
+                              "--json").stdout)["filters"]["project"] == "~/proj"  # fmt: skip
+
+
+def test_nothing_found_says_what_was_filtered_not_a_range_never_given(
+    home: Home, daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    fake_home = tmp_path / "home"
+    fake_home.mkdir()
+    home.hook(payload("PostToolUse"))
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+    said = _report(home, fake_home, tmp_path, "--project", str(fake_home / "nowhere")).stdout
+    assert said.strip() == "nothing used in project ~/nowhere"
+    said = _report(home, fake_home, tmp_path, "--session", "s-1", "--type", "skill").stdout
+    assert said.strip() == "nothing used of type skill in session s-1"
+    said = _report(home, fake_home, tmp_path, "--until", "2020-01-01").stdout
+    assert said.strip() == "nothing used before 2020-01-01T00:00:00.000+00:00"
+
+
+def test_subagent_lines_say_run_for_one_and_runs_for_more(
+    home: Home, daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    for agent in ("Explore", "Plan", "Plan"):
+        home.hook(payload("PostToolUse", tool_name="Agent",
+                          tool_input={"prompt": "p", "subagent_type": agent}))  # fmt: skip
+    home.wait_for(lambda: len(home.events()) == 3, what="3 agent runs stored")
+    lines = _report(home, tmp_path, tmp_path).stdout.split("subagents:")[1].splitlines()
+    assert "  Explore: 1 run, 0 failed" in lines
+    assert "  Plan: 2 runs, 0 failed" in lines
