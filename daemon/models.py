@@ -1,12 +1,19 @@
 """The shapes a frame must have to be stored, checked with pydantic.
 
 Claude Code's fields come and go between versions, so every payload field is optional, unknown
-ones are ignored here (they stay in the stored JSON text), and only a field we read that has
-the wrong type is a rejection.
+ones are ignored here (they stay in the stored JSON text), and a field we read that has the
+wrong type is read as absent: the use is still counted, and the stored text keeps the value.
+Only a payload that is not a JSON object, or has no hook event name, is refused.
+
+pydantic's JSON parser is fast but refuses some JSON that Claude Code sends: a lone surrogate
+escape (Node's JSON.stringify writes `\\ud83d` for a string cut inside an emoji) and nesting
+deeper than ~200 levels. Such a payload is read again by the standard library's parser, its
+lone surrogates written as U+FFFD (SQLite, CSV and UTF-8 files cannot hold them).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -75,9 +82,49 @@ def parse_frame(raw: RawFrame, text: str) -> Frame:
     try:
         payload = HookPayload.model_validate_json(text)
     except ValidationError as exc:
-        kinds = {e["type"] for e in exc.errors()}
-        if kinds & {"json_invalid", "model_type", "json_type"}:
-            raise FrameError("invalid_json", exc.errors()[0]["msg"]) from None
-        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-        raise FrameError("invalid_field", where) from None
+        payload, text = _read_leniently(text, exc)
     return Frame(raw.event_id, client_ts, FLAG_TRUNCATED in raw.flags, payload, text)
+
+
+def _read_leniently(text: str, refused: ValidationError) -> tuple[HookPayload, str]:
+    """The payload of `text` that pydantic's JSON mode `refused`, and the text to keep: read
+    by the standard library (lone surrogates made U+FFFD first), then validated with the
+    fields of the wrong type left out. FrameError if it is no JSON object or has no event."""
+    errors = refused.errors()
+    if errors[0]["type"] == "json_invalid":
+        text = without_lone_surrogates(text)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise FrameError("invalid_json", errors[0]["msg"]) from None
+    if not isinstance(data, dict):
+        raise FrameError("invalid_json", "the payload is not a JSON object")
+    try:
+        return HookPayload.model_validate(data), text
+    except ValidationError as exc:
+        wrong = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+    if "hook_event_name" in wrong or not wrong:
+        raise FrameError("invalid_field", where)
+    try:
+        kept = {key: value for key, value in data.items() if key not in wrong}
+        return HookPayload.model_validate(kept), text
+    except ValidationError:
+        raise FrameError("invalid_field", where) from None
+
+
+# A JSON escape, taken whole so that `\\` (an escaped backslash) is never read as the start
+# of the next one: a surrogate pair, a lone surrogate (group 1), or any other.
+_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    r"|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})"
+    r"|\\."
+)
+
+
+def without_lone_surrogates(text: str) -> str:
+    """JSON `text` with each lone surrogate escape written as `\\ufffd` (U+FFFD), as a
+    surrogate pair's halves apart are no character; every other escape as it was."""
+    if "\\u" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: "\\ufffd" if m.group(1) else m.group(0), text)

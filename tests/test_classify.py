@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from skilltrack.daemon.classify import Usage, classify
-from skilltrack.daemon.models import HookPayload, parse_frame
+from skilltrack.daemon.models import Frame, HookPayload, parse_frame
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
 
@@ -178,7 +178,8 @@ def test_a_bad_header_is_refused_with_its_reason(
         ("{", "invalid_json"),
         ("[1, 2]", "invalid_json"),
         ('{"hook_event_name": 7}', "invalid_field"),
-        ('{"hook_event_name": "PostToolUse", "duration_ms": -1}', "invalid_field"),
+        ('{"hook_event_name": "PostToolUse", "tool_response": "\\ud83d', "invalid_json"),
+        ("[" * 2000 + "]" * 2000, "invalid_json"),  # deeper than any parser here goes
     ],
 )
 def test_a_bad_payload_is_refused_with_its_reason(text: str, reason: str) -> None:
@@ -186,6 +187,52 @@ def test_a_bad_payload_is_refused_with_its_reason(text: str, reason: str) -> Non
     with pytest.raises(FrameError) as refused:
         parse_frame(raw, text)
     assert refused.value.reason == reason
+
+
+def _frame(text: str) -> Frame:
+    return parse_frame(
+        RawFrame("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "1700000000.5", "-", text.encode()), text
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("duration_ms", -5), ("duration_ms", "fast"), ("duration_ms", 1e308), ("tool_name", 5),
+     ("session_id", ["a"]), ("is_interrupt", "maybe")],
+)  # fmt: skip
+def test_a_field_of_the_wrong_type_is_read_as_absent_and_kept_in_the_text(
+    field: str, value: object
+) -> None:
+    # The use still counts; what was sent stays in the stored text.
+    text = json.dumps({"hook_event_name": "PostToolUse", "tool_use_id": "toolu_1", field: value})
+    frame = _frame(text)
+    assert getattr(frame.payload, field) is None
+    assert (frame.payload.tool_use_id, frame.raw) == ("toolu_1", text)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ('"\\ud83d"', '"\\ufffd"'),  # a string cut inside an emoji by JSON.stringify
+        ('"a\\udc00b"', '"a\\ufffdb"'),  # a low half alone
+        ('"\\ud83d\\ude00 \\ud83d"', '"\\ud83d\\ude00 \\ufffd"'),  # a pair stays
+        ('"\\\\ud83d"', '"\\\\ud83d"'),  # an escaped backslash, then text
+    ],
+)
+def test_a_lone_surrogate_escape_is_stored_as_the_replacement_character(
+    given: str, kept: str
+) -> None:
+    text = '{"hook_event_name": "PostToolUse", "tool_response": {"stdout": ' + given + "}}"
+    frame = _frame(text)
+    assert frame.raw == text.replace(given, kept)
+    json.loads(frame.raw)["tool_response"]["stdout"].encode("utf-8")  # no lone surrogate left
+
+
+def test_json_nested_deeper_than_pydantic_reads_is_read_by_the_standard_library() -> None:
+    deep = "[" * 300 + "]" * 300
+    text = '{"hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_response": ' + deep + "}"
+    frame = _frame(text)
+    assert (frame.payload.tool_name, frame.raw) == ("Bash", text)
 
 
 def test_the_truncated_flag_and_client_time_are_read_from_the_header() -> None:

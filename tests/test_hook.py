@@ -96,7 +96,7 @@ def _epoch(iso_time: str) -> float:
         (b"", "empty_payload"),
         (b"this is not json {", "invalid_json"),
         (b"\xff\xfe\x00garbage\x80", "invalid_utf8"),
-        (b'{"hook_event_name": "PostToolUse", "tool_name": 5}', "invalid_field"),
+        (b'{"hook_event_name": 5, "tool_name": "Bash"}', "invalid_field"),
         (b'["a", "list"]', "invalid_json"),
         (b'{"no_hook_event_name": true}', "invalid_field"),
         (b"\x00" * (3 * 1024 * 1024), "invalid_field"),  # huge garbage, cut down by the hook
@@ -117,6 +117,24 @@ def test_bad_stdin_exits_0_silently_and_the_daemon_counts_the_rejection(
     # The daemon keeps serving.
     home.hook(payload())
     assert len(home.events()) == 1
+
+
+def test_valid_json_that_pydantic_refuses_and_fields_of_the_wrong_type_are_stored(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    # Lost before: Node's JSON.stringify writes a lone surrogate for a string cut inside an
+    # emoji, tools answer with deeply nested JSON, and an odd duration is no reason to lose
+    # the use.
+    cut = payload(tool_response={"stdout": "x"}).replace(b'"x"', b'"\\ud83d"')
+    deep = payload(tool_response={"stdout": "x"}).replace(b'"x"', b"[" * 300 + b"]" * 300)
+    odd = payload(duration_ms="fast")
+    for stdin in (cut, deep, odd):
+        assert home.hook(stdin).returncode == 0
+    events = home.events()
+    assert len(events) == 3
+    assert home.status()["counters"]["rejected"] == {}
+    assert {e["artifact_name"] for e in events} == {"Bash"}
+    assert spool_lines(home) == []
 
 
 def test_huge_event_is_cut_down_to_a_marked_valid_event(home: Home, daemon: DaemonProcess) -> None:
