@@ -58,6 +58,12 @@ FRAME_TIMEOUT_S = 5.0  # a connection must deliver its whole frame within this
 DRAIN_TIMEOUT_S = 3.0
 REPLAY_INTERVAL_S = 1.0
 REPLAY_CHUNK = 500
+# A spool record refused for a reason of ours (an internal error: a passing fault, or a bug a
+# later version fixes) is tried again, waiting 2, 4, 8… s (at most 5 min) between tries;
+# after this many tries it is set aside in a file of its own, not deleted.
+REPLAY_ATTEMPTS = 10
+REPLAY_BACKOFF_S = 2.0
+REPLAY_BACKOFF_MAX_S = 300.0
 CHECKPOINT_INTERVAL_S = 1.0
 RETENTION_FIRST_S = 60.0
 RETENTION_INTERVAL_S = 86400.0
@@ -96,6 +102,8 @@ class Daemon:
         self._forwarder: Forwarder | None = None
         self._dashboard: Dashboard | None = None
         self.quarantined: str | None = None  # what happened to an unreadable database
+        # Spool records refused for a reason of ours: event id → (tries, not before).
+        self._replay_tries: dict[str, tuple[int, float]] = {}
         self.dashboard_error: str | None = None
 
     @property
@@ -400,15 +408,31 @@ class Daemon:
             log.info("replayed spool file %s", path.name)
 
     async def _replay_file(self, path: Path) -> bool:
-        """Submit every record of a spool file; True once all are committed."""
+        """Submit every record of a spool file; True once all are committed, and those
+        refused for a reason of ours are in the spool again (or set aside) to retry."""
         futures: list[asyncio.Future[bool]] = []
+        held: list[tuple[str, bytes]] = []  # (event id, record) to retry later
         for line in spool.records(path):
             await asyncio.sleep(0)  # a record may be a megabyte to validate: let hooks in first
+            try:
+                raw = decode_spool_record(line)
+            except FrameError as exc:
+                self.counters.replayed += 1
+                self.reject(exc.reason)  # cut short: nothing to retry
+                continue
+            tries = self._replay_tries.get(raw.event_id)
+            if tries is not None and tries[1] > time.monotonic():
+                held.append((raw.event_id, line))  # not yet: waits its turn in the spool
+                continue
             self.counters.replayed += 1
             try:
-                record = self.parse(decode_spool_record, line)
-            except FrameError:
+                record = self.parse(lambda _: raw, line)  # noqa: B023 (called at once)
+            except FrameError as exc:
+                if exc.retry:
+                    self._tried_again(raw.event_id)
+                    held.append((raw.event_id, line))
                 continue  # counted
+            self._replay_tries.pop(raw.event_id, None)
             while True:
                 try:
                     futures.append(self.writer.submit(record))
@@ -422,7 +446,34 @@ class Daemon:
                 if not await _all_committed(futures):
                     return False
                 futures = []
-        return await _all_committed(futures)
+        if not await _all_committed(futures):
+            return False
+        self._hold(held)  # before the file goes: a crash in between only replays it again
+        return True
+
+    def _tried_again(self, event_id: str) -> None:
+        tries = self._replay_tries.get(event_id, (0, 0.0))[0] + 1
+        wait = min(REPLAY_BACKOFF_S * 2 ** (tries - 1), REPLAY_BACKOFF_MAX_S)
+        self._replay_tries[event_id] = (tries, time.monotonic() + wait)
+        if tries < REPLAY_ATTEMPTS:
+            self.counters.replay_retries += 1
+
+    def _hold(self, held: list[tuple[str, bytes]]) -> None:
+        """Spool `held` again to retry later, but set aside those tried REPLAY_ATTEMPTS times;
+        OSError if either cannot be written (the replay file then stays). A record whose
+        event has no tries left on record was stored from another copy meanwhile: it goes."""
+        tries = {e: self._replay_tries[e][0] for e, _ in held if e in self._replay_tries}
+        again = [line for e, line in held if e in tries and tries[e] < REPLAY_ATTEMPTS]
+        given_up = [(e, line) for e, line in held if e in tries and tries[e] >= REPLAY_ATTEMPTS]
+        if again:
+            spool.append(self.paths.spool_dir, again)
+        if given_up:
+            spool.append(self.paths.spool_dir, [line for _, line in given_up], spool.SET_ASIDE_NAME)
+            self.counters.set_aside += len(given_up)
+            log.error("set aside %d spool records after %d tries each, in %s", len(given_up),
+                      REPLAY_ATTEMPTS, self.paths.spool_dir / spool.SET_ASIDE_NAME)  # fmt: skip
+            for event_id, _ in given_up:
+                self._replay_tries.pop(event_id, None)
 
     async def _checkpoint_loop(self, store: Store) -> None:
         await store.checkpoint_in_background()

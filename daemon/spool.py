@@ -5,8 +5,9 @@ when its buffer is full. Every writer appends under an exclusive `flock` and, on
 lock, checks that its descriptor is still the file at the path. To replay, the daemon takes the
 same lock and renames the file to `events.spool.replay-<ns>`: writers that were waiting then
 see the rename and open a new spool, so no append can land in a file already read. A replay
-file is deleted only after all its events are committed; one left by a crash is replayed at
-the next start (event ids make that harmless).
+file is deleted only after all its events are committed (or, for those the daemon refused for
+a reason of its own, written to the spool again); one left by a crash is replayed at the next
+start (event ids make that harmless).
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ from pathlib import Path
 
 SPOOL_NAME = "events.spool"
 REPLAY_PREFIX = SPOOL_NAME + ".replay-"
+# Records the daemon gave up replaying (refused for a reason of its own, again and again):
+# kept, never replayed by itself, for a person or a later version to look at.
+SET_ASIDE_NAME = "events.set-aside"
 LOCK_WAIT_S = 0.05
 
 
-def append(spool_dir: Path, records: Sequence[bytes]) -> None:
-    """Append whole records (each one line) to the spool; raises OSError if it cannot."""
+def append(spool_dir: Path, records: Sequence[bytes], name: str = SPOOL_NAME) -> None:
+    """Append whole records (each one line) to the spool (or the file `name` beside it);
+    raises OSError if it cannot."""
     spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = spool_dir / SPOOL_NAME
+    path = spool_dir / name
     data = b"".join(records)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)

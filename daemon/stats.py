@@ -16,6 +16,8 @@ class Counters:
     duplicates: int = 0  # events whose id was already stored (replays, resends)
     spooled: int = 0  # events the daemon itself put in the spool (buffer full, shutdown)
     replayed: int = 0  # spool records read back
+    replay_retries: int = 0  # tries of spool records refused for a reason of ours, to retry
+    set_aside: int = 0  # spool records given up after REPLAY_ATTEMPTS (spool.SET_ASIDE_NAME)
     store_retries: int = 0  # failed commits that were retried after a backoff
     forward_task_failures: int = 0  # a sink's task ended by a bug (its events wait)
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
@@ -28,6 +30,8 @@ class Counters:
             "duplicates": self.duplicates,
             "spooled": self.spooled,
             "replayed": self.replayed,
+            "replay_retries": self.replay_retries,
+            "set_aside": self.set_aside,
             "store_retries": self.store_retries,
             "forward_task_failures": self.forward_task_failures,
             "rejected": dict(self.rejected),

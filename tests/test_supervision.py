@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from skilltrack import paths
-from skilltrack.daemon import spool
+from skilltrack.daemon import server, spool
+from skilltrack.daemon.ingest import Ingest
 from skilltrack.daemon.server import Daemon
 from skilltrack.daemon.store import Record, Store
-from skilltrack.wire import encode_frame
+from skilltrack.wire import RawFrame, encode_frame, encode_spool_record
 from tests.conftest import payload
 
 
@@ -47,5 +48,54 @@ async def test_writer_crash_stops_the_daemon_and_spools_what_it_held(
         assert reply in (b"", b"SPOOLED\n")  # never OK: nothing was committed
         assert spool.backlog(state.spool_dir)[0] == 1
         assert not state.socket.exists()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("fails", [2, 100])
+async def test_a_spool_record_refused_by_a_fault_of_ours_is_retried_then_set_aside(
+    monkeypatch: pytest.MonkeyPatch, fails: int
+) -> None:
+    # Replay once deleted such a record (as if it were malformed) with its spool file: a
+    # passing fault, or a bug a later version fixes, became a lost event.
+    home = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))
+    try:
+        state = paths.under(home)
+        monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
+        monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.02)
+        monkeypatch.setattr(server, "REPLAY_ATTEMPTS", 3)
+        original = Ingest.parse
+        calls = {"n": 0}
+
+        def failing(self: Ingest, raw: RawFrame) -> Record:
+            calls["n"] += 1
+            if calls["n"] <= fails:
+                raise RuntimeError("injected: a fault while enriching")
+            return original(self, raw)
+
+        monkeypatch.setattr(Ingest, "parse", failing)
+        event = RawFrame(str(uuid.uuid4()), "1000000000.0", "-", payload(tool_use_id="toolu_r"))
+        spool.append(state.spool_dir, [encode_spool_record(event)])
+        daemon = Daemon(state)
+        serving = asyncio.create_task(daemon.serve())
+        try:
+            for _ in range(500):
+                counters = daemon.counters
+                if counters.stored or counters.set_aside:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            daemon._stop.set()
+            await asyncio.wait_for(serving, 10)
+
+        set_aside = state.spool_dir / spool.SET_ASIDE_NAME
+        if fails < 3:  # fails twice, then stored on the third try
+            assert (daemon.counters.stored, daemon.counters.replay_retries) == (1, 2)
+            assert not set_aside.exists()
+        else:  # every try fails: kept apart after the third, never deleted
+            assert (daemon.counters.stored, daemon.counters.set_aside) == (0, 1)
+            assert set_aside.read_bytes() == encode_spool_record(event)
+        assert daemon.counters.rejected["internal_error"] == min(fails, 3)
+        assert spool.backlog(state.spool_dir)[0] == 0
     finally:
         shutil.rmtree(home, ignore_errors=True)
