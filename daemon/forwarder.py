@@ -4,7 +4,10 @@ Beside ingestion, never in its way: each sink reads its outbox through a connect
 own, holds at most one head of it (≤ 500 events) in memory, and a receiver that is slow, hung
 or down only makes its own sink wait. An event leaves the outbox only once the receiver has
 accepted it (or refused it for good), so a crash re-sends at worst the batch in flight, under
-the same event ids (and, for the `http` sink, the same batch id): at least once.
+the same event ids: at least once. A retry re-sends the batch that failed as it was, though
+more events have come since, so an `http` sink's retry carries the same batch id. After a
+restart the batch is cut again from the outbox, and holds the events that came meanwhile:
+its batch id is new, and receivers de-duplicate by event id.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class SinkRunner:
         self.attempt = 0  # failed attempts in a row
         self.retry_at: float | None = None  # wall-clock time of the next try, when waiting
         self.in_flight = 0
+        # The events of a batch to re-send as it was (its refs), after a failure to retry.
+        self._again: frozenset[int] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -108,6 +113,10 @@ class SinkRunner:
             events = await self._store.head(
                 self.name, self.sink.head_size, time.time() - self._max_age_s
             )
+            if self._again is not None:
+                # Not the head as it has grown since: the same events make the same batches.
+                events = [e for e in events if e.ref in self._again] or events
+                self._again = None
             if not events:
                 if self._final:
                     return
@@ -133,6 +142,8 @@ class SinkRunner:
                 continue
             if self._final:
                 return
+            settled = {*delivery.delivered, *(d.ref for d in delivery.dead)}
+            self._again = frozenset(e.ref for e in events if e.ref not in settled)
             self.attempt += 1
             delay = self.sink.policy.delay(self.attempt, delivery.retry_after)
             if self.attempt == 1 or self.attempt % 10 == 0:

@@ -149,8 +149,8 @@ def event_document(e: OutboxEvent) -> dict[str, Any]:
 
 
 def batch_id(events: Sequence[OutboxEvent]) -> str:
-    """The same for the same events, so a retried (or, after a restart, re-sent) batch
-    carries the id the receiver may already have seen."""
+    """The same for the same events, so a retried batch (re-sent as it was) carries the id
+    the receiver may already have seen."""
     digest = hashlib.sha256("\n".join(e.event_id for e in events).encode())
     return digest.hexdigest()[:32]
 

@@ -212,8 +212,12 @@ def test_retry_after_is_a_floor_under_the_backoff(home: Home, form: str) -> None
 def test_a_413_splits_the_batch_until_it_fits(home: Home) -> None:
     with running(KEY) as receiver:
         # The first answer holds the sink back 3 s, long enough for the rest to queue up
-        # behind the first event; then the batch of 4 is too large, and so is half of it.
-        receiver.then(Respond(503, {"Retry-After": "3"}), Respond(413), Respond(413))
+        # behind the first event (whose retry goes alone, as it was); then the batch of 3 is
+        # too large, and so is its larger half.
+        receiver.then(
+            Respond(503, {"Retry-After": "3"}), Respond(200), Respond(413), Respond(200),
+            Respond(413),
+        )  # fmt: skip
         configure(home, collector=http_sink(receiver))
         home.start_daemon()
         ids = send(home, 1)
@@ -225,8 +229,8 @@ def test_a_413_splits_the_batch_until_it_fits(home: Home) -> None:
             timeout=15,
         )
         sizes = [len(json.loads(r.body)["events"]) for r in receiver.requests]
-        assert sizes == [1, 4, 2, 1, 1, 2]
-        assert receiver.answered() == [503, 413, 413, 200, 200, 200]
+        assert sizes == [1, 1, 3, 1, 2, 1, 1]
+        assert receiver.answered() == [503, 200, 413, 200, 413, 200, 200]
         assert receiver.duplicates == 0
         assert sink_status(home, "collector")["dead_letters"] == {}
 
@@ -311,6 +315,25 @@ def test_a_daemon_killed_mid_batch_sends_the_batch_again_after_restart(home: Hom
         # At least once: what was in flight may have been received twice, never lost.
         assert receiver.duplicates == 0  # a hung request was never accepted
         assert sink_status(home, "collector")["counters"]["delivered"] == 5
+
+
+def test_a_retry_resends_the_batch_as_it_was_with_its_batch_id(home: Home) -> None:
+    # Before, a retry re-read the outbox's head, which had grown meanwhile: the same events
+    # and more, under a new batch id, which a receiver de-duplicating by batch counts twice.
+    with running(KEY) as receiver:
+        receiver.then(Hang())  # the first request times out
+        configure(home, collector=http_sink(receiver, timeout_s=2))
+        home.start_daemon()
+        (first,) = send(home, 1)
+        home.wait_for(lambda: receiver.requests, what="the first batch in flight")
+        later = send(home, 2)  # committed while the first batch waits for an answer
+        home.wait_for(lambda: receiver.ids() == {first, *later}, what="all delivered")
+        batches = [json.loads(r.body) for r in receiver.requests]
+        sent = [(b["batch_id"], [e["event_id"] for e in b["events"]]) for b in batches]
+        assert sent[0] == sent[1]  # the retry: the same events, the same batch id
+        assert sent[0][1] == [first]
+        assert sorted(i for _, ids in sent[2:] for i in ids) == sorted(later)
+        assert receiver.duplicates == 0
 
 
 def test_a_hung_receiver_never_slows_storing(home: Home) -> None:
