@@ -36,6 +36,7 @@ from skilltrack.errors import ConfigError
 from skilltrack.installer.settings import (
     Settings,
     SettingsShapeError,
+    check_shape,
     hook_command,
     install,
     installed_events,
@@ -210,6 +211,24 @@ def plugin_enabled(home: Path, cwd: Path) -> Path | None:
     return None
 
 
+def registered_elsewhere(scope: str, home: Path, cwd: Path) -> tuple[str, Path] | None:
+    """Another scope (and its settings file) that already registers skilltrack's hook, if
+    any: Claude Code runs the hooks of every scope, so each event would be counted twice."""
+    here = settings_path(scope, cwd, home).resolve()
+    for other in ("user", "project", "local"):
+        path = settings_path(other, cwd, home)
+        if path.resolve() == here:  # this scope, or the same file (cwd is home)
+            continue
+        try:
+            settings = json.loads(path.read_bytes())
+            check_shape(settings)
+        except (OSError, ValueError, SettingsShapeError):
+            continue  # not ours to judge: its own install would refuse it
+        if installed_events(settings):
+            return other, path
+    return None
+
+
 def run(args: argparse.Namespace, home: Path, cwd: Path) -> int:
     path = settings_path(args.scope, cwd, home)
     target = settings_target(path)
@@ -256,6 +275,14 @@ def _wanted(args: argparse.Namespace, current: Any, path: Path, home: Path, cwd:
             raise InstallError(
                 f"the skilltrack plugin is enabled in {plugin}; its hooks already track "
                 "events, and registering them here too would count each one twice"
+            )
+        elsewhere = registered_elsewhere(args.scope, home, cwd)
+        if elsewhere is not None:
+            scope, other = elsewhere
+            raise InstallError(
+                f"skilltrack's hook is already registered in {other}; registering it here "
+                "too would count each event twice (to move it, first run "
+                f"`skilltrack-install --uninstall --scope {scope}`)"
             )
         return install(current, hook_command(sys.executable, str(hook_script())))
     except SettingsShapeError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 from tests.conftest import BIN, Home, payload
@@ -58,17 +59,11 @@ def test_a_working_setup_passes(home: Home) -> None:
 
 
 def test_hooks_registered_twice_are_a_failure(home: Home) -> None:
+    # The installer refuses a second scope; a copied settings file does it all the same.
     project = home.dir / "project"
-    project.mkdir()
+    (project / ".claude").mkdir(parents=True)
     install(home)
-    subprocess.run(
-        [str(BIN / "skilltrack-install"), "--no-start", "--scope", "project"],
-        env={**home.env, "HOME": str(home.dir)},
-        cwd=project,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
+    shutil.copy(home.dir / ".claude" / "settings.json", project / ".claude" / "settings.json")
     home.start_daemon()
 
     code, findings = doctor(home, cwd=str(project))

@@ -364,10 +364,11 @@ def test_dry_run_prints_a_diff_and_writes_nothing(
 
 
 def test_project_and_local_scopes_write_under_the_project(tmp_path: Path) -> None:
-    run(tmp_path, scope="project")
-    run(tmp_path, scope="local")
     project = tmp_path / "project" / ".claude"
+    run(tmp_path, scope="project")
     assert "skilltrack_hook.py" in (project / "settings.json").read_text()
+    run(tmp_path, "--uninstall", scope="project")
+    run(tmp_path, scope="local")
     assert "skilltrack_hook.py" in (project / "settings.local.json").read_text()
     assert not settings_file(tmp_path).exists()
 
@@ -384,6 +385,24 @@ def test_refuses_when_the_plugin_is_enabled(
 
     assert target.read_text() == text
     assert "count each one twice" in capsys.readouterr().err
+
+
+def test_refuses_a_second_scope_when_one_already_registers_the_hook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Claude Code runs every scope's hooks: user and project both would count events twice.
+    home, project = tmp_path / "home", tmp_path / "proj"
+    assert cli.main_with(["--no-start"], home=home, cwd=project) == 0
+    capsys.readouterr()
+
+    assert cli.main_with(["--no-start", "--scope", "project"], home=home, cwd=project) == 1
+
+    assert not (project / ".claude" / "settings.json").exists()
+    err = capsys.readouterr().err
+    assert "count each event twice" in err
+    assert "--uninstall --scope user" in err
+    # Run from the home folder, the project's file is the user's: installing again is fine.
+    assert cli.main_with(["--no-start", "--scope", "project"], home=home, cwd=home) == 0
 
 
 def test_the_template_shows_what_the_installer_registers() -> None:
