@@ -174,6 +174,7 @@ class OtlpSink(_Sink):
 
 
 Sink = Annotated[EverySkillSink | HttpSink | OtlpSink, Field(discriminator="type")]
+_SINK_TYPES = frozenset(("everyskill", "http", "otlp"))
 
 
 class Settings(_Section):
@@ -190,7 +191,8 @@ class Settings(_Section):
 def load(path: Path) -> Settings:
     """The settings in `path`, or the defaults if there is no such file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte order mark, as some Windows editors write one, is no statement.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         return Settings()
     except (OSError, UnicodeDecodeError) as exc:
@@ -222,7 +224,10 @@ def read_sink_keys(settings: Settings) -> dict[str, str | None]:
 def describe(exc: ValidationError) -> str:
     """The first problem of a validation error, as `key: expected …, got …`."""
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    loc = list(error["loc"])
+    if len(loc) > 2 and loc[0] == "forward" and loc[2] in _SINK_TYPES:
+        del loc[2]  # the union member's tag: `forward.x.url`, not `forward.x.http.url`
+    key = ".".join(str(part) for part in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     got = error.get("input")

@@ -50,6 +50,7 @@ def test_a_full_file_is_read(tmp_path: Path) -> None:
         ("[privacy]\nmax_input = 10", "privacy.max_input: unknown key"),
         ('tenant_id = ""', "tenant_id: string should have at least 1 character"),
         ("tenant_id = ", "not valid TOML"),
+        ('[forward.x]\ntype = "http"\nurl = 5', "forward.x.url: input should be a valid string"),
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -61,6 +62,12 @@ def test_a_bad_file_is_one_line_naming_the_key(tmp_path: Path, text: str, messag
     assert "\n" not in error
     assert error.startswith(f"{path}: ")
     assert message in error
+
+
+def test_a_byte_order_mark_before_the_first_key_is_no_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbfretention_days = 30\n")
+    assert config.load(path).retention_days == 30
 
 
 def test_daemon_refuses_a_bad_file_and_hooks_keep_spooling(home: Home) -> None:
