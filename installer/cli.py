@@ -331,11 +331,26 @@ def _write_uninstalled(path: Path, target: Path, backup: Path, wanted: Settings,
         # user made since, the link's target is emptied instead: the link stays theirs.)
         path.unlink()
         print(f"removed {path}, which skilltrack had created")
-        return 0
-    write_atomically(target, new)
-    print(f"removed skilltrack's hooks from {path}")
-    _drop_backup_if_redundant(backup, wanted)
+    else:
+        write_atomically(target, new)
+        print(f"removed skilltrack's hooks from {path}")
+        _drop_backup_if_redundant(backup, wanted)
+    _mention_the_daemon()
     return 0
+
+
+def _mention_the_daemon() -> None:
+    """Say so if the daemon still runs: uninstalling stops new events, not the daemon (its
+    reports and dashboard still answer), which a user may take for something left behind."""
+    from skilltrack import paths
+    from skilltrack.daemon.instance import running_pid
+
+    try:
+        running = running_pid(paths.resolve()) is not None
+    except OSError:
+        return  # cannot tell: nothing worth failing an uninstall for
+    if running:
+        print("  the daemon still runs (reports still work): stop it with skilltrack-daemon stop")
 
 
 def _after(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ read the diff before committing it.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import stat
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from skilltrack import paths
 from skilltrack.installer import cli
 from skilltrack.installer.settings import hook_command, our_entries
 
@@ -403,6 +405,22 @@ def test_refuses_a_second_scope_when_one_already_registers_the_hook(
     assert "--uninstall --scope user" in err
     # Run from the home folder, the project's file is the user's: installing again is fine.
     assert cli.main_with(["--no-start", "--scope", "project"], home=home, cwd=home) == 0
+
+
+def test_uninstall_says_the_daemon_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = paths.under(tmp_path / "state")
+    monkeypatch.setenv("SKILLTRACK_HOME", str(tmp_path / "state"))
+    assert run(tmp_path) == 0
+    assert run(tmp_path, "--uninstall") == 0
+    assert "daemon still runs" not in capsys.readouterr().out
+    state.lock.parent.mkdir(parents=True, exist_ok=True)
+    with state.lock.open("w") as lock:  # held as a running daemon holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert run(tmp_path) == 0
+        assert run(tmp_path, "--uninstall") == 0
+    assert "the daemon still runs" in capsys.readouterr().out
 
 
 def test_the_template_shows_what_the_installer_registers() -> None:
