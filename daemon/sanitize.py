@@ -49,14 +49,15 @@ def _after_escape(head: str = "") -> str:
 
 
 def _word(head: str) -> str:
-    """`head` (a fixed-width regex) at the start of a word: after anything but an ASCII letter
-    or digit (`_` and `é` too: `MY_KEY_AKIA…`), after a JSON escape, or after what ends in one
-    but is no part of a word: a terminal's colour code (`\\x1b[32m`, in JSON text
-    `\\u001b[32m`: coloured output of `gh`, `aws`, CI logs), a URL's percent-escape (`%3D`) and
-    a JSON `\\uXXXX` escape. The check comes after `head`, so that the regex starts with a
-    literal and `re` can skip ahead to it: 1 µs, not 45, for an event of 1.75 KB."""
+    """`head` (a fixed-width regex) at the start of a word: after anything but an ASCII letter,
+    digit or `_` (`é` too; after `_` is the middle of a name: `test_pk_test_…`, `use_bearer`),
+    after a JSON escape, or after what ends in a letter or digit but is no part of a word: a
+    terminal's colour code (`\\x1b[32m`, in JSON text `\\u001b[32m`: coloured output of `gh`,
+    `aws`, CI logs), a URL's percent-escape (`%3D`) and a JSON `\\uXXXX` escape. The check
+    comes after `head`, so that the regex starts with a literal and `re` can skip ahead to
+    it: 1 µs, not 45, for an event of 1.75 KB."""
     starts = [
-        rf"(?<![A-Za-z0-9]{head})",
+        rf"(?<![A-Za-z0-9_]{head})",
         _after_escape(head),
         *(rf"(?<=\[[0-9;]{{{k}}}m{head})" for k in range(20)),  # up to `38;2;255;255;255`
         rf"(?<=%[0-9A-Fa-f]{{2}}{head})",
@@ -196,12 +197,12 @@ _RULES: tuple[_Rule, ...] = (
         ("secret",),
         folded=True,
     ),
-    # Prefixes no word has: found wherever they are (`9ghp_…`, `xglpat-…`).
     _rule(
         "github_token",
-        rf"gh[pousr]_[A-Za-z0-9]{{36,}}{_NO_MORE_ALNUM}",
+        rf"{_word('gh[pousr]_')}[A-Za-z0-9]{{36,}}{_NO_MORE_ALNUM}",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     ),
+    # Prefixes that end no word (`laughs_…` does end in `ghs_`): found wherever they are.
     _rule("github_token", r"github_pat_[A-Za-z0-9_]{50,}", ("github_pat_",)),
     _rule("gitlab_token", rf"glpat-{_KEY}{{20,}}", ("glpat-",)),
     _rule("slack_token", rf"{_word('xox[abposr]-')}[A-Za-z0-9\-]{{10,}}", ("xox",)),
