@@ -183,12 +183,13 @@ def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
 
 
 def check_config() -> None:
-    """Refuse, before anything is written, a configuration the daemon would not start with:
-    otherwise the hooks would be registered for a daemon that cannot run."""
+    """Refuse, before anything is written, a configuration file the daemon would not start
+    with: otherwise the hooks would be registered for a daemon that cannot run. (Not the
+    sinks' keys from the environment: a daemon the hook starts has Claude Code's.)"""
     from skilltrack import config, paths
 
     try:
-        config.read_sink_keys(config.load(paths.resolve().config))
+        config.load(paths.resolve().config)
     except ConfigError as exc:
         raise InstallError(
             f"{exc}; the daemon cannot start with it (check with: skilltrack config), "
@@ -293,8 +294,13 @@ def _refresh_backup(backup: Path, target: Path, raw: bytes | None) -> None:
     """Make the backup the file as it is before this install (none if there is no file), with
     the file's permission bits: it may hold API keys in `env`."""
     if raw is None:
-        # A backup from an earlier install would make uninstall keep a file we created.
-        backup.unlink(missing_ok=True)
+        # No file to back up, so uninstall will remove the file this install makes. A backup
+        # of an earlier install's file may be the only copy of the user's settings: renamed
+        # aside, not deleted.
+        if backup.exists():
+            older = backup.with_name(backup.name + ".old")
+            backup.replace(older)
+            print(f"  kept the backup of an earlier {target.name} as {older}")
         return
     write_atomically(backup, raw, mode=stat.S_IMODE(target.stat().st_mode) & 0o777)
 
@@ -361,9 +367,10 @@ def _after(args: argparse.Namespace) -> int:
 
     try:
         return start(paths.resolve())
-    except ConfigError as exc:  # changed since check_config(): say what did happen
+    except ConfigError as exc:  # a sink's key not in this environment, say
         raise InstallError(
-            f"{exc}; the hook is registered, but the daemon was not started"
+            f"{exc}; the hook is registered, but the daemon was not started here (a hook "
+            "starts it, with Claude Code's environment)"
         ) from None
 
 

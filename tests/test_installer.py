@@ -336,9 +336,11 @@ def test_a_reinstall_after_an_uninstall_backs_up_the_file_as_it_is_then(tmp_path
     assert settings_file(tmp_path).read_bytes() == edited
 
 
-def test_a_backup_older_than_a_deleted_file_is_not_given_back(tmp_path: Path) -> None:
+def test_a_backup_older_than_a_deleted_file_is_not_given_back_nor_deleted(
+    tmp_path: Path,
+) -> None:
     backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
-    place("other-tools", tmp_path)
+    original = place("other-tools", tmp_path)
     run(tmp_path)
     settings_file(tmp_path).unlink()  # the user starts afresh; our old backup stays behind
 
@@ -347,7 +349,8 @@ def test_a_backup_older_than_a_deleted_file_is_not_given_back(tmp_path: Path) ->
     run(tmp_path, "--uninstall")
 
     assert not settings_file(tmp_path).exists()
-    assert not backup.exists()
+    # Perhaps the only copy of what the user had: set aside, not lost.
+    assert backup.with_name(backup.name + ".old").read_bytes() == original
 
 
 def test_dry_run_prints_a_diff_and_writes_nothing(
