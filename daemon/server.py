@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import resource
 import signal
@@ -59,8 +60,8 @@ DRAIN_TIMEOUT_S = 3.0
 REPLAY_INTERVAL_S = 1.0
 REPLAY_CHUNK = 500
 # A spool record refused for a reason of ours (an internal error: a passing fault, or a bug a
-# later version fixes) is tried again, waiting 2, 4, 8… s (at most 5 min) between tries;
-# after this many tries it is set aside in a file of its own, not deleted.
+# later version fixes) waits in the retry file and is tried again after 2, 4, 8… s (at most
+# 5 min); after this many tries it is set aside in a file of its own, not deleted.
 REPLAY_ATTEMPTS = 10
 REPLAY_BACKOFF_S = 2.0
 REPLAY_BACKOFF_MAX_S = 300.0
@@ -102,8 +103,10 @@ class Daemon:
         self._forwarder: Forwarder | None = None
         self._dashboard: Dashboard | None = None
         self.quarantined: str | None = None  # what happened to an unreadable database
-        # Spool records refused for a reason of ours: event id → (tries, not before).
+        # Spool records refused for a reason of ours: event id → (tries, not before), and when
+        # the first in the retry file is due (at once for one an earlier daemon left).
         self._replay_tries: dict[str, tuple[int, float]] = {}
+        self._retry_due = 0.0
         self.dashboard_error: str | None = None
 
     @property
@@ -389,29 +392,48 @@ class Daemon:
 
     async def _replay_loop(self) -> None:
         while True:
-            if self.writer.healthy and spool.has_backlog(self.paths.spool_dir):
+            if self.writer.healthy and (spool.has_backlog(self.paths.spool_dir)
+                                        or self._retries_due()):  # fmt: skip
                 try:
                     await self._replay()
                 except OSError as exc:
                     log.warning("spool replay failed, will retry: %s", exc)
             await asyncio.sleep(REPLAY_INTERVAL_S)
 
+    def _retries_due(self) -> bool:
+        return (
+            time.monotonic() >= self._retry_due
+            and (self.paths.spool_dir / spool.RETRY_NAME).exists()
+        )
+
     async def _replay(self) -> None:
         files = spool.replay_files(self.paths.spool_dir)
-        rotated = spool.rotate(self.paths.spool_dir)
-        if rotated is not None:
-            files.append(rotated)
-        for path in files:
-            if not await self._replay_file(path):
-                return
-            path.unlink()
-            log.info("replayed spool file %s", path.name)
+        names = [spool.SPOOL_NAME]
+        if self._retries_due():
+            names.append(spool.RETRY_NAME)
+            self._retry_due = math.inf  # taken out whole: due when a record goes back in
+        elif not (self.paths.spool_dir / spool.RETRY_NAME).exists():
+            self._retry_due = math.inf
+        for name in names:
+            rotated = spool.rotate(self.paths.spool_dir, name)
+            if rotated is not None:
+                files.append(rotated)
+        held = spool.Held(self.paths.spool_dir)
+        try:
+            for path in files:
+                if not await self._replay_file(path, held):
+                    return
+                held.sync()  # before the file goes: a crash in between only replays it again
+                path.unlink()
+                log.info("replayed spool file %s", path.name)
+        finally:
+            held.close()
 
-    async def _replay_file(self, path: Path) -> bool:
-        """Submit every record of a spool file; True once all are committed, and those
-        refused for a reason of ours are in the spool again (or set aside) to retry."""
+    async def _replay_file(self, path: Path, held: spool.Held) -> bool:
+        """Submit every record of a spool file; True once all are committed. Those refused
+        for a reason of ours go to `held`'s retry file (or, after REPLAY_ATTEMPTS tries, are
+        set aside), as do those whose next try is not due yet."""
         futures: list[asyncio.Future[bool]] = []
-        held: list[tuple[str, bytes]] = []  # (event id, record) to retry later
         for line in spool.records(path):
             await asyncio.sleep(0)  # a record may be a megabyte to validate: let hooks in first
             try:
@@ -422,15 +444,14 @@ class Daemon:
                 continue
             tries = self._replay_tries.get(raw.event_id)
             if tries is not None and tries[1] > time.monotonic():
-                held.append((raw.event_id, line))  # not yet: waits its turn in the spool
+                self._retry_later(held, line, tries[1])  # not yet: back in the retry file
                 continue
             self.counters.replayed += 1
             try:
                 record = self.parse(lambda _: raw, line)  # noqa: B023 (called at once)
             except FrameError as exc:
                 if exc.retry:
-                    self._tried_again(raw.event_id)
-                    held.append((raw.event_id, line))
+                    self._failed_try(held, raw.event_id, line)
                 continue  # counted
             self._replay_tries.pop(raw.event_id, None)
             while True:
@@ -446,34 +467,25 @@ class Daemon:
                 if not await _all_committed(futures):
                     return False
                 futures = []
-        if not await _all_committed(futures):
-            return False
-        self._hold(held)  # before the file goes: a crash in between only replays it again
-        return True
+        return await _all_committed(futures)
 
-    def _tried_again(self, event_id: str) -> None:
+    def _failed_try(self, held: spool.Held, event_id: str, line: bytes) -> None:
         tries = self._replay_tries.get(event_id, (0, 0.0))[0] + 1
-        wait = min(REPLAY_BACKOFF_S * 2 ** (tries - 1), REPLAY_BACKOFF_MAX_S)
-        self._replay_tries[event_id] = (tries, time.monotonic() + wait)
-        if tries < REPLAY_ATTEMPTS:
-            self.counters.replay_retries += 1
+        if tries >= REPLAY_ATTEMPTS:
+            self._replay_tries.pop(event_id, None)
+            held.add(spool.SET_ASIDE_NAME, line)
+            self.counters.set_aside += 1
+            log.error("set aside event %s after %d tries, in %s", event_id, tries,
+                      self.paths.spool_dir / spool.SET_ASIDE_NAME)  # fmt: skip
+            return
+        due = time.monotonic() + min(REPLAY_BACKOFF_S * 2 ** (tries - 1), REPLAY_BACKOFF_MAX_S)
+        self._replay_tries[event_id] = (tries, due)
+        self.counters.replay_retries += 1
+        self._retry_later(held, line, due)
 
-    def _hold(self, held: list[tuple[str, bytes]]) -> None:
-        """Spool `held` again to retry later, but set aside those tried REPLAY_ATTEMPTS times;
-        OSError if either cannot be written (the replay file then stays). A record whose
-        event has no tries left on record was stored from another copy meanwhile: it goes."""
-        tries = {e: self._replay_tries[e][0] for e, _ in held if e in self._replay_tries}
-        again = [line for e, line in held if e in tries and tries[e] < REPLAY_ATTEMPTS]
-        given_up = [(e, line) for e, line in held if e in tries and tries[e] >= REPLAY_ATTEMPTS]
-        if again:
-            spool.append(self.paths.spool_dir, again)
-        if given_up:
-            spool.append(self.paths.spool_dir, [line for _, line in given_up], spool.SET_ASIDE_NAME)
-            self.counters.set_aside += len(given_up)
-            log.error("set aside %d spool records after %d tries each, in %s", len(given_up),
-                      REPLAY_ATTEMPTS, self.paths.spool_dir / spool.SET_ASIDE_NAME)  # fmt: skip
-            for event_id, _ in given_up:
-                self._replay_tries.pop(event_id, None)
+    def _retry_later(self, held: spool.Held, line: bytes, due: float) -> None:
+        held.add(spool.RETRY_NAME, line)
+        self._retry_due = min(self._retry_due, due)
 
     async def _checkpoint_loop(self, store: Store) -> None:
         await store.checkpoint_in_background()

@@ -17,11 +17,14 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 SPOOL_NAME = "events.spool"
 REPLAY_PREFIX = SPOOL_NAME + ".replay-"
-# Records the daemon gave up replaying (refused for a reason of its own, again and again):
-# kept, never replayed by itself, for a person or a later version to look at.
+# Records the daemon refused for a reason of its own (an internal error), waiting for their
+# next try; and those it gave up after many: kept, never replayed by itself, for a person or
+# a later version to look at. Only the daemon writes either.
+RETRY_NAME = "events.retry"
 SET_ASIDE_NAME = "events.set-aside"
 LOCK_WAIT_S = 0.05
 
@@ -50,9 +53,10 @@ def append(spool_dir: Path, records: Sequence[bytes], name: str = SPOOL_NAME) ->
             os.close(fd)
 
 
-def rotate(spool_dir: Path) -> Path | None:
-    """Move the live spool aside for replay; None if it is missing or empty."""
-    path = spool_dir / SPOOL_NAME
+def rotate(spool_dir: Path, name: str = SPOOL_NAME) -> Path | None:
+    """Move the live spool (or the file `name` beside it) aside for replay; None if it is
+    missing or empty."""
+    path = spool_dir / name
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -91,7 +95,7 @@ def backlog(spool_dir: Path) -> tuple[int, int]:
     count = size = 0
     if not spool_dir.is_dir():
         return 0, 0
-    for path in [spool_dir / SPOOL_NAME, *replay_files(spool_dir)]:
+    for path in [spool_dir / SPOOL_NAME, spool_dir / RETRY_NAME, *replay_files(spool_dir)]:
         try:
             with path.open("rb") as f:
                 while chunk := f.read(1 << 20):
@@ -107,6 +111,39 @@ def has_backlog(spool_dir: Path) -> bool:
         return (spool_dir / SPOOL_NAME).stat().st_size > 0 or bool(replay_files(spool_dir))
     except FileNotFoundError:
         return bool(replay_files(spool_dir))
+
+
+class Held:
+    """Records a replay holds back, written as they come to the file each is held in (a
+    replay may hold back a whole spool's worth: not kept in memory)."""
+
+    def __init__(self, spool_dir: Path) -> None:
+        self._dir = spool_dir
+        self._files: dict[str, BinaryIO] = {}
+
+    def add(self, name: str, record: bytes) -> None:
+        """Append `record` (one line) to the file `name` in the spool's folder."""
+        out = self._files.get(name)
+        if out is None:
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+            fd = os.open(self._dir / name, flags, 0o600)
+            size = os.fstat(fd).st_size
+            cut_short = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            out = self._files[name] = os.fdopen(fd, "ab")
+            if cut_short:  # a record cut short (a crash) must not swallow this one
+                out.write(b"\n")
+        out.write(record if record.endswith(b"\n") else record + b"\n")
+
+    def sync(self) -> None:
+        """Make what was added durable: before the file it came from is deleted."""
+        for out in self._files.values():
+            out.flush()
+            os.fsync(out.fileno())
+
+    def close(self) -> None:
+        for out in self._files.values():
+            out.close()
+        self._files.clear()
 
 
 def _lock(fd: int) -> bool:

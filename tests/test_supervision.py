@@ -99,3 +99,50 @@ async def test_a_spool_record_refused_by_a_fault_of_ours_is_retried_then_set_asi
         assert spool.backlog(state.spool_dir)[0] == 0
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_a_record_waiting_for_its_next_try_is_not_read_again_before_it_is_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The retry file is taken out for replay only when its first record is due: not every
+    # second, which rewrote a spool's worth of failing records each time.
+    home = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))
+    try:
+        state = paths.under(home)
+        monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
+        monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.4)
+
+        def failing(self: Ingest, raw: RawFrame) -> Record:
+            raise RuntimeError("injected: a fault while enriching")
+
+        monkeypatch.setattr(Ingest, "parse", failing)
+        taken: list[str] = []
+        rotate = spool.rotate
+
+        def counted(spool_dir: Path, name: str = spool.SPOOL_NAME) -> Path | None:
+            rotated = rotate(spool_dir, name)
+            if rotated is not None:
+                taken.append(name)
+            return rotated
+
+        monkeypatch.setattr(spool, "rotate", counted)
+        event = RawFrame(str(uuid.uuid4()), "1000000000.0", "-", payload(tool_use_id="toolu_w"))
+        spool.append(state.spool_dir, [encode_spool_record(event)])
+        daemon = Daemon(state)
+        serving = asyncio.create_task(daemon.serve())
+        try:
+            for _ in range(500):  # tries about 0.4 and 0.8 s apart: dozens of loop passes
+                if daemon.counters.rejected["internal_error"] == 3:
+                    break
+                await asyncio.sleep(0.02)
+            retry_taken = taken.count(spool.RETRY_NAME)
+        finally:
+            daemon._stop.set()
+            await asyncio.wait_for(serving, 10)
+
+        assert daemon.counters.rejected["internal_error"] == 3
+        assert retry_taken == 2  # once for each try after the first, none in between
+        assert spool.backlog(state.spool_dir)[0] == 1  # still waiting, in the retry file
+        assert (state.spool_dir / spool.RETRY_NAME).read_bytes() == encode_spool_record(event)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
