@@ -25,7 +25,7 @@ from skilltrack import paths as paths_mod
 from skilltrack.daemon import instance, spool
 from skilltrack.daemon.outbox import ForwardStore
 from skilltrack.daemon.server import Daemon, StartupError
-from skilltrack.format import iso, stdout_closed
+from skilltrack.format import iso, reporting_to_stdout
 from skilltrack.paths import InsecurePathError, Paths
 from skilltrack.wire import CONTROL
 
@@ -46,12 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("run", help="run in the foreground (what `start` runs)")
     args = parser.parse_args(argv)
     paths = paths_mod.resolve()
-    try:
-        code = _translated(args, paths)
-        sys.stdout.flush()  # a closed pipe shows here, where it can be handled, not at exit
-    except BrokenPipeError:  # the reader of standard output went away (`| head`)
-        return stdout_closed()
-    return code
+    return reporting_to_stdout(lambda: _translated(args, paths))
 
 
 def _translated(args: argparse.Namespace, paths: Paths) -> int:

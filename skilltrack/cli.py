@@ -14,7 +14,7 @@ from skilltrack import dashboard_cli, db, export_cli, maintenance_cli, rate_cli,
 from skilltrack import paths as paths_mod
 from skilltrack.daemon.store import Store
 from skilltrack.errors import ConfigError
-from skilltrack.format import iso, listing, stdout_closed
+from skilltrack.format import iso, listing, reporting_to_stdout
 from skilltrack.paths import Paths
 
 
@@ -101,12 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor_cmd.add_argument("--json", action="store_true", help="print JSON for programs")
     args = parser.parse_args(argv)
     paths = paths_mod.resolve()
-    try:
-        code = _translated(args, paths)
-        sys.stdout.flush()  # a closed pipe shows here, where it can be handled, not at exit
-    except BrokenPipeError:  # the reader of standard output went away (`| head`)
-        return stdout_closed()
-    return code
+    return reporting_to_stdout(lambda: _translated(args, paths))
 
 
 def _translated(args: argparse.Namespace, paths: Paths) -> int:

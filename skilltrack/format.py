@@ -17,6 +17,18 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
+def reporting_to_stdout(command: Callable[[], int]) -> int:
+    """`command`'s exit status, its output flushed before it counts as done: a reader that
+    closed standard output (`| head`) shows here, where it ends the command quietly, and not
+    in the interpreter's flush at exit."""
+    try:
+        code = command()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return stdout_closed()
+    return code
+
+
 def stdout_closed() -> int:
     """The exit status of a command whose reader closed standard output (`| head`): 0, with
     no message, as the reader has what it wanted."""

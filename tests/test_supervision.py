@@ -1,11 +1,14 @@
-"""A daemon whose writer dies shuts down cleanly: the buffer is spooled, not lost."""
+"""A daemon whose writer dies shuts down cleanly: the buffer is spooled, not lost; and spool
+records refused by a fault of its own are retried, not dropped."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,97 +55,103 @@ async def test_writer_crash_stops_the_daemon_and_spools_what_it_held(
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture
+def state() -> Iterator[paths.Paths]:
+    home = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))  # short: a socket path's limit
+    yield paths.under(home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def fail_enriching(monkeypatch: pytest.MonkeyPatch, times: float) -> None:
+    """Make the daemon's enrichment fail `times` times (a bug, or a passing fault)."""
+    original = Ingest.parse
+    calls = {"n": 0}
+
+    def failing(self: Ingest, raw: RawFrame) -> Record:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise RuntimeError("injected: a fault while enriching")
+        return original(self, raw)
+
+    monkeypatch.setattr(Ingest, "parse", failing)
+
+
+def spooled(state: paths.Paths) -> bytes:
+    """One event put in the spool, as a hook does when no daemon answers; its record."""
+    event = RawFrame(str(uuid.uuid4()), "1000000000.0", "-", payload(tool_use_id="toolu_r"))
+    spool.append(state.spool_dir, [encode_spool_record(event)])
+    return encode_spool_record(event)
+
+
+@contextlib.asynccontextmanager
+async def serving(daemon: Daemon) -> AsyncIterator[None]:
+    task = asyncio.create_task(daemon.serve())
+    try:
+        yield
+    finally:
+        daemon._stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def until(done: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if done():
+            return
+        await asyncio.sleep(0.02)
+
+
 @pytest.mark.parametrize("fails", [2, 100])
 async def test_a_spool_record_refused_by_a_fault_of_ours_is_retried_then_set_aside(
-    monkeypatch: pytest.MonkeyPatch, fails: int
+    monkeypatch: pytest.MonkeyPatch, state: paths.Paths, fails: int
 ) -> None:
     # Replay once deleted such a record (as if it were malformed) with its spool file: a
     # passing fault, or a bug a later version fixes, became a lost event.
-    home = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))
-    try:
-        state = paths.under(home)
-        monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
-        monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.02)
-        monkeypatch.setattr(server, "REPLAY_ATTEMPTS", 3)
-        original = Ingest.parse
-        calls = {"n": 0}
+    monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
+    monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.02)
+    monkeypatch.setattr(server, "REPLAY_ATTEMPTS", 3)
+    fail_enriching(monkeypatch, fails)
+    record = spooled(state)
+    daemon = Daemon(state)
+    async with serving(daemon):
+        await until(lambda: bool(daemon.counters.stored or daemon.counters.set_aside))
 
-        def failing(self: Ingest, raw: RawFrame) -> Record:
-            calls["n"] += 1
-            if calls["n"] <= fails:
-                raise RuntimeError("injected: a fault while enriching")
-            return original(self, raw)
-
-        monkeypatch.setattr(Ingest, "parse", failing)
-        event = RawFrame(str(uuid.uuid4()), "1000000000.0", "-", payload(tool_use_id="toolu_r"))
-        spool.append(state.spool_dir, [encode_spool_record(event)])
-        daemon = Daemon(state)
-        serving = asyncio.create_task(daemon.serve())
-        try:
-            for _ in range(500):
-                counters = daemon.counters
-                if counters.stored or counters.set_aside:
-                    break
-                await asyncio.sleep(0.02)
-        finally:
-            daemon._stop.set()
-            await asyncio.wait_for(serving, 10)
-
-        set_aside = state.spool_dir / spool.SET_ASIDE_NAME
-        if fails < 3:  # fails twice, then stored on the third try
-            assert (daemon.counters.stored, daemon.counters.replay_retries) == (1, 2)
-            assert not set_aside.exists()
-        else:  # every try fails: kept apart after the third, never deleted
-            assert (daemon.counters.stored, daemon.counters.set_aside) == (0, 1)
-            assert set_aside.read_bytes() == encode_spool_record(event)
-        assert daemon.counters.rejected["internal_error"] == min(fails, 3)
-        assert spool.backlog(state.spool_dir)[0] == 0
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    set_aside = state.spool_dir / spool.SET_ASIDE_NAME
+    if fails < 3:  # fails twice, then stored on the third try
+        assert (daemon.counters.stored, daemon.counters.replay_retries) == (1, 2)
+        assert not set_aside.exists()
+    else:  # every try fails: kept apart after the third, never deleted
+        assert (daemon.counters.stored, daemon.counters.set_aside) == (0, 1)
+        assert set_aside.read_bytes() == record
+    assert daemon.counters.rejected["internal_error"] == min(fails, 3)
+    assert spool.backlog(state.spool_dir)[0] == 0
 
 
 async def test_a_record_waiting_for_its_next_try_is_not_read_again_before_it_is_due(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, state: paths.Paths
 ) -> None:
     # The retry file is taken out for replay only when its first record is due: not every
     # second, which rewrote a spool's worth of failing records each time.
-    home = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))
-    try:
-        state = paths.under(home)
-        monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
-        monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.4)
+    monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
+    monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.4)
+    fail_enriching(monkeypatch, float("inf"))
+    taken: list[str] = []
+    rotate = spool.rotate
 
-        def failing(self: Ingest, raw: RawFrame) -> Record:
-            raise RuntimeError("injected: a fault while enriching")
+    def counted(spool_dir: Path, name: str = spool.SPOOL_NAME) -> Path | None:
+        rotated = rotate(spool_dir, name)
+        if rotated is not None:
+            taken.append(name)
+        return rotated
 
-        monkeypatch.setattr(Ingest, "parse", failing)
-        taken: list[str] = []
-        rotate = spool.rotate
+    monkeypatch.setattr(spool, "rotate", counted)
+    record = spooled(state)
+    daemon = Daemon(state)
+    async with serving(daemon):
+        # Tries about 0.4 and 0.8 s apart: dozens of the loop's passes in between.
+        await until(lambda: daemon.counters.rejected["internal_error"] == 3)
+        retry_taken = taken.count(spool.RETRY_NAME)
 
-        def counted(spool_dir: Path, name: str = spool.SPOOL_NAME) -> Path | None:
-            rotated = rotate(spool_dir, name)
-            if rotated is not None:
-                taken.append(name)
-            return rotated
-
-        monkeypatch.setattr(spool, "rotate", counted)
-        event = RawFrame(str(uuid.uuid4()), "1000000000.0", "-", payload(tool_use_id="toolu_w"))
-        spool.append(state.spool_dir, [encode_spool_record(event)])
-        daemon = Daemon(state)
-        serving = asyncio.create_task(daemon.serve())
-        try:
-            for _ in range(500):  # tries about 0.4 and 0.8 s apart: dozens of loop passes
-                if daemon.counters.rejected["internal_error"] == 3:
-                    break
-                await asyncio.sleep(0.02)
-            retry_taken = taken.count(spool.RETRY_NAME)
-        finally:
-            daemon._stop.set()
-            await asyncio.wait_for(serving, 10)
-
-        assert daemon.counters.rejected["internal_error"] == 3
-        assert retry_taken == 2  # once for each try after the first, none in between
-        assert spool.backlog(state.spool_dir)[0] == 1  # still waiting, in the retry file
-        assert (state.spool_dir / spool.RETRY_NAME).read_bytes() == encode_spool_record(event)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    assert daemon.counters.rejected["internal_error"] == 3
+    assert retry_taken == 2  # once for each try after the first, none in between
+    assert spool.backlog(state.spool_dir)[0] == 1  # still waiting, in the retry file
+    assert (state.spool_dir / spool.RETRY_NAME).read_bytes() == record
