@@ -87,8 +87,7 @@ def start(paths: Paths) -> int:
     if pid is not None:
         print(f"skilltrack daemon already running (pid {pid})")
         return 0
-    # A bad file or an unreadable API key is named here, not only in the daemon's log.
-    config.read_sink_keys(config.load(paths.config))
+    check_config(paths)
     os.umask(0o077)  # the log and directories made here are for this user alone
     paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(paths.log, "ab") as log_file:
@@ -192,11 +191,17 @@ def collect_status(paths: Paths) -> dict[str, Any]:
     return live
 
 
+def check_config(paths: Paths) -> None:
+    """What `start` checks before it starts a daemon, so that a bad file or an unreadable API
+    key is named to the user, not only in the daemon's log: ConfigError if it fails."""
+    config.read_sink_keys(config.load(paths.config))
+
+
 def config_problem(paths: Paths) -> str | None:
-    """Why `start` would refuse the configuration file (as it checks it), or None: after such
-    a refusal no daemon ran to leave a reason behind, so status looks for itself."""
+    """Why `start` would refuse the configuration (check_config), or None: after such a
+    refusal no daemon ran to leave a reason behind, so status looks for itself."""
     try:
-        config.read_sink_keys(config.load(paths.config))
+        check_config(paths)
     except config.ConfigError as exc:
         return str(exc)
     return None

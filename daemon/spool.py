@@ -6,8 +6,8 @@ lock, checks that its descriptor is still the file at the path. To replay, the d
 same lock and renames the file to `events.spool.replay-<ns>`: writers that were waiting then
 see the rename and open a new spool, so no append can land in a file already read. A replay
 file is deleted only after all its events are committed (or, for those the daemon refused for
-a reason of its own, written to the spool again); one left by a crash is replayed at the next
-start (event ids make that harmless).
+a reason of its own, written to the retry file or set aside); one left by a crash is replayed
+at the next start (event ids make that harmless).
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ SET_ASIDE_NAME = "events.set-aside"
 LOCK_WAIT_S = 0.05
 
 
-def append(spool_dir: Path, records: Sequence[bytes], name: str = SPOOL_NAME) -> None:
-    """Append whole records (each one line) to the spool (or the file `name` beside it);
-    raises OSError if it cannot."""
+def append(spool_dir: Path, records: Sequence[bytes]) -> None:
+    """Append whole records (each one line) to the spool; raises OSError if it cannot."""
     spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = spool_dir / name
+    path = spool_dir / SPOOL_NAME
     data = b"".join(records)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -41,9 +40,7 @@ def append(spool_dir: Path, records: Sequence[bytes], name: str = SPOOL_NAME) ->
             _lock(fd)
             if not _is_current(fd, path):
                 continue
-            # A record cut short (disk full, a killed writer) must not swallow these.
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
+            if _cut_short(fd):  # disk full, a killed writer: it must not swallow these
                 data = b"\n" + data
             view = memoryview(data)
             while view:
@@ -127,8 +124,7 @@ class Held:
         if out is None:
             flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
             fd = os.open(self._dir / name, flags, 0o600)
-            size = os.fstat(fd).st_size
-            cut_short = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            cut_short = _cut_short(fd)
             out = self._files[name] = os.fdopen(fd, "ab")
             if cut_short:  # a record cut short (a crash) must not swallow this one
                 out.write(b"\n")
@@ -144,6 +140,12 @@ class Held:
         for out in self._files.values():
             out.close()
         self._files.clear()
+
+
+def _cut_short(fd: int) -> bool:
+    """Whether the file open on `fd` ends in a record cut short (no final newline)."""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
 def _lock(fd: int) -> bool:

@@ -9,8 +9,8 @@ configuration before it changes anything, so that a failed install leaves nothin
 The backup (`settings.json.skilltrack-backup`, beside the name the user knows) is the file as
 it was just before the install that added our entries, with the file's permission bits:
 written by an install that finds none of our entries (a first install, or one after an
-uninstall: an older backup is replaced, or removed if there is no file now) or finds no
-backup (entries of an older install: they are in it, and never given back), kept by later
+uninstall: an older backup is replaced, or, if there is no file now, renamed `.old`) or finds
+no backup (entries of an older install: they are in it, and never given back), kept by later
 ones. On uninstall, when nothing else has changed since, the file gets the backup's exact
 bytes back and the backup goes; when the file has changed, the backup is kept (and said so)
 for the user to compare, until the next install replaces it.
@@ -27,7 +27,7 @@ import re
 import stat
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -197,14 +197,22 @@ def check_config() -> None:
         ) from None
 
 
-def plugin_enabled(home: Path, cwd: Path) -> Path | None:
-    """The settings file that enables the skilltrack plugin, if any does."""
+def _every_scope(home: Path, cwd: Path) -> Iterator[tuple[str, Path, Any]]:
+    """Each scope, its settings file and what it holds, for the files that read as JSON:
+    Claude Code runs the hooks and plugins of all of them."""
     for scope in ("user", "project", "local"):
         path = settings_path(scope, cwd, home)
         try:
-            enabled = json.loads(path.read_bytes()).get("enabledPlugins", {})
-        except (OSError, ValueError, AttributeError):
+            settings = json.loads(path.read_bytes())
+        except (OSError, ValueError):
             continue
+        yield scope, path, settings
+
+
+def plugin_enabled(home: Path, cwd: Path) -> Path | None:
+    """The settings file that enables the skilltrack plugin, if any does."""
+    for _, path, settings in _every_scope(home, cwd):
+        enabled = settings.get("enabledPlugins", {}) if isinstance(settings, dict) else {}
         if isinstance(enabled, dict) and any(
             on and str(name).split("@")[0] == PLUGIN_NAME for name, on in enabled.items()
         ):
@@ -214,16 +222,14 @@ def plugin_enabled(home: Path, cwd: Path) -> Path | None:
 
 def registered_elsewhere(scope: str, home: Path, cwd: Path) -> tuple[str, Path] | None:
     """Another scope (and its settings file) that already registers skilltrack's hook, if
-    any: Claude Code runs the hooks of every scope, so each event would be counted twice."""
+    any: each event would be counted twice."""
     here = settings_path(scope, cwd, home).resolve()
-    for other in ("user", "project", "local"):
-        path = settings_path(other, cwd, home)
+    for other, path, settings in _every_scope(home, cwd):
         if path.resolve() == here:  # this scope, or the same file (cwd is home)
             continue
         try:
-            settings = json.loads(path.read_bytes())
             check_shape(settings)
-        except (OSError, ValueError, SettingsShapeError):
+        except SettingsShapeError:
             continue  # not ours to judge: its own install would refuse it
         if installed_events(settings):
             return other, path

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from skilltrack.daemon.redact_paths import home_redactor
 from skilltrack.daemon.reports import Filters, ReportStore, subagents_of
 from skilltrack.daemon.skills import InstalledSkill, installed_skills
 from skilltrack.format import iso, table
@@ -76,16 +77,12 @@ def project_option(text: str) -> str:
 
 
 def stored_path(path: str, home: str) -> str:
-    """`path` as the daemon stores it: an absolute path in `home` written as `~/...`, as the
-    daemon redacts home (redact_paths.py), so that `--project "$PWD"` finds what the daemon
+    """`path` as the daemon stores it: an absolute path in `home` written as `~/...` by the
+    daemon's own rule (redact_paths.py), so that `--project "$PWD"` finds what the daemon
     recorded there. Anything else (a folder name, `~/x`, a path elsewhere) is left as given."""
-    home = home.rstrip("/")
-    if not home or not path.startswith("/"):
-        return path
-    path = os.path.normpath(path)
-    if path == home or path.startswith(home + "/"):
-        return "~" + path[len(home) :]
-    return path
+    if path.startswith("/"):
+        path = os.path.normpath(path)
+    return home_redactor(home)(path)
 
 
 def cleanup(

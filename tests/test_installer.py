@@ -111,6 +111,14 @@ def test_uninstall_keeps_what_was_added_by_hand_since(tmp_path: Path) -> None:
     assert after == {**before, "model": "sonnet"}
 
 
+def said_once_nothing_changed(capsys: pytest.CaptureFixture[str], path: Path) -> None:
+    """The refusal is one line on stderr, naming `path` and that nothing was changed."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert str(path) in err[0]
+    assert "nothing was changed" in err[0]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -153,10 +161,7 @@ def test_a_file_we_cannot_read_safely_is_refused_untouched(
 
     assert target.read_text() == text
     assert sorted(p.name for p in target.parent.iterdir()) == ["settings.json"]
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert str(target) in err[0]
-    assert "nothing was changed" in err[0]
+    said_once_nothing_changed(capsys, target)
 
 
 def test_permissions_of_the_file_are_kept(tmp_path: Path) -> None:
@@ -228,10 +233,7 @@ def test_a_dangling_symlink_is_refused_untouched(
     assert os.readlink(link) == str(tmp_path / "dotfiles" / "settings.json")
     assert not (tmp_path / "dotfiles").exists()
     assert sorted(p.name for p in link.parent.iterdir()) == ["settings.json"]
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert str(link) in err[0]
-    assert "nothing was changed" in err[0]
+    said_once_nothing_changed(capsys, link)
 
 
 def test_a_lone_surrogate_escape_is_kept_as_written(tmp_path: Path) -> None:
