@@ -2,12 +2,13 @@
 
 Fast where it can be: with no filter but time, reports read the summary tables kept by
 trigger — lifetime totals for all time (`artifact_summary` and `artifact_durations`,
-`version_totals`, `agent_uses`), per UTC day for a range (`artifact_stats`, `daily_uses`,
-`version_stats`, `agent_stats`) — and only the events of the first and last, partial, days of
-a range (of such a day mostly inside the range, the events outside it); for a project (by
-its folder name) over all time, its lifetime totals (`project_artifacts`, `project_days`,
-`project_versions`, `project_agents`); with another project or session filter, they read the
-matching events through their indexes. Durations' p50/p95 come from the duration buckets
+`version_totals`, `agent_uses`), running totals per UTC day (`artifact_running`) and totals
+per UTC day (`daily_uses`, `version_stats`, `agent_stats`) for a range — and only the events
+of the first and last, partial, days of a range (of such a day mostly inside the range, the
+events outside it); for a project (by its folder name) over all time, its lifetime totals
+(`project_artifacts`, `project_days`, `project_versions`, `project_agents`); with another
+project or session filter, they read the matching events through their indexes. Durations'
+p50/p95 come from the duration buckets
 (durations.py): within about 5%.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from skilltrack.daemon.projects import project_of
 from skilltrack.daemon.store import Store
 
 DAY_S = 86400
+_NO_DAY = -(2**62)  # before any day: the running totals through it are none
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,11 @@ class Tally:
         }
 
 
+# Reads a range's whole days `[first, end)` (None: unbounded) from somewhere other than a
+# daily table's query; see `_ranged`.
+WholeDays = Callable[[int | None, int | None], Awaitable[list[tuple[Any, ...]]]]
+
+
 @dataclass(frozen=True)
 class _Split:
     """A time range as the reports read it: whole UTC days `[first, end)` from the daily
@@ -233,20 +240,11 @@ class ReportStore(Store):
         if f.lifetime:
             await self._lifetime(tallies, f.artifact_type)
         else:
-            # The daily table has no first or last use: a range takes them from _first_last.
+            # The running totals have no first or last use: a range takes them from _first_last.
             keys = "artifact_type, artifact_name"
             ranged = await self._ranged(
                 f,
-                daily=_per_key(
-                    keys,
-                    """
-                    SELECT artifact_type, artifact_name, bucket, sum(uses) AS uses,
-                           sum(failures) AS failures, sum(total_duration_ms) AS total_ms,
-                           NULL AS first_used, NULL AS last_used
-                    FROM artifact_stats WHERE {where}
-                    GROUP BY artifact_type, artifact_name, bucket
-                    """,
-                ),
+                daily=lambda first, end: self._running_days(first, end, f.artifact_type),
                 events=_per_key(keys, _events_per_bucket(keys)),
                 totals=_per_key(
                     keys,
@@ -317,6 +315,51 @@ class ReportStore(Store):
             tally = tallies.get((kind_, name))
             if tally is not None:
                 tally.add(0, 0, 0, buckets, counts)
+
+    async def _running_days(
+        self, first: int | None, end: int | None, kind: str | None
+    ) -> list[tuple[Any, ...]]:
+        """Per artifact over the whole days `[first, end)` (None: unbounded), in `_per_key`'s
+        shape without first and last use: its running totals through the day before `end`
+        less those through the day before `first` (two seeks an artifact)."""
+        only = "" if kind is None else "WHERE s.artifact_type = :kind"
+        # CROSS JOIN: from each summary row to its two running rows. Left to itself, the
+        # planner reads every running row and looks for its artifact (~30 vs 4 ms here).
+        latest = (
+            "(SELECT max(day) FROM artifact_running WHERE artifact_type = s.artifact_type "
+            "AND artifact_name = s.artifact_name AND day < {})"
+        )
+        rows = await self._tuples(
+            f"""
+            SELECT s.artifact_type, s.artifact_name, hi.uses, hi.failures,
+                   hi.total_duration_ms, hi.buckets, lo.uses, lo.failures,
+                   lo.total_duration_ms, lo.buckets
+            FROM artifact_summary s
+            CROSS JOIN artifact_running hi ON hi.artifact_type = s.artifact_type
+                AND hi.artifact_name = s.artifact_name AND hi.day = {latest.format(":end")}
+            LEFT JOIN artifact_running lo ON lo.artifact_type = s.artifact_type
+                AND lo.artifact_name = s.artifact_name AND lo.day = {latest.format(":first")}
+            {only}
+            """,
+            {"first": _NO_DAY if first is None else first,
+             "end": -_NO_DAY if end is None else end, "kind": kind},
+        )  # fmt: skip
+        out = []
+        for kind_, name, uses, failures, total_ms, buckets, *before in rows:
+            histogram: dict[str, int] = json.loads(buckets)
+            if before[0] is not None:
+                uses, failures, total_ms = (uses - before[0], failures - before[1],
+                                            total_ms - before[2])  # fmt: skip
+                for bucket, n in json.loads(before[3]).items():
+                    histogram[bucket] -= n
+            if uses:
+                timed = [(bucket, n) for bucket, n in histogram.items() if n]
+                out.append(
+                    (kind_, name, ",".join(b for b, _ in timed) or None,
+                     ",".join(str(n) for _, n in timed) or None, uses, failures, total_ms,
+                     None, None)
+                )  # fmt: skip
+        return out
 
     async def _first_last(
         self, f: Filters, summary: dict[tuple[str, str], dict[str, Any]]
@@ -406,10 +449,17 @@ class ReportStore(Store):
         return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}
 
     async def _ranged(
-        self, f: Filters, *, daily: str, events: str, totals: str, borrow: bool = True
+        self,
+        f: Filters,
+        *,
+        daily: str | WholeDays,
+        events: str,
+        totals: str,
+        borrow: bool = True,
     ) -> list[tuple[Any, ...]]:
         """Rows of one shape for a range or a session's or project's events: the `daily`
-        table's query (`{where}` its days) over the range's whole days and the `events` query
+        table's query (`{where}` its days), or what `daily(first, end)` reads, over the
+        range's whole days and the `events` query
         (`{index}`, `{where}`; `{sign}`, 1 or -1, multiplies what it adds up) over its partial
         first and last days (`borrow`: whether such a day may be read whole less its events
         outside the range, see `_split`); `totals` (`{where}` its project) for a project's
@@ -432,11 +482,13 @@ class ReportStore(Store):
                          for s, u, sign in split.edges]
             )  # fmt: skip
             days = _whole_days_where(split, f.artifact_type)
-            if days is not None:
+            # The whole days first: their rows (the most buckets, in the daily query's
+            # order) start each key's tally, and the edges' few are added to them.
+            if days is not None and isinstance(daily, str):
                 where, values = days
-                # The whole days first: their rows (the most buckets, in the daily query's
-                # order) start each key's tally, and the edges' few are added to them.
                 rows = await self._tuples(daily.format(where=where), values) + rows
+            elif days is not None:
+                rows = await daily(split.first, split.end) + rows
         finally:
             await self._db.execute("COMMIT")
         return rows

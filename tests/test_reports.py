@@ -3,9 +3,11 @@ uses per day, and the same answers whether they come from the summaries or the e
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,29 @@ async def test_a_report_on_an_empty_range_is_empty(store: ReportStore) -> None:
     assert await store.per_day(Filters(since=START + 100 * DAY_S)) == []
 
 
+async def test_running_totals_are_each_days_totals_so_far(
+    store: ReportStore, generated: list[Generated]
+) -> None:
+    """The events came in random order of time, so most were of a day before the latest one
+    of their artifact: each must have been added to every row from its day on."""
+    rows = await store._db.execute_fetchall(
+        "SELECT artifact_type, artifact_name, day, uses, failures, total_duration_ms, buckets "
+        "FROM artifact_running"
+    )
+    used_days = {(g.kind, g.name, int(g.ts // DAY_S)) for g in generated}
+    assert {(r[0], r[1], r[2]) for r in rows} == used_days
+    for kind, name, day, uses, failures, total_ms, buckets in rows:
+        so_far = [
+            g for g in generated
+            if (g.kind, g.name) == (kind, name) and g.ts < (day + 1) * DAY_S
+        ]  # fmt: skip
+        assert (uses, failures, total_ms) == (
+            len(so_far), sum(not g.ok for g in so_far), sum(g.ms or 0 for g in so_far),
+        )  # fmt: skip
+        timed = Counter(durations.bucket(g.ms) for g in so_far if g.ms is not None)
+        assert {int(b): n for b, n in json.loads(buckets).items()} == timed
+
+
 def test_percentiles_from_buckets() -> None:
     assert durations.percentile([], 0.5) is None
     values = list(range(1, 1001))
@@ -238,7 +263,7 @@ async def test_an_older_database_gets_its_daily_stats_from_its_events(
         await migrated.close()
 
 
-async def test_rekeying_the_daily_stats_keeps_them_and_their_trigger(
+async def test_rekeying_the_daily_stats_then_running_totals_keep_them_and_their_trigger(
     tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from skilltrack.daemon import store as store_module
@@ -255,7 +280,7 @@ async def test_rekeying_the_daily_stats_keeps_them_and_their_trigger(
         old = await ReportStore.open(db)
         await old.insert([record(g) for g in generated[:500]])
         await old.close()
-    migrated = await ReportStore.open(db)  # m007: the new key, the trigger made again
+    migrated = await ReportStore.open(db)  # m007 and m012: the trigger made again each time
     try:
         await migrated.insert([record(g) for g in generated[500:]])  # counted by the trigger
         for f in (Filters(since=START + 2.5 * DAY_S), Filters(until=START + 5.5 * DAY_S)):
@@ -264,10 +289,12 @@ async def test_rekeying_the_daily_stats_keeps_them_and_their_trigger(
             assert {k: (g["uses"], g["failures"]) for k, g in got.items()} == {
                 k: (w["uses"], w["failures"]) for k, w in want.items()
             }
-        (key,) = await migrated._db.execute_fetchall(
-            "SELECT sql FROM sqlite_master WHERE name = 'artifact_stats'"
-        )
-        assert "PRIMARY KEY (artifact_type, artifact_name, bucket, day)" in key[0]
+        # m012: the daily stats became running totals, and the table they came from is gone.
+        tables = {row[0] for row in await migrated._db.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )}  # fmt: skip
+        assert "artifact_running" in tables
+        assert "artifact_stats" not in tables
     finally:
         await migrated.close()
 
