@@ -37,15 +37,24 @@ def percentile(counts: Iterable[tuple[int, int]], q: float) -> float | None:
 
 
 def percentiles(counts: Iterable[tuple[int, int]], qs: Sequence[float]) -> list[float | None]:
-    """Several quantiles of one histogram, read in one pass (a report asks for p50 and p95 of
-    every artifact). The running totals and the search are C loops: a report reads tens of
-    thousands of buckets."""
-    ordered = sorted(item for item in counts if item[0] >= 0 and item[1] > 0)
-    if not ordered:
+    """Several quantiles of one histogram given as (bucket, n) pairs; see `by_bucket`."""
+    per_bucket: list[int] = []
+    for b, n in counts:
+        if b >= 0 and n > 0:
+            if b >= len(per_bucket):
+                per_bucket.extend([0] * (b + 1 - len(per_bucket)))
+            per_bucket[b] += n
+    return by_bucket(per_bucket, qs)
+
+
+def by_bucket(per_bucket: Sequence[int], qs: Sequence[float]) -> list[float | None]:
+    """Several quantiles of one histogram given as the count of each bucket by its number (a
+    report asks for p50 and p95 of every artifact). The running totals and the search are C
+    loops: a report reads tens of thousands of buckets. Counts must not be negative."""
+    running = list(accumulate(per_bucket))
+    total = running[-1] if running else 0
+    if total <= 0:
         return [None] * len(qs)
-    running = list(accumulate(n for _, n in ordered))
-    total = running[-1]
     return [
-        round(representative(ordered[bisect_left(running, max(1, math.ceil(q * total)))][0]), 1)
-        for q in qs
+        round(representative(bisect_left(running, max(1, math.ceil(q * total)))), 1) for q in qs
     ]

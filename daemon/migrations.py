@@ -7,8 +7,9 @@ A shipped step is never edited: change the schema by appending a new one.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from itertools import groupby
+from typing import Any
 
 import aiosqlite
 
@@ -842,9 +843,10 @@ async def m012_artifact_running_totals(db: aiosqlite.Connection) -> None:
     # its ~226k rows, and reading them was the longest part of the report (~55 ms). Running
     # totals answer the same with two rows per artifact: its totals through the range's last
     # day less those through the day before its first. A row is kept for each day the
-    # artifact was used; `buckets` is its duration histogram so far, a JSON object from
-    # bucket to timed uses. An event of an earlier day than the artifact's latest row (a
-    # replay, a clock put back) adds itself to every row from its day on: a few rows at most.
+    # artifact was used; `buckets` is its duration histogram so far, a JSON array of timed
+    # uses by bucket number (a report subtracts two of them in C loops). An event of an
+    # earlier day than the artifact's latest row (a replay, a clock put back) adds itself to
+    # every row from its day on: a few rows at most.
     await db.execute(
         """
         CREATE TABLE artifact_running (
@@ -871,7 +873,8 @@ async def m012_artifact_running_totals(db: aiosqlite.Connection) -> None:
     await db.execute("DROP TRIGGER events_count_daily")
     await db.execute("DROP TABLE artifact_stats")
     day = "CAST(NEW.client_ts / 86400 AS INTEGER)"
-    bucket = "'$.\"' || NEW.duration_bucket || '\"'"
+    bucket = "NEW.duration_bucket"
+    length = "json_array_length(buckets)"
     await db.execute(
         f"""
         CREATE TRIGGER events_count_daily AFTER INSERT ON events
@@ -881,7 +884,7 @@ async def m012_artifact_running_totals(db: aiosqlite.Connection) -> None:
             INSERT INTO artifact_running
             SELECT NEW.artifact_type, NEW.artifact_name, {day}, coalesce(p.uses, 0),
                    coalesce(p.failures, 0), coalesce(p.total_duration_ms, 0),
-                   coalesce(p.buckets, '{{}}')
+                   coalesce(p.buckets, '[]')
             FROM (SELECT 1) LEFT JOIN artifact_running p
                 ON p.artifact_type = NEW.artifact_type AND p.artifact_name = NEW.artifact_name
                 AND p.day = (
@@ -891,13 +894,20 @@ async def m012_artifact_running_totals(db: aiosqlite.Connection) -> None:
                 )
             WHERE true  -- (SQLite's rule: an upsert's SELECT needs a WHERE)
             ON CONFLICT DO NOTHING;
+            -- A bucket past the end of the list lengthens it with zeros ("0," n times).
             UPDATE artifact_running SET
                 uses = uses + 1,
                 failures = failures + (NEW.success IS 0),
                 total_duration_ms = total_duration_ms + coalesce(NEW.duration_ms, 0),
-                buckets = CASE WHEN NEW.duration_bucket IS NULL THEN buckets
-                    ELSE json_set(buckets, {bucket},
-                                  coalesce(json_extract(buckets, {bucket}), 0) + 1) END
+                buckets = CASE
+                    WHEN {bucket} IS NULL THEN buckets
+                    WHEN {bucket} < {length} THEN json_replace(
+                        buckets, '$[' || {bucket} || ']',
+                        json_extract(buckets, '$[' || {bucket} || ']') + 1
+                    )
+                    ELSE rtrim(buckets, ']') || iif(buckets = '[]', '', ',')
+                         || replace(hex(zeroblob({bucket} - {length})), '00', '0,') || '1]'
+                END
             WHERE artifact_type = NEW.artifact_type AND artifact_name = NEW.artifact_name
             AND day >= {day};
             INSERT INTO daily_uses VALUES ({day}, NEW.artifact_type, 1, NEW.success IS 0)
@@ -908,18 +918,17 @@ async def m012_artifact_running_totals(db: aiosqlite.Connection) -> None:
     )
 
 
-def _running_totals(
-    rows: Iterable[tuple[str, str, int, int, int, int, int]],
-) -> Iterator[tuple[str, str, int, int, int, int, str]]:
+def _running_totals(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
     """artifact_running's rows from artifact_stats' (type, name, day, bucket, uses, failures,
     total_ms), ordered by type, name and day: one per artifact and day, its totals so far."""
     for _, of_artifact in groupby(rows, key=lambda r: (r[0], r[1])):
         uses = failures = total_ms = 0
-        buckets: dict[int, int] = {}
+        timed: list[int] = []
         for (kind, name, day), of_day in groupby(of_artifact, key=lambda r: (r[0], r[1], r[2])):
             for *_, bucket, n, failed, ms in of_day:
                 uses, failures, total_ms = uses + n, failures + failed, total_ms + ms
                 if bucket >= 0:
-                    buckets[bucket] = buckets.get(bucket, 0) + n
-            histogram = json.dumps(buckets, separators=(",", ":"))
+                    timed.extend([0] * (bucket + 1 - len(timed)))
+                    timed[bucket] += n
+            histogram = json.dumps(timed, separators=(",", ":"))
             yield kind, name, day, uses, failures, total_ms, histogram
