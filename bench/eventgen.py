@@ -14,7 +14,7 @@ JSON text Claude Code sends, with home paths already shortened to `~` and tool i
 outputs cut to the default 4,096-character caps (with the daemon's truncation marker); the
 duration bucket and project are computed by the daemon's own functions. Rows go in through
 `Store.insert` (5,000 per transaction) on a database made by `Store.open`, so the real
-migrations' triggers fill every summary table (artifact_summary, artifact_stats,
+migrations' triggers fill every summary table (artifact_summary, artifact_running,
 artifact_durations, daily_uses, skills, skill_versions) as the daemon's commits would. The
 generator also counts what the reports should answer (uses per kind, session, project and
 since a cutoff), for the checks.

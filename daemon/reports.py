@@ -28,7 +28,6 @@ from skilltrack.daemon.projects import project_of
 from skilltrack.daemon.store import Store
 
 DAY_S = 86400
-_NO_DAY = -(2**62)  # before any day: the running totals through it are none
 
 
 @dataclass(frozen=True)
@@ -341,25 +340,34 @@ class ReportStore(Store):
         only = "" if kind is None else "WHERE s.artifact_type = :kind"
         # CROSS JOIN: from each summary row to its two running rows. Left to itself, the
         # planner reads every running row and looks for its artifact (~30 vs 4 ms here).
+        # An unbounded side is left out, not given a sentinel day: a client_ts far in the
+        # future (the hook accepts any) has a day past any sentinel but the largest integer.
         latest = (
             "(SELECT max(day) FROM artifact_running WHERE artifact_type = s.artifact_type "
-            "AND artifact_name = s.artifact_name AND day < {})"
+            "AND artifact_name = s.artifact_name{})"
         )
+        through_end = latest.format("" if end is None else " AND day < :end")
+        before_first = (
+            "NULL, NULL, NULL, NULL" if first is None
+            else "lo.uses, lo.failures, lo.total_duration_ms, lo.buckets"
+        )  # fmt: skip
+        join_first = "" if first is None else (
+            "LEFT JOIN artifact_running lo ON lo.artifact_type = s.artifact_type "
+            "AND lo.artifact_name = s.artifact_name AND lo.day = "
+            + latest.format(" AND day < :first")
+        )  # fmt: skip
         rows = await self._tuples(
             f"""
             SELECT s.artifact_type, s.artifact_name, hi.uses, hi.failures,
-                   hi.total_duration_ms, hi.buckets, lo.uses, lo.failures,
-                   lo.total_duration_ms, lo.buckets
+                   hi.total_duration_ms, hi.buckets, {before_first}
             FROM artifact_summary s
             CROSS JOIN artifact_running hi ON hi.artifact_type = s.artifact_type
-                AND hi.artifact_name = s.artifact_name AND hi.day = {latest.format(":end")}
-            LEFT JOIN artifact_running lo ON lo.artifact_type = s.artifact_type
-                AND lo.artifact_name = s.artifact_name AND lo.day = {latest.format(":first")}
+                AND hi.artifact_name = s.artifact_name AND hi.day = {through_end}
+            {join_first}
             {only}
             """,
-            {"first": _NO_DAY if first is None else first,
-             "end": -_NO_DAY if end is None else end, "kind": kind},
-        )  # fmt: skip
+            {"first": first, "end": end, "kind": kind},
+        )
         out = []
         for kind_, name, uses, failures, total_ms, buckets, *before in rows:
             timed: list[int] = json.loads(buckets)

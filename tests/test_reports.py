@@ -204,6 +204,19 @@ async def test_running_totals_are_each_days_totals_so_far(
         assert not by_number or by_number[-1] > 0  # no longer than its last timed bucket
 
 
+async def test_an_open_ended_range_counts_events_of_any_day(tmp_path: Path) -> None:
+    """A hook may send any client time: days far past or before every other event's still
+    count in a range open at that end (the read names no sentinel day)."""
+    s = await ReportStore.open(tmp_path / "far.db")
+    try:
+        await s.insert([Record(_row(ts, "skill", "pdf")) for ts in (START, 1e300, -1e300)])
+        for f, uses in ((Filters(since=START - DAY_S), 2), (Filters(until=START + DAY_S), 2)):
+            (got,) = await s.artifacts(f)
+            assert got["uses"] == uses, f
+    finally:
+        await s.close()
+
+
 def test_percentiles_from_buckets() -> None:
     assert durations.percentile([], 0.5) is None
     values = list(range(1, 1001))
