@@ -37,17 +37,17 @@ def percentile(counts: Iterable[tuple[int, int]], q: float) -> float | None:
 
 
 def percentiles(counts: Iterable[tuple[int, int]], qs: Sequence[float]) -> list[float | None]:
-    """Several quantiles of one histogram given as (bucket, n) pairs; see `by_bucket`."""
+    """Several quantiles of a histogram given as (bucket, n) pairs: `percentiles_by_bucket`."""
     per_bucket: list[int] = []
     for b, n in counts:
         if b >= 0 and n > 0:
             if b >= len(per_bucket):
                 per_bucket.extend([0] * (b + 1 - len(per_bucket)))
             per_bucket[b] += n
-    return by_bucket(per_bucket, qs)
+    return percentiles_by_bucket(per_bucket, qs)
 
 
-def by_bucket(per_bucket: Sequence[int], qs: Sequence[float]) -> list[float | None]:
+def percentiles_by_bucket(per_bucket: Sequence[int], qs: Sequence[float]) -> list[float | None]:
     """Several quantiles of one histogram given as the count of each bucket by its number (a
     report asks for p50 and p95 of every artifact). The running totals and the search are C
     loops: a report reads tens of thousands of buckets. Counts must not be negative."""

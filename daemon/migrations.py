@@ -846,7 +846,8 @@ async def m012_artifact_running_totals(db: aiosqlite.Connection) -> None:
     # artifact was used; `buckets` is its duration histogram so far, a JSON array of timed
     # uses by bucket number (a report subtracts two of them in C loops). An event of an
     # earlier day than the artifact's latest row (a replay, a clock put back) adds itself to
-    # every row from its day on: a few rows at most.
+    # every row from its day on: one per later day the artifact was used (a replay of days-old
+    # events, a few; an event 90 days late on the benchmark's database cost ~4x another).
     await db.execute(
         """
         CREATE TABLE artifact_running (

@@ -8,8 +8,7 @@ of the first and last, partial, days of a range (of such a day mostly inside the
 events outside it); for a project (by its folder name) over all time, its lifetime totals
 (`project_artifacts`, `project_days`, `project_versions`, `project_agents`); with another
 project or session filter, they read the matching events through their indexes. Durations'
-p50/p95 come from the duration buckets
-(durations.py): within about 5%.
+p50/p95 come from the duration buckets (durations.py): within about 5%.
 """
 
 from __future__ import annotations
@@ -159,7 +158,7 @@ class Tally:
 
     def figures(self) -> dict[str, Any]:
         timed = sum(self.buckets)
-        p50, p95 = durations.by_bucket(self.buckets, (0.50, 0.95))
+        p50, p95 = durations.percentiles_by_bucket(self.buckets, (0.50, 0.95))
         return {
             "uses": self.uses,
             "failures": self.failures,
@@ -371,10 +370,11 @@ class ReportStore(Store):
         out = []
         for kind_, name, uses, failures, total_ms, buckets, *before in rows:
             timed: list[int] = json.loads(buckets)
-            if before[0] is not None:
-                uses, failures, total_ms = (uses - before[0], failures - before[1],
-                                            total_ms - before[2])  # fmt: skip
-                earlier: list[int] = json.loads(before[3])  # never the longer of the two
+            lo_uses, lo_failures, lo_ms, lo_buckets = before
+            if lo_uses is not None:
+                uses, failures, total_ms = (uses - lo_uses, failures - lo_failures,
+                                            total_ms - lo_ms)  # fmt: skip
+                earlier: list[int] = json.loads(lo_buckets)  # never the longer of the two
                 timed = [*map(sub, timed, earlier), *timed[len(earlier) :]]
             if uses:
                 out.append((kind_, name, timed, None, uses, failures, total_ms, None, None))
@@ -503,11 +503,12 @@ class ReportStore(Store):
             days = _whole_days_where(split, f.artifact_type)
             # The whole days first: their rows (the most buckets, in the daily query's
             # order) start each key's tally, and the edges' few are added to them.
-            if days is not None and isinstance(daily, str):
-                where, values = days
-                rows = await self._tuples(daily.format(where=where), values) + rows
-            elif days is not None and not isinstance(daily, str):
-                rows = await daily(split.first, split.end) + rows
+            if days is not None:
+                if isinstance(daily, str):
+                    where, values = days
+                    rows = await self._tuples(daily.format(where=where), values) + rows
+                else:
+                    rows = await daily(split.first, split.end) + rows
         finally:
             await self._db.execute("COMMIT")
         return rows
