@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bench import machine
 from bench.daemonproc import (
     BenchError,
     Daemon,
@@ -31,8 +32,10 @@ from bench.daemonproc import (
     machine_cpu_seconds,
     running_daemon,
 )
+from bench.machine import Speed
 from bench.payloads import post_tool_use, post_tool_use_parts
 from bench.stats import Summary
+from skilltrack.hook.skilltrack_hook_core import new_event_id
 from skilltrack.wire import ACK_OK, RawFrame, encode_frame, encode_spool_record
 
 REPLY_TIMEOUT_S = 30.0
@@ -108,6 +111,11 @@ class IngestResult:
     rss_idle_kib: int
     rss_after_kib: int
     hwm_after_kib: int
+    # The machine's speed just before the daemon started and just after it stopped: the
+    # rate moves with it (by 1.5 times within an hour here), and the run's own references
+    # are taken minutes away, before the first part and after the last.
+    speed_before: Speed
+    speed_after: Speed
     counters: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -160,10 +168,10 @@ _HEAD, _TAIL = post_tool_use_parts()
 
 
 def _frame() -> bytes:
-    """A fresh event: new event id, new tool_use_id, the client time now."""
-    event_id = uuid.uuid4()
-    payload = b"%stoolu_%s%s" % (_HEAD, event_id.hex[:24].encode(), _TAIL)
-    return encode_frame(event_id=str(event_id), client_ts=time.time(), payload=payload)
+    """A fresh event: an event id as the hook makes it, a new tool_use_id, the client time now."""
+    now = time.time()
+    payload = b"%stoolu_%s%s" % (_HEAD, uuid.uuid4().hex[:24].encode(), _TAIL)
+    return encode_frame(event_id=new_event_id(now), client_ts=now, payload=payload)
 
 
 def run_load(socket_path: str, events: int, concurrency: int) -> Load:
@@ -259,6 +267,7 @@ def measure_ingest(
     log: Callable[[str], None],
 ) -> IngestResult:
     """The main load (after a warm-up), then the sweep's (concurrency, events) loads."""
+    speed_before = machine.speed()
     with running_daemon(h) as daemon:
         time.sleep(idle_s)
         rss_idle, _ = daemon.rss_kib()
@@ -277,6 +286,7 @@ def measure_ingest(
         db_events = count_events(h.paths.db)
         counters = daemon.status().get("counters", {})
         _stop(daemon)
+    speed_after = machine.speed()
     return IngestResult(
         main=main,
         cpu=cpu,
@@ -286,6 +296,8 @@ def measure_ingest(
         rss_idle_kib=rss_idle,
         rss_after_kib=rss_after,
         hwm_after_kib=hwm_after,
+        speed_before=speed_before,
+        speed_after=speed_after,
         counters=counters if isinstance(counters, dict) else {},
     )
 
@@ -296,7 +308,8 @@ def write_spool(h: Home, records: int, payload: Callable[[], bytes] = post_tool_
     with h.paths.spool.open("wb") as f:
         h.paths.spool.chmod(0o600)
         for _ in range(records):
-            frame = RawFrame(str(uuid.uuid4()), f"{time.time():.6f}", "-", payload())
+            now = time.time()
+            frame = RawFrame(new_event_id(now), f"{now:.6f}", "-", payload())
             f.write(encode_spool_record(frame))
 
 

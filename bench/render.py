@@ -208,6 +208,10 @@ def _ingest_rows(ingest: IngestResult, machine: Machine) -> list[Row]:
     ]
 
 
+def _speed(speed: Speed) -> str:
+    return f"Python {speed.python_ms:.1f} ms, SQLite {speed.sqlite_ms:.1f} ms"
+
+
 def _ingest_complete(ingest: IngestResult) -> bool:
     return not ingest.errors and ingest.acked_ok == ingest.sent == ingest.db_events
 
@@ -321,10 +325,7 @@ def markdown(run: Run) -> str:
                 ["Source measured", run.source],
                 [
                     "Speed reference (fixed work, median of 7; lower is faster)",
-                    f"Python {run.speed_before.python_ms:.1f} ms, SQLite "
-                    f"{run.speed_before.sqlite_ms:.1f} ms before; Python "
-                    f"{run.speed_after.python_ms:.1f} ms, SQLite "
-                    f"{run.speed_after.sqlite_ms:.1f} ms after",
+                    f"{_speed(run.speed_before)} before; {_speed(run.speed_after)} after",
                 ],
                 [
                     "Load average (1, 5, 15 min)",
@@ -497,6 +498,10 @@ def _ingest_section(ingest: IngestResult) -> list[str]:
                     f"{ingest.acked_ok:,})",
                 ],
                 ["Daemon counters at the end", f"`{_counters(ingest.counters)}`"],
+                [
+                    "Speed reference just before and after this part",
+                    f"{_speed(ingest.speed_before)} before; {_speed(ingest.speed_after)} after",
+                ],
             ],
         ),
         "",
@@ -608,10 +613,11 @@ def _method() -> list[str]:
         "socket, the hook spools. *Daemon wedged*: a socket that accepts and never answers; "
         "the hook waits out its deadline (60 ms by default, `SKILLTRACK_HOOK_TIMEOUT_MS`, "
         "cut short when the process is 80 ms old, though never under 30 ms) and spools.",
-        "- Ingest: frames built with `skilltrack.wire.encode_frame` (a fresh UUID and "
-        "`time.time()` each); latency from before `connect` to the reply. The load generator "
-        "(a plain `select.epoll` loop, blocking connects) shares the machine's cores with the "
-        "daemon, as hooks would. CPU per thread from "
+        "- Ingest: frames built with `skilltrack.wire.encode_frame`, each with an event id "
+        "made as the hook makes it (a time-ordered UUID version 7) and `time.time()`; latency "
+        "from before `connect` to the reply. The load generator (a plain `select.epoll` loop, "
+        "blocking connects) shares the machine's cores with the daemon, as hooks would. CPU "
+        "per thread from "
         "`/proc/<pid>/task/*/stat`, the machine's from `/proc/stat` (10 ms ticks). The count is "
         "read from the SQLite file through a read-only connection.",
         "- RSS: `VmRSS` / `VmHWM` from `/proc/<pid>/status` of the daemon, idle after start "
@@ -643,9 +649,10 @@ def _method() -> list[str]:
         "the SKILL.md of `pdf-helper` sits in a temporary home, so the first call hashes it "
         "and later ones re-stat it, as in the daemon. The garbage collector stays on.",
         "- Speed reference: `bench/machine.py`'s `speed()`, in the benchmark process before "
-        "the first part and after the last: the median of 7 rounds of fixed work, parsing, "
-        "editing, dumping and sorting 600 JSON records shaped like a hook event (Python) and "
-        "inserting 10,000 rows into an indexed in-memory table, then grouping them (SQLite). "
+        "the first part and after the last, and again around the ingest part: the median of "
+        "7 rounds of fixed work, parsing, editing, dumping and sorting 600 JSON records "
+        "shaped like a hook event (Python) and inserting 10,000 rows into an indexed "
+        "in-memory table, then grouping them (SQLite). "
         "It uses no skilltrack code, so it moves only with the machine. *Source measured*: "
         "`git rev-parse HEAD` and `git status` of the checkout at the start.",
         "- Re-run: `.venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]`; "

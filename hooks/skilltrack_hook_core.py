@@ -153,10 +153,15 @@ def salvage(head: bytes, tail: bytes, size: int) -> bytes:
     return json.dumps(event).encode()
 
 
-def new_event_id() -> str:
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40  # UUID version 4
-    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+def new_event_id(now: float) -> str:
+    """A UUID version 7 (RFC 9562): `now` in Unix milliseconds, then 74 random bits.
+
+    Time-ordered, so that the store's unique index on event ids grows at its end: with random
+    (version 4) ids each event dirtied another page of it, ~30 µs of SQLite per event.
+    """
+    b = bytearray(int(now * 1000).to_bytes(6, "big") + os.urandom(10))
+    b[6] = (b[6] & 0x0F) | 0x70  # version 7
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 9562 variant
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
@@ -342,7 +347,8 @@ def main() -> None:
     except _Deadline:  # fired between the read loop and disarming: go on without the event
         return
     payload, truncated = cut_down(*raw)
-    header = b"ST1 %s %.6f %s" % (new_event_id().encode(), time.time(), b"t" if truncated else b"-")
+    now = time.time()
+    header = b"ST1 %s %.6f %s" % (new_event_id(now).encode(), now, b"t" if truncated else b"-")
     run_dir, spool_dir = state_dirs()
     acked, nobody = send(os.path.join(run_dir, "daemon.sock"), header + b"\n" + payload)
     if not acked:

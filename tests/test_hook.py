@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -43,7 +44,11 @@ def test_hook_with_daemon_stores_the_event_and_prints_nothing(
     assert event["artifact_name"] == "Bash"
     assert event["success"] is True
     assert event["duration_ms"] == 9
-    assert uuid.UUID(event["event_id"]).version == 4
+    event_id = uuid.UUID(event["event_id"])
+    assert event_id.version == 7
+    # Its first 48 bits are the client time in milliseconds: ids sort as the events were made.
+    client_ms = datetime.fromisoformat(event["client_time"]).timestamp() * 1000
+    assert abs((event_id.int >> 80) - client_ms) <= 1  # the time shown is rounded to the ms
     assert event["client_time"]
     assert event["received_at"]
     assert spool_lines(home) == []
