@@ -119,6 +119,14 @@ class Built:
         return len(self.by_session)
 
 
+def _event_id(rng: random.Random, ts: float) -> str:
+    """An id laid out as the hook makes it (a UUID version 7 of the client time: see
+    `new_event_id` in hooks/skilltrack_hook_core.py), its random bits drawn from `rng`."""
+    ms = int(ts * 1000)
+    bits = ms << 80 | 7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62)
+    return str(uuid.UUID(int=bits))
+
+
 def _zipf(n: int, s: float = 1.1) -> list[float]:
     return [1 / (k + 1) ** s for k in range(n)]
 
@@ -342,7 +350,7 @@ class _Generator:
             s.agent_left = int(rng.lognormvariate(math.log(12), 0.8))
         payload = json.dumps(fields, separators=(",", ":"))
         row = EventRow(
-            event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), hook_event=hook,
+            event_id=_event_id(rng, ts), hook_event=hook,
             client_ts=ts, received_at=ts + rng.uniform(0.002, 0.03), session_id=s.id,
             prompt_id=s.prompt, tool_use_id=tool_use_id,
             tool_name=fields.get("tool_name"),  # type: ignore[arg-type]

@@ -38,7 +38,14 @@ from skilltrack.daemon.connection import MAX_CONNECTIONS, Connection
 from skilltrack.daemon.outbox import ForwardStore, sink_specs
 from skilltrack.daemon.skills import SkillLocator
 from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import WAL_LIMIT_BYTES, Record, Store, is_corrupt, quarantine
+from skilltrack.daemon.store import (
+    WAL_LIMIT_BYTES,
+    Record,
+    Store,
+    check_sqlite,
+    is_corrupt,
+    quarantine,
+)
 from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
@@ -173,6 +180,10 @@ class Daemon:
                 f"socket path {self.paths.socket} is longer than {MAX_SOCKET_PATH} bytes; "
                 "set SKILLTRACK_HOME to a shorter directory"
             )
+        try:  # once the run directory is there for the start-failed note
+            check_sqlite()
+        except sqlite3.NotSupportedError as exc:
+            raise StartupError(str(exc)) from None
         lock_fd = instance.acquire(self.paths)
         instance.write_pid(self.paths)
         with contextlib.suppress(FileNotFoundError):

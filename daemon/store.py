@@ -115,9 +115,21 @@ _ROW_PLACES = "({})".format(", ".join("?" * len(EventRow._fields)))
 # every two rows of an executemany (to bind the next), and under load that wait, not SQLite's
 # work, was most of a commit's time. A statement of n rows stays compiled in sqlite3's cache
 # (~1.8 KB a row here), hence no more than 64: one statement for the groups a busy daemon
-# commits, at most 64 compiled sizes (~4 MB) whatever comes. SQLite before 3.32 allows 999
-# variables in a statement.
-ROWS_PER_INSERT = 64 if sqlite3.sqlite_version_info >= (3, 32) else 999 // len(EventRow._fields)
+# commits, at most 64 compiled sizes (~4 MB) whatever comes.
+ROWS_PER_INSERT = 64
+# RETURNING and ON CONFLICT DO UPDATE without a conflict target came in 3.35; the migrations
+# also use iif (3.32) and the JSON functions (built in since 3.38, in most builds before).
+MIN_SQLITE = (3, 35)
+
+
+def check_sqlite(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    """Refuse, naming both versions, an SQLite older than the store's SQL needs."""
+    if version < MIN_SQLITE:
+        needed = ".".join(map(str, MIN_SQLITE))
+        found = ".".join(map(str, version))
+        raise sqlite3.NotSupportedError(
+            f"SQLite {needed} or later is needed; this Python's sqlite3 module has {found}"
+        )
 
 
 def _insert(records: Sequence[Record]) -> tuple[str, list[Any]]:
@@ -172,6 +184,7 @@ async def _connect(
     uri: bool = False,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> aiosqlite.Connection:
+    check_sqlite()
     db = await aiosqlite.connect(database, isolation_level=isolation_level, uri=uri)
     try:
         db.row_factory = sqlite3.Row

@@ -28,6 +28,7 @@ TAIL_KEEP = 64 * 1024
 
 
 DEFAULT_DEADLINE_MS = 60.0
+ID_TIME_LIMIT_S = (1 << 48) / 1000  # what an event id's 48 bits of milliseconds can hold
 
 
 # How long to wait for the daemon's acknowledgement, and whether that was set in the
@@ -157,9 +158,14 @@ def new_event_id(now: float) -> str:
     """A UUID version 7 (RFC 9562): `now` in Unix milliseconds, then 74 random bits.
 
     Time-ordered, so that the store's unique index on event ids grows at its end: with random
-    (version 4) ids each event dirtied another page of it, ~30 µs of SQLite per event.
+    (version 4) ids each event dirtied another page of it: in the benchmark, SQLite's CPU per
+    ingested event went from 0.101 to 0.057 ms (two runs an hour apart).
     """
-    b = bytearray(int(now * 1000).to_bytes(6, "big") + os.urandom(10))
+    # A clock 48 bits of milliseconds cannot hold (before 1970, after 10889, not a number)
+    # gives 0 here, so that its event is still sent and the daemon judges its time, rather
+    # than lost to an OverflowError.
+    ms = int(now * 1000) if 0 <= now < ID_TIME_LIMIT_S else 0
+    b = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
     b[6] = (b[6] & 0x0F) | 0x70  # version 7
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 9562 variant
     h = b.hex()

@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import struct
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -301,3 +302,25 @@ def test_a_failed_start_is_shown_and_hooks_do_not_retry_it_at_once(home: Home) -
     assert status["running"] is False
     assert "is not a socket" in status["problem"]
     assert home.status()["spool"]["records"] == 4  # nothing lost meanwhile
+
+
+def test_on_an_sqlite_too_old_the_daemon_refuses_to_start_and_says_why(home: Home) -> None:
+    # `skilltrack-daemon run` on a Python whose sqlite3 module says it has SQLite 3.31.1.
+    program = (
+        "import sqlite3, sys; sqlite3.sqlite_version_info = (3, 31, 1);"
+        "from skilltrack.daemon.cli import main; sys.exit(main(['run']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", program],
+        env=home.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    why = "SQLite 3.35 or later is needed; this Python's sqlite3 module has 3.31.1"
+    assert (result.returncode, result.stderr) == (1, f"skilltrack-daemon: {why}\n")
+    assert f"not starting: {why}" in home.paths.log.read_text()
+    assert home.paths.start_failed.read_text() == f"{why}\n"
+    assert not home.paths.socket.exists()

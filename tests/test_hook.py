@@ -45,10 +45,11 @@ def test_hook_with_daemon_stores_the_event_and_prints_nothing(
     assert event["success"] is True
     assert event["duration_ms"] == 9
     event_id = uuid.UUID(event["event_id"])
-    assert event_id.version == 7
+    assert (event_id.version, event_id.variant) == (7, uuid.RFC_4122)
     # Its first 48 bits are the client time in milliseconds: ids sort as the events were made.
+    # (The header's %.6f may round the client time up across a millisecond; iso() cuts it.)
     client_ms = datetime.fromisoformat(event["client_time"]).timestamp() * 1000
-    assert abs((event_id.int >> 80) - client_ms) <= 1  # the time shown is rounded to the ms
+    assert 0 <= client_ms - (event_id.int >> 80) <= 1
     assert event["client_time"]
     assert event["received_at"]
     assert spool_lines(home) == []
@@ -253,6 +254,27 @@ def test_a_hook_stops_waiting_for_a_silent_daemon_by_its_age_unless_told_otherwi
     (acknowledged, nobody), took = _timed_send(core, home)
     assert (acknowledged, nobody) == (False, False)
     assert least <= took < most
+
+
+@pytest.mark.parametrize(
+    ("now", "prefix"),
+    [
+        (1_700_000_000.123, "018bcfe5-687b-7"),  # 1700000000123 ms, then the version
+        (0.0, "00000000-0000-7"),
+        # Clocks 48 bits cannot hold give time 0, and the event still goes out.
+        (-5.0, "00000000-0000-7"),
+        (1e300, "00000000-0000-7"),
+        (float("nan"), "00000000-0000-7"),
+    ],
+)
+def test_event_ids_begin_with_the_client_time_in_milliseconds(now: float, prefix: str) -> None:
+    from skilltrack.hook.skilltrack_hook_core import new_event_id
+
+    first, second = new_event_id(now), new_event_id(now)
+    assert first.startswith(prefix)
+    assert second.startswith(prefix)
+    assert first != second  # 74 random bits
+    assert uuid.UUID(first).variant == uuid.RFC_4122
 
 
 def test_process_age_counts_from_the_start_of_the_process() -> None:

@@ -19,6 +19,7 @@ from skilltrack.daemon.store import (
     SkillVersion,
     Store,
     TrainingExample,
+    check_sqlite,
 )
 
 
@@ -57,6 +58,13 @@ def row(
 async def insert_rows(store: Store, rows: list[EventRow]) -> int:
     """Plain rows, without a skill version or a snippet."""
     return await store.insert([Record(r) for r in rows])
+
+
+def test_an_sqlite_too_old_for_the_stores_sql_is_refused_naming_both_versions() -> None:
+    check_sqlite()  # this machine's
+    check_sqlite((3, 35, 0))
+    with pytest.raises(sqlite3.NotSupportedError, match=r"SQLite 3\.35 or later .* has 3\.31\.1$"):
+        check_sqlite((3, 31, 1))
 
 
 async def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
