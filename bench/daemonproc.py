@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack import paths
-from skilltrack.daemon import spool
+from skilltrack.daemon.server import spool
 from skilltrack.wire import CONTROL
 
 BIN = Path(sys.executable).parent

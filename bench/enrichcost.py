@@ -36,10 +36,10 @@ from bench.hooktime import Check
 from bench.payloads import post_tool_use
 from bench.stats import Summary
 from skilltrack.config import Settings
-from skilltrack.daemon.ingest import Ingest, raw_cwd
-from skilltrack.daemon.sanitize import sanitizer
-from skilltrack.daemon.skills import SkillLocator
-from skilltrack.daemon.store import Record
+from skilltrack.daemon.ingest.pipeline import Ingest, raw_cwd
+from skilltrack.daemon.ingest.sanitize import sanitizer
+from skilltrack.daemon.ingest.skills import SkillLocator
+from skilltrack.daemon.store.database import Record
 from skilltrack.wire import RawFrame
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,10 +37,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skilltrack.daemon import durations
-from skilltrack.daemon.enrich import truncation_marker
-from skilltrack.daemon.projects import project_of
-from skilltrack.daemon.store import EventRow, Record, SkillVersion, Store
+from skilltrack.daemon.ingest.enrich import truncation_marker
+from skilltrack.daemon.ingest.projects import project_of
+from skilltrack.daemon.store import durations
+from skilltrack.daemon.store.database import EventRow, Record, SkillVersion, Store
 
 DAYS = 90
 BATCH = 5_000  # events per Store.insert (one transaction)

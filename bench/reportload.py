@@ -46,9 +46,9 @@ from bench import eventgen
 from bench.daemonproc import BIN, BenchError, Home, count_events, home, running_daemon
 from bench.hooktime import Check
 from bench.stats import Summary
-from skilltrack import report_cli
-from skilltrack.daemon.reports import Filters
-from skilltrack.daemon.skills import installed_skills
+from skilltrack.cli import report as report_cli
+from skilltrack.daemon.ingest.skills import installed_skills
+from skilltrack.daemon.report.queries import Filters
 
 CASES = ("all time", "last 30 days", "skills", "busiest session", "busiest project")
 WAYS = ("query", "command", "dashboard")

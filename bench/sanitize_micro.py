@@ -125,7 +125,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20000)
     args = parser.parse_args()
-    from skilltrack.daemon.sanitize import redact_secrets, sanitizer
+    from skilltrack.daemon.ingest.sanitize import redact_secrets, sanitizer
 
     home, project = sanitizer(HOME), sanitizer(HOME, "project")
     print(f"{'payload':22} {'bytes':>6}  {'redact_secrets':>15}  {'sanitize home':>15}  "

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from skilltrack.daemon.cli import main
+from skilltrack.cli.daemon import main
 
 raise SystemExit(main())

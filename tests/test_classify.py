@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from skilltrack.daemon.classify import Usage, classify
-from skilltrack.daemon.models import Frame, HookPayload, parse_frame
-from skilltrack.daemon.skills import SkillLocator
+from skilltrack.daemon.ingest.classify import Usage, classify
+from skilltrack.daemon.ingest.models import Frame, HookPayload, parse_frame
+from skilltrack.daemon.ingest.skills import SkillLocator
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
 
 SESSION = {"session_id": "8350fdb2", "cwd": "/home/ann/proj", "prompt_id": "3037ca87"}

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from skilltrack.daemon import connection, spool
+from skilltrack.daemon.server import connection, spool
 from skilltrack.wire import MAX_FRAME, RawFrame, encode_frame, encode_spool_record
 from tests.conftest import DaemonProcess, Home, payload
 
@@ -308,7 +308,7 @@ def test_on_an_sqlite_too_old_the_daemon_refuses_to_start_and_says_why(home: Hom
     # `skilltrack-daemon run` on a Python whose sqlite3 module says it has SQLite 3.31.1.
     program = (
         "import sqlite3, sys; sqlite3.sqlite_version_info = (3, 31, 1);"
-        "from skilltrack.daemon.cli import main; sys.exit(main(['run']))"
+        "from skilltrack.cli.daemon import main; sys.exit(main(['run']))"
     )
     result = subprocess.run(
         [sys.executable, "-P", "-c", program],

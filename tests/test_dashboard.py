@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from skilltrack.daemon import dashboard_page
+from skilltrack.daemon.report import page as dashboard_page
 from tests.browser import chromium
 from tests.conftest import BIN, ROOT, Home, payload
 
@@ -355,7 +355,7 @@ def _free_port() -> int:
 def test_token_file_is_not_world_readable_even_with_a_loose_umask(home: Home) -> None:
     old = os.umask(0)
     try:
-        from skilltrack.daemon.dashboard import load_token
+        from skilltrack.daemon.report.dashboard import load_token
 
         home.paths.data_dir.mkdir(parents=True, exist_ok=True)
         token = load_token(home.paths)

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from skilltrack import config
-from skilltrack.daemon.enrich import cap_payload, shrink, snippet
-from skilltrack.daemon.ingest import Ingest, raw_cwd
-from skilltrack.daemon.skills import SkillLocator, description_of
-from skilltrack.daemon.store import Record
+from skilltrack.daemon.ingest.enrich import cap_payload, shrink, snippet
+from skilltrack.daemon.ingest.pipeline import Ingest, raw_cwd
+from skilltrack.daemon.ingest.skills import SkillLocator, description_of
+from skilltrack.daemon.store.database import Record
 from skilltrack.wire import RawFrame
 
 DATA = Path(__file__).parent / "data" / "claude_code_2.1.328_events.json"

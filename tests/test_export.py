@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from skilltrack.daemon.store import EventRow, Record, Store
+from skilltrack.daemon.store.database import EventRow, Record, Store
 from tests.conftest import BIN, DaemonProcess, Home, payload
 
 

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skilltrack.daemon.store import is_corrupt, quarantine
+from skilltrack.daemon.store.database import is_corrupt, quarantine
 from skilltrack.wire import encode_frame
 from tests.conftest import DaemonProcess, Home, payload
 from tests.receiver import running

@@ -17,12 +17,12 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from skilltrack import config
-from skilltrack.daemon.everyskill import signature, track_body
-from skilltrack.daemon.otlp import OtlpLogSink, logs_request, partial_rejections
-from skilltrack.daemon.outbox import DeadLetter, ForwardStore, OutboxEvent, SinkSpec
-from skilltrack.daemon.retry import RetryPolicy, Verdict, parse_retry_after
-from skilltrack.daemon.sinks import Answer, HttpBatchSink, batch_id
-from skilltrack.daemon.store import EventRow, Record, TrainingExample
+from skilltrack.daemon.forward.everyskill import signature, track_body
+from skilltrack.daemon.forward.otlp import OtlpLogSink, logs_request, partial_rejections
+from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
+from skilltrack.daemon.forward.sinks import Answer, HttpBatchSink, batch_id
+from skilltrack.daemon.store.database import EventRow, Record, TrainingExample
+from skilltrack.daemon.store.outbox import DeadLetter, ForwardStore, OutboxEvent, SinkSpec
 
 # -- the retry policy ------------------------------------------------------------------
 

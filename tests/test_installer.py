@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from skilltrack import paths
-from skilltrack.installer import cli
+from skilltrack.cli import install as cli
 from skilltrack.installer.settings import hook_command, our_entries
 
 GOLDEN = Path(__file__).parent / "golden" / "settings"

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from skilltrack.daemon import durations
-from skilltrack.daemon.projects import project_of
-from skilltrack.daemon.reports import DAY_S, Filters, ReportStore
-from skilltrack.daemon.store import EventRow, Record
+from skilltrack.daemon.ingest.projects import project_of
+from skilltrack.daemon.report.queries import DAY_S, Filters, ReportStore
+from skilltrack.daemon.store import durations
+from skilltrack.daemon.store.database import EventRow, Record
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 ARTIFACTS = [("skill", "pdf"), ("skill", "review"), ("tool", "Bash"), ("agent", "Explore"),
@@ -240,8 +240,8 @@ def test_percentiles_from_buckets() -> None:
 async def test_an_older_database_gets_its_daily_stats_from_its_events(
     tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skilltrack.daemon import store as store_module
-    from skilltrack.daemon.migrations import MIGRATIONS
+    from skilltrack.daemon.store import database as store_module
+    from skilltrack.daemon.store.migrations import MIGRATIONS
 
     db = tmp_path / "old.db"
     names = [m.__name__ for m in MIGRATIONS]
@@ -281,8 +281,8 @@ async def test_an_older_database_gets_its_daily_stats_from_its_events(
 async def test_rekeying_the_daily_stats_then_running_totals_keep_them_and_their_trigger(
     tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skilltrack.daemon import store as store_module
-    from skilltrack.daemon.migrations import MIGRATIONS
+    from skilltrack.daemon.store import database as store_module
+    from skilltrack.daemon.store.migrations import MIGRATIONS
 
     db = tmp_path / "m006.db"
     names = [m.__name__ for m in MIGRATIONS]
@@ -330,7 +330,7 @@ def _row(ts: float, kind: str, name: str, **fields: Any) -> EventRow:
 
 def _versions_and_subagents() -> list[Record]:
     """Two versions of a skill on two days, and subagents' runs and what ran inside them."""
-    from skilltrack.daemon.store import SkillVersion
+    from skilltrack.daemon.store.database import SkillVersion
 
     def version(v: str) -> SkillVersion:
         return SkillVersion("sk1", v, "pdf", "user", "~/.claude/skills/pdf", None, v * 4, START)
@@ -394,8 +394,8 @@ async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None
 async def test_project_totals_are_filled_from_an_older_databases_events(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skilltrack.daemon import store as store_module
-    from skilltrack.daemon.migrations import MIGRATIONS
+    from skilltrack.daemon.store import database as store_module
+    from skilltrack.daemon.store.migrations import MIGRATIONS
 
     db = tmp_path / "m008.db"
     names = [m.__name__ for m in MIGRATIONS]

@@ -92,8 +92,8 @@ async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval
     1 s and its day to 0.2 s."""
     from skilltrack import paths as paths_mod
     from skilltrack.config import Settings
-    from skilltrack.daemon import server
-    from skilltrack.daemon.store import Record, Store
+    from skilltrack.daemon.server import lifecycle as server
+    from skilltrack.daemon.store.database import Record, Store
     from tests.test_reports import Generated, record
 
     monkeypatch.setattr(server, "RETENTION_FIRST_S", 1.0)

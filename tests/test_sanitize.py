@@ -20,9 +20,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from skilltrack.daemon import sanitize as sanitize_mod
-from skilltrack.daemon.redact_paths import home_redactor
-from skilltrack.daemon.sanitize import redact_secrets, sanitizer
+from skilltrack.daemon.ingest import sanitize as sanitize_mod
+from skilltrack.daemon.ingest.redact_paths import home_redactor
+from skilltrack.daemon.ingest.sanitize import redact_secrets, sanitizer
 
 A40 = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example secret shape
 B36 = "0123456789abcdefghijABCDEFGHIJ012345"

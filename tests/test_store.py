@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from skilltrack.daemon.migrations import MIGRATIONS
-from skilltrack.daemon.store import (
+from skilltrack.daemon.store.database import (
     ROWS_PER_INSERT,
     EventRow,
     Record,
@@ -21,6 +20,7 @@ from skilltrack.daemon.store import (
     TrainingExample,
     check_sqlite,
 )
+from skilltrack.daemon.store.migrations import MIGRATIONS
 
 
 def row(
@@ -268,7 +268,7 @@ async def test_an_existing_database_keeps_its_events_through_new_migrations(
 ) -> None:
     db = tmp_path / "s.db"
     with monkeypatch.context() as m:  # as the first release left it: m001 and m002 only
-        m.setattr("skilltrack.daemon.store.MIGRATIONS", MIGRATIONS[:2])
+        m.setattr("skilltrack.daemon.store.database.MIGRATIONS", MIGRATIONS[:2])
         store = await Store.open(db)
         await store.close()
     with closing(sqlite3.connect(db)) as conn:
@@ -312,7 +312,7 @@ async def test_checkpoint_measures_what_the_wal_holds_not_its_file(tmp_path: Pat
 async def test_a_wal_file_past_its_limit_is_cut_back_when_the_wal_starts_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skilltrack.daemon import store as store_module
+    from skilltrack.daemon.store import database as store_module
 
     monkeypatch.setattr(store_module, "WAL_LIMIT_BYTES", 64 * 1024)
     store = await store_with_a_grown_wal(tmp_path / "s.db")

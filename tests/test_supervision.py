@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from skilltrack import paths
-from skilltrack.daemon import server, spool
-from skilltrack.daemon.ingest import Ingest
-from skilltrack.daemon.server import Daemon
-from skilltrack.daemon.store import Record, Store
+from skilltrack.daemon.ingest.pipeline import Ingest
+from skilltrack.daemon.server import lifecycle as server
+from skilltrack.daemon.server import spool
+from skilltrack.daemon.server.lifecycle import Daemon
+from skilltrack.daemon.store.database import Record, Store
 from skilltrack.wire import RawFrame, encode_frame, encode_spool_record
 from tests.conftest import payload
 

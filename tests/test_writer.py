@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from skilltrack.daemon.stats import Counters
-from skilltrack.daemon.store import Record, Store
-from skilltrack.daemon.writer import BufferFull, Unstorable, Writer
+from skilltrack.daemon.server.counters import Counters
+from skilltrack.daemon.server.writer import BufferFull, Unstorable, Writer
+from skilltrack.daemon.store.database import Record, Store
 from tests.test_store import row
 
 

@@ -1,0 +1,1 @@
+"""Forwarding from the outbox to remote receivers: the sinks and the retry policy."""

@@ -1,0 +1,127 @@
+"""Enrichment after classification: size caps, skill versions, snippets. Pure functions.
+
+Everything here works on a payload that is already sanitized (secrets and home paths out), so
+whatever it keeps or cuts is safe to store and to forward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from skilltrack.daemon.ingest.skills import SkillFile
+from skilltrack.daemon.store.database import SkillVersion
+
+# Where each kept field's cap comes from: what went in, and what came out.
+INPUT_FIELDS = ("tool_input", "command_args", "prompt")
+OUTPUT_FIELDS = ("tool_response", "error")
+VERSION_CHARS = 12  # of the SHA-256: plenty to tell a skill's versions apart
+
+
+def truncation_marker(dropped: int, unit: str) -> str:
+    return f" [TRUNCATED:{dropped} {unit}]"
+
+
+def cap_payload(text: str, max_input: int, max_output: int) -> tuple[str, bool]:
+    """The payload's JSON text with inputs and outputs cut to their caps; and whether it was.
+
+    Only what a tool was given and what it gave back is cut; ids, names and times, which
+    counts and attribution depend on, are kept whole.
+    """
+    if len(text) <= min(max_input, max_output):
+        return text, False  # the common case: nothing in it can be over a cap
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        return text, False
+    capped = False
+    for fields, limit in ((INPUT_FIELDS, max_input), (OUTPUT_FIELDS, max_output)):
+        for field in fields:
+            value = data.get(field)
+            if value is None or _json_len(value) <= limit:
+                continue
+            data[field] = shrink(value, limit)
+            capped = True
+    if not capped:
+        return text, False
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")), True
+
+
+def shrink(value: Any, limit: int) -> Any:
+    """`value` with its strings, lists and objects cut so that about `limit` characters of
+    content remain; each cut leaves a marker saying how much went."""
+    budget = limit
+
+    def walk(item: Any) -> Any:
+        nonlocal budget
+        if isinstance(item, str):
+            if len(item) <= budget:
+                budget -= len(item)
+                return item
+            keep, budget = max(budget, 0), 0
+            return item[:keep] + truncation_marker(len(item) - keep, "chars")
+        if isinstance(item, list):
+            kept: list[Any] = []
+            for i, element in enumerate(item):
+                if budget <= 0:
+                    kept.append(truncation_marker(len(item) - i, "items").lstrip())
+                    break
+                kept.append(walk(element))
+            return kept
+        if isinstance(item, dict):
+            fields: dict[str, Any] = {}
+            for i, (key, element) in enumerate(item.items()):
+                if budget <= 0:
+                    fields["skilltrack_truncated"] = truncation_marker(
+                        len(item) - i, "keys"
+                    ).lstrip()
+                    break
+                budget -= len(key)
+                fields[key] = walk(element)
+            return fields
+        budget -= len(str(item))
+        return item
+
+    try:
+        return walk(value)
+    except RecursionError:  # nested deeper than any real tool input: keep a marker only
+        return truncation_marker(_json_len(value), "chars").lstrip()
+
+
+def snippet(value: Any, limit: int) -> str | None:
+    """At most `limit` characters of `value` (JSON unless it is text), for a training example."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    return text[:limit] + truncation_marker(len(text) - limit, "chars")
+
+
+def skill_version(
+    found: SkillFile, redact_path: Callable[[str], str], seen_at: float
+) -> SkillVersion:
+    """The version record of a skill found on disk, its location redacted like any path."""
+    location = redact_path(found.path.removesuffix("/SKILL.md"))
+    identity = f"{found.source}\n{location}\n{found.name}".encode()
+    description = None if found.description is None else redact_path(found.description)
+    return SkillVersion(
+        skill_id=hashlib.sha256(identity).hexdigest()[:16],
+        version=found.content_hash[:VERSION_CHARS],
+        name=found.name,
+        source=found.source,
+        location=location,
+        description=description,
+        content_hash=found.content_hash,
+        seen_at=seen_at,
+    )
+
+
+def _json_len(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    try:
+        return len(json.dumps(value, ensure_ascii=False))
+    except (ValueError, RecursionError):
+        return 1 << 30

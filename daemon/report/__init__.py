@@ -1,0 +1,1 @@
+"""What was used: the reports' queries and the local dashboard."""

@@ -1,0 +1,1 @@
+"""The running daemon: its lifecycle, connections, write buffer, spool and instance lock."""

@@ -1,0 +1,1 @@
+"""The command-line front ends: `skilltrack`, `skilltrack-daemon` and `skilltrack-install`."""

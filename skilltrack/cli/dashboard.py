@@ -1,0 +1,56 @@
+"""`skilltrack dashboard`: have the daemon serve the local dashboard, print its URL, open it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+
+from skilltrack.paths import Paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-open", action="store_true", help="print the URL only; do not open a browser"
+    )
+    parser.add_argument("--json", action="store_true", help='print {"url": …} for programs')
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    # The daemon imports aiohttp and friends: only this command pays for it.
+    from skilltrack.cli import daemon as daemon_cli
+
+    if daemon_cli.query_status(paths) is None:
+        # Its "started" lines are for people: keep stdout for the URL (or the JSON).
+        with contextlib.redirect_stdout(sys.stderr):
+            if daemon_cli.start(paths) != 0:
+                return 1  # start() said why
+    answer = daemon_cli.control(paths, "dashboard", timeout=10.0)
+    if answer is None:
+        print("skilltrack: the daemon did not answer; see `skilltrack-daemon status`",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if "url" not in answer:
+        print(f"skilltrack: {answer.get('error', 'the daemon cannot serve it')}", file=sys.stderr)
+        return 1
+    url = str(answer["url"])
+    if args.json:
+        print(json.dumps({"url": url}))
+    else:
+        print(url)
+        print("(the URL holds your private token: do not share it)", file=sys.stderr)
+    if not args.no_open and _has_display():
+        import webbrowser  # here: ~20 ms of every command's start-up otherwise
+
+        webbrowser.open(url)
+    return 0
+
+
+def _has_display() -> bool:
+    """Whether a graphical browser can open: without one, `webbrowser` would start a text
+    browser in this very terminal."""
+    if sys.platform == "darwin" or sys.platform == "win32":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

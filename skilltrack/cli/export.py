@@ -1,0 +1,89 @@
+"""`skilltrack export`: every stored event, streamed as JSON Lines or CSV, in constant memory.
+
+The fields are the stored ones, already sanitized and capped: the same as `events --json`
+with `--payload` (the payload as JSON in JSON Lines, as its JSON text in CSV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import json
+import sqlite3
+import sys
+from typing import IO
+
+from skilltrack.cli.report import when
+from skilltrack.daemon.store.database import EventRow, Store
+from skilltrack.format import iso
+from skilltrack.paths import Paths
+
+COLUMNS = [c for c in EventRow._fields if c != "duration_bucket"]
+PROGRESS_EVERY = 100_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="JSON Lines (default) or CSV with a header row")  # fmt: skip
+    parser.add_argument("--since", type=when, help="from this time (as for report)")
+    parser.add_argument("--until", type=when, help="up to (not including) this time")
+    parser.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    # A closed standard output (`| head`) ends the command quietly: see cli.main.
+    if not args.output:
+        asyncio.run(export(paths, args, sys.stdout))
+        return 0
+    try:
+        out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+    except OSError as exc:  # the output's fault, not the database's (as cli.main would say)
+        print(f"skilltrack: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    with out:
+        count = asyncio.run(export(paths, args, out))
+    print(f"exported {count} events to {args.output}", file=sys.stderr)
+    return 0
+
+
+async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
+    if not paths.db.exists():
+        if args.format == "csv":
+            csv.writer(out).writerow(COLUMNS)
+        return 0
+    store = await Store.open_readonly(paths.db)
+    count = 0
+    writer = csv.writer(out) if args.format == "csv" else None
+    if writer is not None:
+        writer.writerow(COLUMNS)
+    try:
+        # aclosing: the rows' cursor is closed before the store, even when the reader of
+        # standard output goes away halfway (`| head`).
+        async with contextlib.aclosing(store.iter_events(args.since, args.until)) as rows:
+            async for row in rows:
+                if writer is not None:
+                    writer.writerow(
+                        [iso(v) if c in ("client_ts", "received_at") else v
+                         for c, v in zip(COLUMNS, row, strict=True)]
+                    )  # fmt: skip
+                else:
+                    out.write(_json_line(row))
+                count += 1
+                if count % PROGRESS_EVERY == 0 and out is not sys.stdout and sys.stderr.isatty():
+                    print(f"\r{count:,} events", end="", file=sys.stderr)
+    finally:
+        await store.close()
+    return count
+
+
+def _json_line(row: sqlite3.Row) -> str:
+    fields = {c: row[c] for c in COLUMNS if c != "payload"}
+    fields["client_ts"] = iso(fields["client_ts"])
+    fields["received_at"] = iso(fields["received_at"])
+    fields["success"] = None if fields["success"] is None else bool(fields["success"])
+    fields["truncated"] = bool(fields["truncated"])
+    head = json.dumps(fields, ensure_ascii=False)
+    # The stored payload is JSON text already: spliced in, not parsed and dumped again.
+    return f'{head[:-1]}, "payload": {row["payload"]}}}\n'

@@ -1,0 +1,117 @@
+"""`skilltrack prune` and `skilltrack stats`: keeping the database to its retention, and
+seeing what it holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from skilltrack.cli import db
+from skilltrack.daemon.store.database import Store
+from skilltrack.format import iso
+from skilltrack.paths import Paths
+
+DAY_S = 86400
+
+
+def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--older-than",
+        type=int,
+        metavar="DAYS",
+        help="delete events older than this many days (default: retention_days of the config)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only say how many would go")
+    parser.add_argument(
+        "--vacuum", action="store_true", help="then give the freed space back to the disk"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for programs")
+
+
+def run(args: argparse.Namespace, paths: Paths) -> int:
+    if args.command == "stats":
+        _show(db.read(paths, Store, lambda s: stats(paths, s), {"database": None}),
+              as_json=args.json)  # fmt: skip
+        return 0
+    days = args.older_than
+    if days is None:
+        from skilltrack import config  # pydantic: only where the file must be read
+
+        days = config.load(paths.config).retention_days
+    if days < 1:
+        print("skilltrack: --older-than must be at least 1 day", file=sys.stderr)
+        return 2
+    before = time.time() - days * DAY_S
+    result: dict[str, Any] = {
+        "older_than_days": days,
+        "before": iso(before),
+        "deleted": 0,
+        "dry_run": False,
+    }
+    pruned = db.write(paths, Store, lambda s: prune(s, before, days, args.dry_run, args.vacuum),
+                      None)  # fmt: skip
+    if pruned is not None:
+        result = pruned
+        if args.vacuum and not args.dry_run:
+            result["bytes_after"] = _size(paths)  # closed: the log is folded in
+    if args.json:
+        print(json.dumps(result))
+    else:
+        verb = "would delete" if result["dry_run"] else "deleted"
+        print(f"{verb} {result['deleted']} events from before {result['before']}"
+              f" ({result['older_than_days']} days)"
+              + (f"; database now {result['bytes_after']:,} bytes" if "bytes_after" in result
+                 else ""))  # fmt: skip
+    return 0
+
+
+async def prune(
+    store: Store, before: float, days: int, dry_run: bool, vacuum: bool
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"older_than_days": days, "before": iso(before), "dry_run": dry_run}
+    if dry_run:
+        result["deleted"] = await store.count_events_before(before)
+        return result
+    result["deleted"] = await store.prune(before)
+    if vacuum:
+        await store.vacuum()
+    return result
+
+
+async def stats(paths: Paths, store: Store) -> dict[str, Any]:
+    return {
+        "database": str(paths.db),
+        "bytes": _size(paths),
+        "rows": await store.table_counts(),
+        "oldest_event": iso(await store.first_event_time()),
+        "newest_event": iso(await store.last_event_time()),
+        "schema_version": (await store.schema_version())[-1],
+    }
+
+
+def _size(paths: Paths) -> int:
+    """The database's bytes on disk, its write-ahead log included."""
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += paths.db.with_name(paths.db.name + suffix).stat().st_size
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def _show(result: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    if result["database"] is None:
+        print("no database yet")
+        return
+    print(f"database   {result['database']} ({result['bytes']:,} bytes)")
+    print(f"schema     {result['schema_version']}")
+    print(f"events     {result['oldest_event'] or '-'} to {result['newest_event'] or '-'}")
+    for table, count in result["rows"].items():
+        print(f"  {table:<20} {count:>12,}")
