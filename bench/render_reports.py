@@ -151,7 +151,7 @@ def section(r: ReportResult) -> list[str]:
         f"{'round' if r.warmups == 1 else 'rounds'}; each round runs every case in each way "
         "once, and the command on a home with no database, in a shuffled order. *Query*: in "
         "the benchmark process, what the command does after its imports (the installed "
-        "skills read, `report_cli.build`: the database opened read-only and every query of "
+        "skills read, `report.build.build`: the database opened read-only and every query of "
         "the report run, then `json.dumps`). *Command*: `skilltrack report --json` as a "
         "subprocess, interpreter start-up included. *Dashboard*: a GET of the dashboard's "
         "JSON (`/<token>/api/report`, the same filters as query parameters) on a fresh "

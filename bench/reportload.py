@@ -9,7 +9,7 @@ empty folder (no project skills).
 Each round runs every (way, case) pair once, in a shuffled order, after warm-up rounds:
 
 - `query`: in this process, what the command does once its modules are imported:
-  the installed skills read from disk, `report_cli.build` (opening the database read-only and
+  the installed skills read from disk, `report.build.build` (opening the database read-only and
   running every query of the report) and `json.dumps` of the answer;
 - `command`: `skilltrack report --json …` as a subprocess (interpreter start-up included);
 - `dashboard`: a GET of the dashboard's JSON (`/<token>/api/report?…`, what the page shows)
@@ -46,8 +46,8 @@ from bench import eventgen
 from bench.daemonproc import BIN, BenchError, Home, count_events, home, running_daemon
 from bench.hooktime import Check
 from bench.stats import Summary
-from skilltrack.cli import report as report_cli
 from skilltrack.daemon.ingest.skills import installed_skills
+from skilltrack.daemon.report import build as report_build
 from skilltrack.daemon.report.queries import Filters
 
 CASES = ("all time", "last 30 days", "skills", "busiest session", "busiest project")
@@ -196,7 +196,9 @@ def _dbstat(db: Path) -> list[DbObject] | None:
 
 def _query(db: Path, f: Filters, user_home: Path) -> dict[str, Any]:
     installed = installed_skills(user_home, None)
-    report = asyncio.run(report_cli.build(db, f, exists=True, installed=installed, unused_days=30))
+    report = asyncio.run(
+        report_build.build(db, f, exists=True, installed=installed, unused_days=30)
+    )
     json.dumps(report)  # as `report --json` prints it into a pipe
     return report
 
@@ -205,7 +207,7 @@ def _filters(options: list[str]) -> Filters:
     given = dict(zip(options[::2], options[1::2], strict=True))
     since = given.get("--since")
     return Filters(
-        since=None if since is None else report_cli.when(since),
+        since=None if since is None else report_build.when(since),
         project=given.get("--project"),
         session=given.get("--session"),
         artifact_type=given.get("--type"),

@@ -9,3 +9,7 @@ from __future__ import annotations
 
 class ConfigError(Exception):
     """The configuration file is unusable; the message is one line that says why."""
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says why in one line."""

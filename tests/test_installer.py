@@ -20,11 +20,12 @@ import pytest
 
 from skilltrack import paths
 from skilltrack.cli import install as cli
+from skilltrack.installer import files
 from skilltrack.installer.settings import hook_command, our_entries
 
 GOLDEN = Path(__file__).parent / "golden" / "settings"
 CASES = sorted(p.name for p in GOLDEN.iterdir())
-COMMAND = hook_command(sys.executable, str(cli.hook_script()))
+COMMAND = hook_command(sys.executable, str(files.hook_script()))
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -71,7 +72,7 @@ def test_install_twice_changes_nothing_the_second_time(case: str, tmp_path: Path
     place(case, tmp_path)
     run(tmp_path)
     once = settings_file(tmp_path).read_bytes()
-    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    backup = settings_file(tmp_path).with_name("settings.json" + files.BACKUP_SUFFIX)
     backup_bytes = backup.read_bytes() if backup.exists() else None
 
     assert run(tmp_path) == 0
@@ -179,7 +180,7 @@ def test_the_backup_is_never_more_readable_than_the_original(
 ) -> None:
     place("other-tools", tmp_path)
     settings_file(tmp_path).chmod(mode)
-    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    backup = settings_file(tmp_path).with_name("settings.json" + files.BACKUP_SUFFIX)
     # The mode each file has when it appears under its name: no moment of a wider one.
     appeared: dict[str, int] = {}
     real_replace = os.replace
@@ -300,7 +301,7 @@ def test_uninstall_removes_the_backup_it_made(tmp_path: Path) -> None:
 
 def test_uninstall_keeps_the_backup_when_the_file_changed_since(tmp_path: Path) -> None:
     original = place("other-tools", tmp_path)
-    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    backup = settings_file(tmp_path).with_name("settings.json" + files.BACKUP_SUFFIX)
     run(tmp_path)
     edited = json.loads(settings_file(tmp_path).read_bytes())
     del edited["env"]  # the backup is now the only copy of it
@@ -325,7 +326,7 @@ def test_uninstall_removes_a_backup_that_differs_only_by_older_entries_of_ours(
 
 def test_a_reinstall_after_an_uninstall_backs_up_the_file_as_it_is_then(tmp_path: Path) -> None:
     place("other-tools", tmp_path)
-    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    backup = settings_file(tmp_path).with_name("settings.json" + files.BACKUP_SUFFIX)
     run(tmp_path)
     run(tmp_path, "--uninstall")
     edited = b'{\n  "model": "sonnet"\n}\n'
@@ -341,7 +342,7 @@ def test_a_reinstall_after_an_uninstall_backs_up_the_file_as_it_is_then(tmp_path
 def test_a_backup_older_than_a_deleted_file_is_not_given_back_nor_deleted(
     tmp_path: Path,
 ) -> None:
-    backup = settings_file(tmp_path).with_name("settings.json" + cli.BACKUP_SUFFIX)
+    backup = settings_file(tmp_path).with_name("settings.json" + files.BACKUP_SUFFIX)
     original = place("other-tools", tmp_path)
     run(tmp_path)
     settings_file(tmp_path).unlink()  # the user starts afresh; our old backup stays behind
@@ -439,6 +440,6 @@ def test_the_plugin_registers_the_same_hooks_through_its_root() -> None:
     assert hooks["hooks"] == our_entries(command)
     plugin = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
     market = json.loads((ROOT / ".claude-plugin" / "marketplace.json").read_text())
-    assert plugin["name"] == cli.PLUGIN_NAME
-    assert [p["name"] for p in market["plugins"]] == [cli.PLUGIN_NAME]
+    assert plugin["name"] == files.PLUGIN_NAME
+    assert [p["name"] for p in market["plugins"]] == [files.PLUGIN_NAME]
     assert market["plugins"][0]["source"] == "./"

@@ -15,7 +15,6 @@ Imported only when the dashboard is served: aiohttp costs an idle daemon ~10 MiB
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hmac
@@ -31,8 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
-from skilltrack.cli import report as report_cli
 from skilltrack.daemon.ingest.skills import installed_skills
+from skilltrack.daemon.report import build
 from skilltrack.daemon.report import page as dashboard_page
 from skilltrack.daemon.report.queries import Filters
 from skilltrack.format import iso
@@ -164,25 +163,25 @@ class Dashboard:
         if unknown:
             raise BadQuery(f"unknown parameter {unknown[0]!r}")
         try:
-            since = report_cli.when(query["since"]) if "since" in query else None
-            until = report_cli.when(query["until"]) if "until" in query else None
+            since = build.when(query["since"]) if "since" in query else None
+            until = build.when(query["until"]) if "until" in query else None
             unused_days = int(query.get("unused_days", "30"))
-        except (ValueError, argparse.ArgumentTypeError) as exc:
+        except ValueError as exc:
             raise BadQuery(str(exc)) from None
         kind = query.get("type")
-        if kind is not None and kind not in report_cli.ARTIFACT_TYPES:
-            raise BadQuery(f"type must be one of {', '.join(report_cli.ARTIFACT_TYPES)}")
+        if kind is not None and kind not in build.ARTIFACT_TYPES:
+            raise BadQuery(f"type must be one of {', '.join(build.ARTIFACT_TYPES)}")
         if unused_days < 1:
             raise BadQuery("unused_days must be at least 1")
         if since is not None and until is not None and until <= since:
             raise BadQuery("until must be after since")
         project = query.get("project")
         if project is not None:  # a path as the report's option takes it (`$PWD`, `~/app`)
-            project = report_cli.project_option(project)
+            project = build.project_filter(project)
         filters = Filters(since, until, project, query.get("session"), kind)
         # The daemon has no project of its own: the user's and plugins' skills only.
         installed = await asyncio.to_thread(installed_skills, Path.home(), None)
-        return await report_cli.build(
+        return await build.build(
             self._paths.db,
             filters,
             exists=self._paths.db.exists(),

@@ -48,6 +48,7 @@ from skilltrack.daemon.store.database import (
     quarantine,
 )
 from skilltrack.daemon.store.outbox import ForwardStore, sink_specs
+from skilltrack.errors import StartupError
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import (
     ACK_SPOOLED,
@@ -76,10 +77,6 @@ REPLAY_BACKOFF_MAX_S = 300.0
 CHECKPOINT_INTERVAL_S = 1.0
 RETENTION_FIRST_S = 60.0
 RETENTION_INTERVAL_S = 86400.0
-
-
-class StartupError(Exception):
-    """The daemon cannot start; the message says why in one line."""
 
 
 class Daemon:

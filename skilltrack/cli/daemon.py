@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import logging
-import logging.handlers
-import os
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import uvloop
-
 from skilltrack import config
 from skilltrack import paths as paths_mod
-from skilltrack.daemon.server import instance, spool
-from skilltrack.daemon.server.lifecycle import Daemon, StartupError
-from skilltrack.daemon.store.outbox import ForwardStore
-from skilltrack.format import iso, reporting_to_stdout
+from skilltrack.daemon.server import control, instance
+from skilltrack.errors import StartupError
+from skilltrack.format import reporting_to_stdout
 from skilltrack.paths import InsecurePathError, Paths
-from skilltrack.wire import CONTROL
-
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,200 +36,45 @@ def _translated(args: argparse.Namespace, paths: Paths) -> int:
     """The command's exit status; what went wrong becomes a one-line message."""
     try:
         if args.command == "run":
-            return run(paths)
+            return control.run(paths)
         if args.command == "start":
             return start(paths)
         if args.command == "stop":
             return stop(paths)
         return show_status(paths, as_json=args.json)
-    except (StartupError, instance.AlreadyRunning, InsecurePathError, config.ConfigError) as exc:
+    except (
+        StartupError,
+        instance.AlreadyRunning,
+        InsecurePathError,
+        config.ConfigError,
+        control.ControlError,
+    ) as exc:
         print(f"skilltrack-daemon: {exc}", file=sys.stderr)
         return 1
 
 
-def run(paths: Paths) -> int:
-    os.umask(0o077)  # before the log file is created: nothing we write is for other users
-    os.chdir("/")  # a long-lived process should not pin whatever directory it was started in
-    _setup_logging(paths)
-    try:
-        # Not half-configured: a bad file stops the daemon here, and hooks spool meanwhile.
-        daemon = Daemon(paths, config.load(paths.config))
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(daemon.serve())
-    except (StartupError, instance.AlreadyRunning, InsecurePathError, config.ConfigError) as exc:
-        logging.getLogger(__name__).error("not starting: %s", exc)
-        if not isinstance(exc, instance.AlreadyRunning):  # a running daemon is no failure
-            with contextlib.suppress(OSError):
-                paths.start_failed.write_text(f"{exc}\n")
-        raise
-    return 1 if daemon.failed else 0
-
-
 def start(paths: Paths) -> int:
-    pid = instance.running_pid(paths)
-    if pid is not None:
-        print(f"skilltrack daemon already running (pid {pid})")
-        return 0
-    check_config(paths)
-    os.umask(0o077)  # the log and directories made here are for this user alone
-    paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(paths.log, "ab") as log_file:
-        child = subprocess.Popen(
-            [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            why = f"exited at start (code {child.returncode})"
-            with contextlib.suppress(OSError):
-                why = "not starting: " + paths.start_failed.read_text().strip()
-            print(f"skilltrack-daemon: {why}; see {paths.log}", file=sys.stderr)
-            return 1
-        if query_status(paths) is not None:
-            print(f"skilltrack daemon started (pid {child.pid}), socket {paths.socket}")
-            print("check it with: skilltrack-daemon status")
-            return 0
-        time.sleep(0.05)
-    print(
-        f"skilltrack-daemon: no answer within {START_TIMEOUT_S:.0f}s; see {paths.log}",
-        file=sys.stderr,
-    )
-    return 1
+    """Start the daemon and say so (on stdout, for people); ControlError if it did not."""
+    started = control.start(paths)
+    if started.already_running:
+        print(f"skilltrack daemon already running (pid {started.pid})")
+    else:
+        print(f"skilltrack daemon started (pid {started.pid}), socket {paths.socket}")
+        print("check it with: skilltrack-daemon status")
+    return 0
 
 
 def stop(paths: Paths) -> int:
-    pid = instance.running_pid(paths)
+    pid = control.stop(paths)
     if pid is None:
         print("skilltrack daemon is not running")
-        return 0
-    if pid <= 0:
-        print("skilltrack-daemon: the daemon's pid file is missing", file=sys.stderr)
-        return 1
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if instance.running_pid(paths) is None:
-            print(f"skilltrack daemon stopped (pid {pid})")
-            return 0
-        time.sleep(0.05)
-    print(
-        f"skilltrack-daemon: pid {pid} did not stop within {STOP_TIMEOUT_S:.0f}s", file=sys.stderr
-    )
-    return 1
-
-
-def query_status(paths: Paths, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The running daemon's own status over its socket, or None if it does not answer."""
-    return control(paths, "status", timeout)
-
-
-def control(paths: Paths, command: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The running daemon's JSON answer to a control command, or None if it does not answer."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(os.fspath(paths.socket))
-            s.sendall(CONTROL + b" " + command.encode() + b"\n")
-            s.shutdown(socket.SHUT_WR)
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-    except OSError:
-        return None
-    try:
-        answer = json.loads(data)
-    except ValueError:
-        return None
-    return answer if isinstance(answer, dict) else None
-
-
-def collect_status(paths: Paths) -> dict[str, Any]:
-    """Everything `status` shows: the daemon's own view if it runs, and what is on disk."""
-    live = query_status(paths)
-    if live is None:
-        pid = instance.running_pid(paths)
-        live = {"running": False, "pid": pid if pid and pid > 0 else None}
-        if pid is not None:
-            live["problem"] = "the daemon holds its lock but does not answer on its socket"
-        elif (refused := config_problem(paths)) is not None:
-            live["problem"] = "it cannot start with its configuration: " + refused
-        elif paths.start_failed.exists():
-            live["problem"] = "the last start failed: " + paths.start_failed.read_text().strip()
-    records, size = spool.backlog(paths.spool_dir)
-    live["paths"] = {
-        "socket": str(paths.socket),
-        "database": str(paths.db),
-        "spool": str(paths.spool),
-        "log": str(paths.log),
-        "config": str(paths.config),
-    }
-    live["spool"] = {"records": records, "bytes": size}
-    live["database"], sinks = asyncio.run(_database_status(paths))
-    live["forwarding"] = forwarding_status(sinks, live.get("forwarding", {}), time.time())
-    return live
-
-
-def check_config(paths: Paths) -> None:
-    """What `start` checks before it starts a daemon, so that a bad file or an unreadable API
-    key is named to the user, not only in the daemon's log: ConfigError if it fails."""
-    config.read_sink_keys(config.load(paths.config))
-
-
-def config_problem(paths: Paths) -> str | None:
-    """Why `start` would refuse the configuration (check_config), or None: after such a
-    refusal no daemon ran to leave a reason behind, so status looks for itself."""
-    try:
-        check_config(paths)
-    except config.ConfigError as exc:
-        return str(exc)
-    return None
-
-
-async def _database_status(paths: Paths) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    if not paths.db.exists():
-        return {"events": 0, "bytes": 0, "last_event_at": None}, []
-    try:
-        store = await ForwardStore.open_readonly(paths.db)
-        try:
-            last = await store.last_event_time()
-            database = {
-                "events": await store.count_events(),
-                "bytes": paths.db.stat().st_size,
-                "last_event_at": iso(last),
-            }
-            return database, await store.sink_status()
-        finally:
-            await store.close()
-    except sqlite3.Error as exc:  # status must still show the rest
-        return {"events": None, "bytes": None, "last_event_at": None, "error": str(exc)}, []
-
-
-def forwarding_status(
-    sinks: list[dict[str, Any]], live: dict[str, dict[str, Any]], now: float
-) -> list[dict[str, Any]]:
-    """Each sink as the database knows it (backlog, counters, dead letters, last success and
-    error) with what only the running daemon knows (paused, retrying)."""
-    shown = []
-    for sink in sinks:
-        oldest = sink.pop("oldest_queued_at")
-        sink["oldest_pending_age_s"] = None if oldest is None else round(now - oldest, 1)
-        for key in ("last_success", "last_error_at"):
-            sink[key] = iso(sink[key])
-        sink.update(live.get(sink["name"], {}))
-        if sink.get("next_retry_at") is not None:
-            sink["next_retry_at"] = iso(sink["next_retry_at"])
-        if sink["enabled"] or sink["backlog"] or sink["dead_letters"]:
-            shown.append(sink)
-    return shown
+    else:
+        print(f"skilltrack daemon stopped (pid {pid})")
+    return 0
 
 
 def show_status(paths: Paths, *, as_json: bool) -> int:
-    status = collect_status(paths)
+    status = control.collect_status(paths)
     if as_json:
         print(json.dumps(status, indent=2))
         return 0
@@ -327,17 +155,3 @@ def _sink_line(sink: dict[str, Any]) -> str:
 
 def _by_reason(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
-
-
-def _setup_logging(paths: Paths) -> None:
-    paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    handlers: list[logging.Handler] = [
-        logging.handlers.RotatingFileHandler(paths.log, maxBytes=1 << 20, backupCount=3)
-    ]
-    if sys.stderr.isatty():
-        handlers.append(logging.StreamHandler())
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-    )

@@ -21,13 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, paths: Paths) -> int:
     # The daemon imports aiohttp and friends: only this command pays for it.
     from skilltrack.cli import daemon as daemon_cli
+    from skilltrack.daemon.server import control
 
-    if daemon_cli.query_status(paths) is None:
+    if control.query_status(paths) is None:
         # Its "started" lines are for people: keep stdout for the URL (or the JSON).
         with contextlib.redirect_stdout(sys.stderr):
-            if daemon_cli.start(paths) != 0:
-                return 1  # start() said why
-    answer = daemon_cli.control(paths, "dashboard", timeout=10.0)
+            try:
+                daemon_cli.start(paths)
+            except control.ControlError as exc:
+                print(f"skilltrack-daemon: {exc}", file=sys.stderr)
+                return 1
+    answer = control.control(paths, "dashboard", timeout=10.0)
     if answer is None:
         print("skilltrack: the daemon did not answer; see `skilltrack-daemon status`",
               file=sys.stderr)  # fmt: skip

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack import config, consent
-from skilltrack.cli.daemon import collect_status
-from skilltrack.cli.install import plugin_enabled, settings_path
+from skilltrack.daemon.server.control import collect_status
+from skilltrack.installer.files import plugin_enabled, settings_path
 from skilltrack.installer.settings import EVENTS, installed_events
 from skilltrack.paths import Paths
 

@@ -15,7 +15,7 @@ import sqlite3
 import sys
 from typing import IO
 
-from skilltrack.cli.report import when
+from skilltrack.cli.report import time_option
 from skilltrack.daemon.store.database import EventRow, Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
@@ -27,8 +27,8 @@ PROGRESS_EVERY = 100_000
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
                         help="JSON Lines (default) or CSV with a header row")  # fmt: skip
-    parser.add_argument("--since", type=when, help="from this time (as for report)")
-    parser.add_argument("--until", type=when, help="up to (not including) this time")
+    parser.add_argument("--since", type=time_option, help="from this time (as for report)")
+    parser.add_argument("--until", type=time_option, help="up to (not including) this time")
     parser.add_argument("--output", "-o", help="write to this file instead of standard output")
 
 

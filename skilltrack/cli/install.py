@@ -20,23 +20,30 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
-import math
-import os
-import re
 import stat
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from skilltrack.errors import ConfigError
+from skilltrack.installer.files import (
+    BACKUP_SUFFIX,
+    InstallError,
+    check_config,
+    hook_script,
+    parse,
+    plugin_enabled,
+    read_settings,
+    registered_elsewhere,
+    render,
+    settings_path,
+    settings_target,
+    write_atomically,
+)
 from skilltrack.installer.settings import (
     Settings,
     SettingsShapeError,
-    check_shape,
     hook_command,
     install,
     installed_events,
@@ -44,196 +51,6 @@ from skilltrack.installer.settings import (
     same_as_before_us,
     uninstall,
 )
-
-BACKUP_SUFFIX = ".skilltrack-backup"
-PLUGIN_NAME = "skilltrack"
-
-
-class InstallError(Exception):
-    """A one-line reason to change nothing."""
-
-
-class NumberOutOfRangeError(ValueError):
-    """A JSON number too large for a double: read as infinity, it could not be written back."""
-
-
-def settings_path(scope: str, cwd: Path, home: Path) -> Path:
-    if scope == "user":
-        return home / ".claude" / "settings.json"
-    if scope == "project":
-        return cwd / ".claude" / "settings.json"
-    return cwd / ".claude" / "settings.local.json"
-
-
-def hook_script() -> Path:
-    """The installed hook script (resolved: an editable install points into the checkout)."""
-    return Path(str(resources.files("skilltrack.hook") / "skilltrack_hook.py")).resolve()
-
-
-def settings_target(path: Path) -> Path:
-    """The file that holds `path`'s settings: a symlink's target (a dotfiles setup), so that
-    writing replaces the target and the link stays. A link that leads nowhere is refused:
-    writing there would silently replace the user's link with a file."""
-    if not path.is_symlink():
-        return path
-    try:
-        return Path(os.path.realpath(path, strict=True))
-    except OSError as exc:
-        raise InstallError(
-            f"{path} is a symlink to {os.readlink(path)}, which cannot be read "
-            f"({exc.strerror}); fix or remove the link, nothing was changed"
-        ) from None
-
-
-def parse(raw: bytes) -> Any:
-    """The JSON in `raw`, refusing (ValueError) what we could not write back unchanged for
-    Node's JSON.parse: NaN and Infinity are not JSON, and a number beyond a double's range
-    would come back as Infinity."""
-    return json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise NumberOutOfRangeError(f"the number {text} is too large for a JSON reader")
-    return value
-
-
-def read_settings(path: Path) -> tuple[Any, bytes | None]:
-    """(parsed settings, the file's bytes), an empty object if there is no file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}, None
-    try:
-        return parse(raw), raw
-    except NumberOutOfRangeError as exc:
-        raise InstallError(
-            f"{path}: {exc} (it would be written back as Infinity, which is not JSON); "
-            "fix it, nothing was changed"
-        ) from None
-    except RecursionError:
-        raise InstallError(
-            f"{path} is nested too deeply to edit safely; nothing was changed"
-        ) from None
-    except ValueError as exc:  # UnicodeDecodeError is one too
-        raise InstallError(
-            f"{path} is not valid JSON ({exc}); comments and trailing commas are not "
-            "JSON either; fix it or remove it, nothing was changed"
-        ) from None
-
-
-def render(settings: Any, like: bytes | None) -> bytes:
-    """JSON text for `settings`, indented like the file it replaces (two spaces if new)."""
-    indent = _indent_of(like) if like else 2
-    # allow_nan=False: never write a literal that JSON.parse refuses (parse() keeps them out).
-    text = json.dumps(settings, indent=indent, ensure_ascii=False, allow_nan=False)
-    return (_escape_lone_surrogates(text) + "\n").encode()
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape_lone_surrogates(text: str) -> str:
-    """`text` with each lone surrogate written as the escape it was read from.
-
-    Only an escape such as `\\ud83d` puts one in a parsed string (UTF-8 cannot hold one, and
-    a valid pair is read as one character); it cannot be encoded as UTF-8, and written back
-    as an escape it is exactly what the file held. It can only be inside a string literal.
-    """
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _indent_of(raw: bytes) -> int | str:
-    for line in raw.decode("utf-8", "replace").splitlines()[1:]:
-        stripped = line.lstrip(" \t")
-        if stripped and len(stripped) < len(line):
-            lead = line[: len(line) - len(stripped)]
-            return "\t" if lead.startswith("\t") else len(lead)
-    return 2
-
-
-def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Replace `path` with `data` in one rename, with `mode`, else the mode `path` has, else
-    the umask's default. The temporary file is created private (mkstemp: 0600) and given its
-    mode before it takes the name, so the file never appears more readable than that."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def check_config() -> None:
-    """Refuse, before anything is written, a configuration file the daemon would not start
-    with: otherwise the hooks would be registered for a daemon that cannot run. (Not the
-    sinks' keys from the environment: a daemon the hook starts has Claude Code's.)"""
-    from skilltrack import config, paths
-
-    try:
-        config.load(paths.resolve().config)
-    except ConfigError as exc:
-        raise InstallError(
-            f"{exc}; the daemon cannot start with it (check with: skilltrack config), "
-            "nothing was changed"
-        ) from None
-
-
-def _every_scope(home: Path, cwd: Path) -> Iterator[tuple[str, Path, Any]]:
-    """Each scope, its settings file and what it holds, for the files that read as JSON:
-    Claude Code runs the hooks and plugins of all of them."""
-    for scope in ("user", "project", "local"):
-        path = settings_path(scope, cwd, home)
-        try:
-            settings = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
-        yield scope, path, settings
-
-
-def plugin_enabled(home: Path, cwd: Path) -> Path | None:
-    """The settings file that enables the skilltrack plugin, if any does."""
-    for _, path, settings in _every_scope(home, cwd):
-        enabled = settings.get("enabledPlugins", {}) if isinstance(settings, dict) else {}
-        if isinstance(enabled, dict) and any(
-            on and str(name).split("@")[0] == PLUGIN_NAME for name, on in enabled.items()
-        ):
-            return path
-    return None
-
-
-def registered_elsewhere(scope: str, home: Path, cwd: Path) -> tuple[str, Path] | None:
-    """Another scope (and its settings file) that already registers skilltrack's hook, if
-    any: each event would be counted twice."""
-    here = settings_path(scope, cwd, home).resolve()
-    for other, path, settings in _every_scope(home, cwd):
-        if path.resolve() == here:  # this scope, or the same file (cwd is home)
-            continue
-        try:
-            check_shape(settings)
-        except SettingsShapeError:
-            continue  # not ours to judge: its own install would refuse it
-        if installed_events(settings):
-            return other, path
-    return None
 
 
 def run(args: argparse.Namespace, home: Path, cwd: Path) -> int:
@@ -370,9 +187,13 @@ def _after(args: argparse.Namespace) -> int:
         return 0
     from skilltrack import paths
     from skilltrack.cli.daemon import start
+    from skilltrack.daemon.server.control import ControlError
 
     try:
         return start(paths.resolve())
+    except ControlError as exc:
+        print(f"skilltrack-daemon: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:  # a sink's key not in this environment, say
         raise InstallError(
             f"{exc}; the hook is registered, but the daemon was not started here (a hook "

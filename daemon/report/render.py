@@ -1,0 +1,109 @@
+"""The report as text for people: a table per artifact, uses per day as a sparkline, versions
+side by side, what ran inside subagents, and installed skills worth removing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skilltrack.format import table
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def sparkline(values: list[int]) -> str:
+    top = max(values, default=0)
+    if top == 0:
+        return SPARKS[0] * len(values)
+    return "".join(SPARKS[min(len(SPARKS) - 1, v * len(SPARKS) // (top + 1))] for v in values)
+
+
+def render(report: dict[str, Any]) -> str:
+    artifacts = report["artifacts"]
+    if not artifacts:
+        return nothing_used(report["filters"])
+    return "\n".join(_usage_lines(report) + _cleanup_lines(report["cleanup"]))
+
+
+def nothing_used(filters: dict[str, str | None]) -> str:
+    """What an empty report says: what it was filtered by, so that an empty answer to a
+    misspelt project does not read as an empty range."""
+    said = [
+        f"{words} {filters[key]}"
+        for key, words in (("type", "of type"), ("project", "in project"),
+                           ("session", "in session"), ("since", "since"), ("until", "before"))
+        if filters[key] is not None
+    ]  # fmt: skip
+    return " ".join(["nothing used", *said]) if said else "nothing used yet"
+
+
+def _cleanup_lines(suggestions: list[dict[str, Any]]) -> list[str]:
+    if not suggestions:
+        return []
+    lines = ["", "installed skills to consider removing:"]
+    for s in suggestions:
+        when = "never used" if s["never_used"] else f"last used {s['last_used']}"
+        lines.append(f"  {s['name']} ({s['source']}, {s['location']}): {when}")
+    return lines
+
+
+def _usage_lines(report: dict[str, Any]) -> list[str]:
+    artifacts = report["artifacts"]
+    lines = [
+        table(
+            [
+                "TYPE",
+                "NAME",
+                "USES",
+                "FAILURES",
+                "FAIL%",
+                "P50 MS",
+                "P95 MS",
+                "LAST USED",
+                "RATING",
+            ],
+            [
+                (
+                    a["artifact_type"],
+                    a["artifact_name"],
+                    a["uses"],
+                    a["failures"],
+                    f"{a['failure_rate']:.0%}",
+                    a["p50_duration_ms"],
+                    a["p95_duration_ms"],
+                    a["last_used"],
+                    None if a["avg_rating"] is None else f"{a['avg_rating']:.1f} ({a['ratings']})",
+                )
+                for a in artifacts
+            ],
+        )
+    ]
+    days = report["per_day"]
+    if days:
+        uses = [d["uses"] for d in days]
+        lines += [
+            "",
+            f"uses per day, {days[0]['day']} to {days[-1]['day']} (UTC): "
+            f"{sparkline(uses)}  total {sum(uses)}, busiest {max(uses)}",
+        ]
+    for skill in report["versions"]:
+        lines += ["", f"versions of {skill['name']} ({skill['source']}, {skill['location']}):"]
+        rows = [
+            (v["version"], v["first_used"], v["uses"], v["failures"],
+             f"{v['failure_rate']:.0%}", v["p50_duration_ms"], v["p95_duration_ms"])
+            for v in skill["versions"]
+        ]  # fmt: skip
+        headers = ["VERSION", "FIRST USED", "USES", "FAILURES", "FAIL%", "P50 MS", "P95 MS"]
+        lines.append(table(headers, rows))
+    if report["subagents"]:
+        lines += ["", "subagents:"]
+        for agent in report["subagents"]:
+            used = ", ".join(f"{u['artifact_name']} {u['uses']}" for u in agent["uses_inside"][:8])
+            lines.append(
+                f"  {agent['agent_type']}: {plural(agent['runs'], 'run')}, "
+                f"{agent['failures']} failed" + (f"; used {used}" if used else "")
+            )
+    return lines
