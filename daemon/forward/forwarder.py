@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from skilltrack.config import EverySkillSink, HttpSink, OtlpSink, Settings
+from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.forward.everyskill import EverySkillTrackSink
 from skilltrack.daemon.forward.otlp import OtlpLogSink
 from skilltrack.daemon.forward.sinks import HttpBatchSink, Sink, http_poster
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 IDLE_POLL_S = 1.0  # an idle sink looks at its outbox this often (dead letters re-sent)
 TRIM_INTERVAL_S = 30.0  # how often the backlog is counted against `max_backlog`
 LAST_ATTEMPT_S = 3.0  # at shutdown: one last attempt, bounded
+# A sink whose outbox cannot be read (the store locked or failing) tries again after this.
+STORE_RETRY_INITIAL_S = 1.0
+STORE_RETRY_MAX_S = 30.0
 
 
 def make_sink(name: str, settings: EverySkillSink | HttpSink | OtlpSink, key: str | None) -> Sink:
@@ -65,7 +69,7 @@ class SinkRunner:
         self._wake = asyncio.Event()  # new events were committed
         self._finishing = asyncio.Event()  # shutting down: one last attempt, no retries
         self.paused: str | None = None
-        self.attempt = 0  # failed attempts in a row
+        self._retries = sink.policy.backoff()  # failed attempts in a row, and the wait after
         self.retry_at: float | None = None  # wall-clock time of the next try, when waiting
         self.in_flight = 0
         # The events of a batch to re-send as it was (its refs), after a failure to retry.
@@ -83,7 +87,7 @@ class SinkRunner:
         self._finishing.set()
 
     async def run(self) -> None:
-        failures = 0
+        store_errors = Backoff(STORE_RETRY_INITIAL_S, STORE_RETRY_MAX_S)
         while True:
             try:
                 await self._run()
@@ -91,9 +95,8 @@ class SinkRunner:
             except sqlite3.Error as exc:
                 # The store is locked or failing: the writer reports its health; this sink
                 # waits and starts over from its outbox, which is where it left it.
-                failures += 1
                 log.warning("%s: store error, will retry: %s", self.name, exc)
-                await self._backoff(min(30.0, 0.5 * 2**failures))
+                await self._backoff(store_errors.failed())
                 if self._final:
                     return
 
@@ -138,17 +141,17 @@ class SinkRunner:
                           delivery.pause)  # fmt: skip
                 return
             if not delivery.retry:
-                self.attempt = 0
+                self._retries.succeeded()
                 continue
             if self._final:
                 return
             settled = {*delivery.delivered, *(d.ref for d in delivery.dead)}
             self._again = frozenset(e.ref for e in events if e.ref not in settled)
-            self.attempt += 1
-            delay = self.sink.policy.delay(self.attempt, delivery.retry_after)
-            if self.attempt == 1 or self.attempt % 10 == 0:
+            delay = self._retries.failed(delivery.retry_after)
+            attempt = self._retries.failures
+            if attempt == 1 or attempt % 10 == 0:
                 log.warning("%s: %s; retry %d in %.1f s", self.name, delivery.error,
-                            self.attempt, delay)  # fmt: skip
+                            attempt, delay)  # fmt: skip
             self.retry_at = time.time() + delay
             try:
                 await self._backoff(delay)
@@ -176,7 +179,7 @@ class SinkRunner:
     def status(self) -> dict[str, Any]:
         return {
             "paused": self.paused,
-            "failed_attempts_in_a_row": self.attempt,
+            "failed_attempts_in_a_row": self._retries.failures,
             "next_retry_at": self.retry_at,
             "in_flight": self.in_flight,
         }

@@ -3,9 +3,9 @@
 One small object with every setting explicit; pure functions, no I/O. The rules:
 
 - 2xx: delivered.
-- 408, 429, 502, 503, 504, a connection error or a timeout: transient, retried after an
-  exponential backoff with full jitter; a `Retry-After` (seconds or an HTTP date) is a floor
-  under that delay, clamped so that a receiver cannot park the sink for days.
+- 408, 429, 502, 503, 504, a connection error or a timeout: transient, retried after the
+  daemon's Backoff (exponential, full jitter); a `Retry-After` (seconds or an HTTP date) is a
+  floor under that delay, clamped so that a receiver cannot park the sink for days.
 - 413: the batch is too large; it is split (a single event that is too large is dead).
 - Anything else (400, 403, 404, 500, …, and redirects, which are not followed): permanent for
   the events concerned. They are set aside as dead letters, counted, and can be re-sent with
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import email.utils
 import enum
-import random
 from dataclasses import dataclass, field
+
+from skilltrack.daemon.backoff import Backoff
 
 
 class Verdict(enum.Enum):
@@ -51,15 +52,9 @@ class RetryPolicy:
             return Verdict.PAUSE
         return Verdict.DEAD
 
-    def delay(
-        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
-    ) -> float:
-        """Seconds to wait before retry number `attempt` (1 for the first retry)."""
-        ceiling = min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1))
-        delay = (rng or random).uniform(0.0, ceiling)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.retry_after_max_s))
-        return delay
+    def backoff(self) -> Backoff:
+        """A fresh count of failures in a row, waiting as this policy says."""
+        return Backoff(self.initial_s, self.max_s, retry_after_cap=self.retry_after_max_s)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.server.counters import Counters
 from skilltrack.daemon.store.database import ROW_ERRORS, Record, Store
 
@@ -33,28 +32,6 @@ class BufferFull(Exception):
 
 class Unstorable(Exception):
     """SQLite refused this event's values; retrying cannot help."""
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter: the n-th delay is uniform in [c/2, c],
-    where c = min(cap, initial·2ⁿ).
-
-    Half rather than full jitter: a store that is down should not be hammered by near-zero
-    delays, and only one writer retries, so there is no herd to spread out.
-    """
-
-    initial: float = 0.05
-    cap: float = 2.0
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap, self.initial * 2**self.attempt)
-        self.attempt += 1
-        return random.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Writer:
@@ -77,7 +54,8 @@ class Writer:
         self.capacity_bytes = capacity_bytes
         self._bytes = 0  # payload size in the buffer (characters), the batch in commit included
         self._max_batch = max_batch
-        self._backoff = backoff or Backoff()
+        # Only one writer retries (no herd to spread out), and its waits stay short.
+        self._backoff = backoff or Backoff(initial=0.05, cap=2.0)
         self._on_commit = on_commit  # told after each commit (the forwarder's wake-up)
         self._pending: deque[Pending] = deque()
         self._in_flight = 0  # taken from _pending for the commit under way
@@ -117,9 +95,9 @@ class Writer:
             error = await self._commit([self._pending.popleft() for _ in range(count)])
             if error is None:
                 if not self.healthy:
-                    log.info("store recovered after %d attempts", self._backoff.attempt)
+                    log.info("store recovered after %d attempts", self._backoff.failures)
                 self.healthy = True
-                self._backoff.reset()
+                self._backoff.succeeded()
                 continue
             # The store is degraded (locked, disk full, I/O error): what was not committed is
             # back at the head of the buffer, in order; retry after a backoff.
@@ -130,7 +108,7 @@ class Writer:
             self.last_error = str(error)
             if self._closing:
                 return
-            await asyncio.sleep(self._backoff.next_delay())
+            await asyncio.sleep(self._backoff.failed())
 
     async def _commit(self, batch: list[Pending]) -> Exception | None:
         """Commit `batch` in one transaction; on a store failure put it back and return why."""
