@@ -90,14 +90,12 @@ async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval
 ) -> None:
     """The retention loop itself, in-process on a real store: its first delay shortened to
     1 s and its day to 0.2 s."""
-    from skilltrack import paths as paths_mod
-    from skilltrack.config import Settings
-    from skilltrack.daemon.server import lifecycle as server
+    from skilltrack.daemon.server import upkeep
     from skilltrack.daemon.store.database import Record, Store
     from tests.test_reports import Generated, record
 
-    monkeypatch.setattr(server, "RETENTION_FIRST_S", 1.0)
-    monkeypatch.setattr(server, "RETENTION_INTERVAL_S", 0.2)
+    monkeypatch.setattr(upkeep, "RETENTION_FIRST_S", 1.0)
+    monkeypatch.setattr(upkeep, "RETENTION_INTERVAL_S", 0.2)
     store = await Store.open(tmp_path / "skilltrack.db")
     now = time.time()
 
@@ -115,9 +113,8 @@ async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval
             await asyncio.sleep(0.05)
         raise AssertionError(f"{await stored()} events stored after 10 s, not {count}")
 
-    daemon = server.Daemon(paths_mod.under(tmp_path), Settings(retention_days=30))
     await store.insert([event(31), event(45), event(29), event(1)])
-    loop = asyncio.create_task(daemon._retention_loop(store))
+    loop = asyncio.create_task(upkeep.retention_loop(store, retention_days=30))
     try:
         await asyncio.sleep(0.2)
         assert await stored() == 4  # not before the first delay

@@ -15,8 +15,7 @@ import pytest
 
 from skilltrack import paths
 from skilltrack.daemon.ingest.pipeline import Ingest
-from skilltrack.daemon.server import lifecycle as server
-from skilltrack.daemon.server import spool
+from skilltrack.daemon.server import replay, spool
 from skilltrack.daemon.server.lifecycle import Daemon
 from skilltrack.daemon.store.database import Record, Store
 from skilltrack.wire import RawFrame, encode_frame, encode_spool_record
@@ -107,9 +106,9 @@ async def test_a_spool_record_refused_by_a_fault_of_ours_is_retried_then_set_asi
 ) -> None:
     # Replay once deleted such a record (as if it were malformed) with its spool file: a
     # passing fault, or a bug a later version fixes, became a lost event.
-    monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
-    monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.02)
-    monkeypatch.setattr(server, "REPLAY_ATTEMPTS", 3)
+    monkeypatch.setattr(replay, "REPLAY_INTERVAL_S", 0.02)
+    monkeypatch.setattr(replay, "REPLAY_BACKOFF_S", 0.02)
+    monkeypatch.setattr(replay, "REPLAY_ATTEMPTS", 3)
     fail_enriching(monkeypatch, fails)
     record = spooled(state)
     daemon = Daemon(state)
@@ -132,8 +131,8 @@ async def test_a_record_waiting_for_its_next_try_is_not_read_again_before_it_is_
 ) -> None:
     # The retry file is taken out for replay only when its first record is due: not every
     # second, which rewrote a spool's worth of failing records each time.
-    monkeypatch.setattr(server, "REPLAY_INTERVAL_S", 0.02)
-    monkeypatch.setattr(server, "REPLAY_BACKOFF_S", 0.4)
+    monkeypatch.setattr(replay, "REPLAY_INTERVAL_S", 0.02)
+    monkeypatch.setattr(replay, "REPLAY_BACKOFF_S", 0.4)
     fail_enriching(monkeypatch, float("inf"))
     taken: list[str] = []
     rotate = spool.rotate
@@ -148,7 +147,7 @@ async def test_a_record_waiting_for_its_next_try_is_not_read_again_before_it_is_
     record = spooled(state)
     daemon = Daemon(state)
     async with serving(daemon):
-        # Tries about 0.4 and 0.8 s apart: dozens of the loop's passes in between.
+        # Tries up to 0.4 and 0.8 s apart (full jitter): many of the loop's passes between.
         await until(lambda: daemon.counters.rejected["internal_error"] == 3)
         retry_taken = taken.count(spool.RETRY_NAME)
 

@@ -1,7 +1,8 @@
 """One hook's connection to the daemon: read one frame until EOF, answer once, close.
 
 Bounded on every side: a frame's size, the bytes buffered over all connections, the number of
-connections, and (through the daemon's sweeper) how long a frame may take to arrive. Peers
+connections (all three kept by the Intake), and how long a frame may take to arrive (its
+sweep). Peers
 with another uid are turned away. The reply protocol is in skilltrack/wire.py.
 """
 
@@ -30,11 +31,63 @@ MAX_CONNECTIONS = 4096
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024  # frames being received, all connections together
 
 
+class Intake:
+    """The connections open now and the bytes their frames hold, each within its bound, and
+    the sweep that turns away a connection whose frame does not arrive in time."""
+
+    def __init__(
+        self,
+        *,
+        frame_timeout: float,
+        max_connections: int = MAX_CONNECTIONS,
+        max_bytes: int = MAX_BUFFERED_BYTES,
+    ) -> None:
+        self.frame_timeout = frame_timeout
+        self.max_connections = max_connections
+        self.max_bytes = max_bytes
+        self.connections: set[Connection] = set()
+        self.buffered_bytes = 0
+
+    def admit(self, conn: Connection) -> bool:
+        if len(self.connections) >= self.max_connections:
+            return False
+        self.connections.add(conn)
+        return True
+
+    def leave(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+    def reserve(self, size: int) -> bool:
+        """Whether `size` more bytes may be buffered (then they are counted)."""
+        if self.buffered_bytes + size > self.max_bytes:
+            return False
+        self.buffered_bytes += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.buffered_bytes -= size
+
+    async def sweep(self) -> None:
+        """Refuse (BUSY: the hook spools) each connection still receiving after the frame
+        timeout: a stalled client must not hold its slot and buffer for ever."""
+        while True:
+            await asyncio.sleep(min(1.0, self.frame_timeout / 2))
+            deadline = time.monotonic() - self.frame_timeout
+            for conn in list(self.connections):
+                if conn.receiving and conn.opened < deadline:
+                    conn.refuse("timeout", final=False)
+
+    def close_all(self) -> None:
+        for conn in list(self.connections):
+            conn.close()
+
+
 class Connection(asyncio.Protocol):
     """One hook's connection: read one frame until EOF, answer once, close."""
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Daemon, intake: Intake) -> None:
         self.daemon = daemon
+        self.intake = intake
         self.opened = time.monotonic()
         self.receiving = True
         self._chunks: list[bytes] = []
@@ -45,33 +98,29 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's is not an asyncio.Transport subclass, but is one).
         self._transport = stream = cast(asyncio.Transport, transport)
-        daemon = self.daemon
-        if len(daemon.connections) >= MAX_CONNECTIONS:
-            daemon.reject("too_many_connections")
+        if not self.intake.admit(self):
+            self.daemon.reject("too_many_connections")
             stream.abort()
             return
         uid = _peer_uid(stream)
         if uid is not None and uid != os.getuid():
             log.warning("refused a connection from uid %d", uid)
-            daemon.reject("peer_uid")
+            self.intake.leave(self)
+            self.daemon.reject("peer_uid")
             stream.abort()
-            return
-        daemon.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         if not self.receiving:
             return
-        daemon = self.daemon
         if self._size + len(data) > MAX_FRAME:
             self.refuse("too_large")
             return
-        if daemon.buffered_bytes + len(data) > MAX_BUFFERED_BYTES:
-            daemon.reject("overloaded")
+        if not self.intake.reserve(len(data)):
+            self.daemon.reject("overloaded")
             self._finish(b"BUSY overloaded\n")
             return
         self._chunks.append(data)
         self._size += len(data)
-        daemon.buffered_bytes += len(data)
 
     def eof_received(self) -> bool:
         if not self.receiving:
@@ -130,13 +179,13 @@ class Connection(asyncio.Protocol):
 
     def _release_buffer(self) -> None:
         self.receiving = False
-        self.daemon.buffered_bytes -= self._size
+        self.intake.release(self._size)
         self._size = 0
         self._chunks = []
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._release_buffer()
-        self.daemon.connections.discard(self)
+        self.intake.leave(self)
 
 
 def _peer_uid(transport: asyncio.Transport) -> int | None:

@@ -2,8 +2,9 @@
 
 Lifecycle, after uvicorn: `serve()` = start up, wait for SIGTERM/SIGINT, shut down.
 - Start-up: private run directory, instance lock, pid file, store (migrated), socket (a stale
-  one replaced, anything else at its path refused), then the writer, the spool replayer and
-  the sweeper of stalled connections.
+  one replaced, anything else at its path refused), then the writer (writer.py), the spool
+  replay (replay.py), the sweeper of stalled connections (connection.py) and the store's
+  upkeep (upkeep.py).
 - Each connection carries one frame; the reply is sent once the event is committed (`OK`),
   put in the spool because the buffer is full (`SPOOLED`), refused for good (`ERR reason`),
   or `BUSY reason` when the daemon cannot take it now (the hook then spools it).
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import resource
 import signal
@@ -35,28 +35,16 @@ from skilltrack.config import Settings
 from skilltrack.consent import ConsentWatch
 from skilltrack.daemon.ingest import pipeline as ingest
 from skilltrack.daemon.ingest.skills import SkillLocator
-from skilltrack.daemon.server import instance, spool
-from skilltrack.daemon.server.connection import MAX_CONNECTIONS, Connection
+from skilltrack.daemon.server import instance, spool, upkeep
+from skilltrack.daemon.server.connection import MAX_CONNECTIONS, Connection, Intake
 from skilltrack.daemon.server.counters import Counters
-from skilltrack.daemon.server.writer import BufferFull, Unstorable, Writer
-from skilltrack.daemon.store.database import (
-    WAL_LIMIT_BYTES,
-    Record,
-    Store,
-    check_sqlite,
-    is_corrupt,
-    quarantine,
-)
+from skilltrack.daemon.server.replay import SpoolReplay
+from skilltrack.daemon.server.writer import BufferFull, Writer
+from skilltrack.daemon.store.database import Record, check_sqlite, is_corrupt, quarantine
 from skilltrack.daemon.store.outbox import ForwardStore, sink_specs
 from skilltrack.errors import StartupError
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
-from skilltrack.wire import (
-    ACK_SPOOLED,
-    FrameError,
-    RawFrame,
-    decode_spool_record,
-    split_frame,
-)
+from skilltrack.wire import ACK_SPOOLED, FrameError, RawFrame, split_frame
 
 if TYPE_CHECKING:
     from skilltrack.daemon.forward.forwarder import Forwarder
@@ -66,17 +54,6 @@ log = logging.getLogger(__name__)
 
 FRAME_TIMEOUT_S = 5.0  # a connection must deliver its whole frame within this
 DRAIN_TIMEOUT_S = 3.0
-REPLAY_INTERVAL_S = 1.0
-REPLAY_CHUNK = 500
-# A spool record refused for a reason of ours (an internal error: a passing fault, or a bug a
-# later version fixes) waits in the retry file and is tried again after 2, 4, 8… s (at most
-# 5 min); after this many tries it is set aside in a file of its own, not deleted.
-REPLAY_ATTEMPTS = 10
-REPLAY_BACKOFF_S = 2.0
-REPLAY_BACKOFF_MAX_S = 300.0
-CHECKPOINT_INTERVAL_S = 1.0
-RETENTION_FIRST_S = 60.0
-RETENTION_INTERVAL_S = 86400.0
 
 
 class Daemon:
@@ -89,7 +66,7 @@ class Daemon:
     ) -> None:
         self.paths = paths
         self.settings = settings or Settings()
-        self.frame_timeout = frame_timeout
+        self.intake = Intake(frame_timeout=frame_timeout)
         self.counters = Counters()
         self.ingest = ingest.Ingest(
             self.settings,
@@ -98,8 +75,6 @@ class Daemon:
             home=str(Path.home()),
         )
         self.started_at = time.time()
-        self.connections: set[Connection] = set()
-        self.buffered_bytes = 0
         self._stop = asyncio.Event()
         self._signals = 0
         self.failed = False  # a background task died: exit non-zero
@@ -108,10 +83,6 @@ class Daemon:
         self._forwarder: Forwarder | None = None
         self._dashboard: Dashboard | None = None
         self.quarantined: str | None = None  # what happened to an unreadable database
-        # Spool records refused for a reason of ours: event id → (tries, not before), and when
-        # the first in the retry file is due (at once for one an earlier daemon left).
-        self._replay_tries: dict[str, tuple[int, float]] = {}
-        self._retry_due = 0.0
         self.dashboard_error: str | None = None
 
     @property
@@ -204,7 +175,7 @@ class Daemon:
             path.unlink()
         loop = asyncio.get_running_loop()
         server = await loop.create_unix_server(
-            lambda: Connection(self), str(path), backlog=1024, start_serving=False
+            lambda: Connection(self, self.intake), str(path), backlog=1024, start_serving=False
         )
         os.chmod(path, 0o600)
         return server
@@ -239,12 +210,18 @@ class Daemon:
             self.counters,
             on_commit=self._forwarder.wake if self._forwarder else None,
         )
+        replay = SpoolReplay(
+            self.paths.spool_dir, self._writer, self.parse, self.reject, self.counters
+        )
         tasks = [
             asyncio.create_task(self._writer.run(), name="writer"),
-            asyncio.create_task(self._replay_loop(), name="replay"),
-            asyncio.create_task(self._sweep_loop(), name="sweeper"),
-            asyncio.create_task(self._checkpoint_loop(self._store), name="checkpointer"),
-            asyncio.create_task(self._retention_loop(self._store), name="retention"),
+            asyncio.create_task(replay.run(), name="replay"),
+            asyncio.create_task(self.intake.sweep(), name="sweeper"),
+            asyncio.create_task(upkeep.checkpoint_loop(self._store), name="checkpointer"),
+            asyncio.create_task(
+                upkeep.retention_loop(self._store, self.settings.retention_days),
+                name="retention",
+            ),
         ]
         for task in tasks:
             task.add_done_callback(self._task_ended)
@@ -277,8 +254,7 @@ class Daemon:
             await self._forwarder.stop()
         if self._dashboard is not None:
             await self._dashboard.stop()
-        for conn in list(self.connections):
-            conn.close()
+        self.intake.close_all()
 
     async def open_dashboard(self) -> dict[str, str]:
         """Serve the dashboard (once): `{"url": …}`, or `{"error": …}` saying why it cannot."""
@@ -376,7 +352,7 @@ class Daemon:
             "version": __version__,
             "started_at": self.started_at,
             "uptime_s": round(time.time() - self.started_at, 3),
-            "connections": len(self.connections),
+            "connections": len(self.intake.connections),
             "buffer": {"pending": writer.backlog, "capacity": writer.capacity},
             "store": {
                 "healthy": writer.healthy,
@@ -398,153 +374,6 @@ class Daemon:
         }
 
     # -- background tasks --------------------------------------------------------------
-
-    async def _replay_loop(self) -> None:
-        while True:
-            if self.writer.healthy and (spool.has_backlog(self.paths.spool_dir)
-                                        or self._retries_due()):  # fmt: skip
-                try:
-                    await self._replay()
-                except OSError as exc:
-                    log.warning("spool replay failed, will retry: %s", exc)
-            await asyncio.sleep(REPLAY_INTERVAL_S)
-
-    def _retries_due(self) -> bool:
-        return (
-            time.monotonic() >= self._retry_due
-            and (self.paths.spool_dir / spool.RETRY_NAME).exists()
-        )
-
-    async def _replay(self) -> None:
-        files = spool.replay_files(self.paths.spool_dir)
-        names = [spool.SPOOL_NAME]
-        if self._retries_due():
-            names.append(spool.RETRY_NAME)
-            self._retry_due = math.inf  # taken out whole: due when a record goes back in
-        elif not (self.paths.spool_dir / spool.RETRY_NAME).exists():
-            self._retry_due = math.inf
-        for name in names:
-            rotated = spool.rotate(self.paths.spool_dir, name)
-            if rotated is not None:
-                files.append(rotated)
-        held = spool.Held(self.paths.spool_dir)
-        try:
-            for path in files:
-                if not await self._replay_file(path, held):
-                    return
-                held.sync()  # before the file goes: a crash in between only replays it again
-                path.unlink()
-                log.info("replayed spool file %s", path.name)
-        finally:
-            held.close()
-
-    async def _replay_file(self, path: Path, held: spool.Held) -> bool:
-        """Submit every record of a spool file; True once all are committed. Those refused
-        for a reason of ours go to `held`'s retry file (or, after REPLAY_ATTEMPTS tries, are
-        set aside), as do those whose next try is not due yet."""
-        futures: list[asyncio.Future[bool]] = []
-        for line in spool.records(path):
-            await asyncio.sleep(0)  # a record may be a megabyte to validate: let hooks in first
-            try:
-                raw = decode_spool_record(line)
-            except FrameError as exc:
-                self.counters.replayed += 1
-                self.reject(exc.reason)  # cut short: nothing to retry
-                continue
-            tries = self._replay_tries.get(raw.event_id)
-            if tries is not None and tries[1] > time.monotonic():
-                self._retry_later(held, line, tries[1])  # not yet: back in the retry file
-                continue
-            self.counters.replayed += 1
-            try:
-                record = self.parse(lambda _: raw, line)  # noqa: B023 (called at once)
-            except FrameError as exc:
-                if exc.retry:
-                    self._failed_try(held, raw.event_id, line)
-                continue  # counted
-            self._replay_tries.pop(raw.event_id, None)
-            while True:
-                try:
-                    futures.append(self.writer.submit(record))
-                    break
-                except BufferFull:  # live traffic comes first: wait for room
-                    if not await _all_committed(futures):
-                        return False
-                    futures = []
-                    await asyncio.sleep(0.1)
-            if len(futures) >= REPLAY_CHUNK:
-                if not await _all_committed(futures):
-                    return False
-                futures = []
-        return await _all_committed(futures)
-
-    def _failed_try(self, held: spool.Held, event_id: str, line: bytes) -> None:
-        tries = self._replay_tries.get(event_id, (0, 0.0))[0] + 1
-        if tries >= REPLAY_ATTEMPTS:
-            self._replay_tries.pop(event_id, None)
-            held.add(spool.SET_ASIDE_NAME, line)
-            self.counters.set_aside += 1
-            log.error("set aside event %s after %d tries, in %s", event_id, tries,
-                      self.paths.spool_dir / spool.SET_ASIDE_NAME)  # fmt: skip
-            return
-        due = time.monotonic() + min(REPLAY_BACKOFF_S * 2 ** (tries - 1), REPLAY_BACKOFF_MAX_S)
-        self._replay_tries[event_id] = (tries, due)
-        self.counters.replay_retries += 1
-        self._retry_later(held, line, due)
-
-    def _retry_later(self, held: spool.Held, line: bytes, due: float) -> None:
-        held.add(spool.RETRY_NAME, line)
-        self._retry_due = min(self._retry_due, due)
-
-    async def _checkpoint_loop(self, store: Store) -> None:
-        await store.checkpoint_in_background()
-        wal = 0  # bytes in the WAL, as the last checkpoint found it
-        while True:
-            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
-            try:
-                restart = wal > WAL_LIMIT_BYTES
-                if restart:
-                    # PASSIVE first, right before: it copies the bulk without holding commits
-                    # up, leaving the RESTART only what came in meanwhile (its stalls of
-                    # 230-300 ms under 1,000 events/s here become 110-180).
-                    await store.checkpoint()
-                wal = await store.checkpoint(restart=restart)
-            except sqlite3.Error as exc:  # busy or failing: the writer reports the store's health
-                log.debug("checkpoint skipped: %s", exc)
-
-    async def _retention_loop(self, store: Store) -> None:
-        """Once a day (the first a minute after start), delete events older than the
-        configured retention, a thousand per transaction so that commits are not held up."""
-        await asyncio.sleep(RETENTION_FIRST_S)
-        while True:
-            before = time.time() - self.settings.retention_days * 86400
-            try:
-                deleted = await store.prune(before, chunk=1_000)
-                if deleted:
-                    log.info("retention: deleted %d events older than %d days", deleted,
-                             self.settings.retention_days)  # fmt: skip
-            except sqlite3.Error as exc:  # busy or failing: tomorrow will do
-                log.warning("retention skipped: %s", exc)
-            await asyncio.sleep(RETENTION_INTERVAL_S)
-
-    async def _sweep_loop(self) -> None:
-        while True:
-            await asyncio.sleep(min(1.0, self.frame_timeout / 2))
-            deadline = time.monotonic() - self.frame_timeout
-            for conn in list(self.connections):
-                if conn.receiving and conn.opened < deadline:
-                    conn.refuse("timeout", final=False)
-
-
-async def _all_committed(futures: list[asyncio.Future[bool]]) -> bool:
-    """Whether every future ended for good: committed, or refused by SQLite (counted)."""
-    if not futures:
-        return True
-    await asyncio.wait(futures)
-    return all(
-        not f.cancelled() and (isinstance(f.exception(), Unstorable) or f.result() is True)
-        for f in futures
-    )
 
 
 def _is_listening(path: os.PathLike[str]) -> bool:
