@@ -21,7 +21,7 @@ from skilltrack.daemon.ingest.sanitize import sanitizer
 from skilltrack.daemon.ingest.skills import SkillFile, SkillLocator
 from skilltrack.daemon.store.database import EventRow, Record, SkillVersion, TrainingExample
 from skilltrack.daemon.store.durations import bucket
-from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame, encode_spool_record
+from skilltrack.wire import FrameError, RawFrame
 
 VERSION_CACHE_MAX = 1024
 # How much older than its SKILL.md a use may be and still be counted for the file's version:
@@ -163,13 +163,3 @@ class Ingest:
             input_snippet=enrich.snippet(given, limit),
             output_snippet=enrich.snippet(result, limit),
         )
-
-
-def spool_record(record: Record) -> bytes:
-    """The spool line that replays `record` as the hook sent it."""
-    if record.raw is not None:
-        return encode_spool_record(record.raw)
-    row = record.row
-    flags = FLAG_TRUNCATED if row.truncated else "-"
-    raw = RawFrame(row.event_id, f"{row.client_ts:.6f}", flags, row.payload.encode("utf-8"))
-    return encode_spool_record(raw)

@@ -336,7 +336,7 @@ class Daemon:
     def spool_records(self, records: list[Record]) -> bool:
         """Put records in the spool for a later replay; False (and counted drops) if it fails."""
         try:
-            spool.append(self.paths.spool_dir, [ingest.spool_record(r) for r in records])
+            spool.append(self.paths.spool_dir, [spool.line_of(r) for r in records])
         except OSError as exc:
             log.error("could not spool %d events: %s", len(records), exc)
             self.counters.dropped["spool_failed"] += len(records)

@@ -17,7 +17,12 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+from skilltrack.wire import FLAG_TRUNCATED, RawFrame, encode_spool_record
+
+if TYPE_CHECKING:  # the commands read the spool's backlog without loading the store
+    from skilltrack.daemon.store.database import Record
 
 SPOOL_NAME = "events.spool"
 REPLAY_PREFIX = SPOOL_NAME + ".replay-"
@@ -27,6 +32,16 @@ REPLAY_PREFIX = SPOOL_NAME + ".replay-"
 RETRY_NAME = "events.retry"
 SET_ASIDE_NAME = "events.set-aside"
 LOCK_WAIT_S = 0.05
+
+
+def line_of(record: Record) -> bytes:
+    """The spool line that replays `record` as the hook sent it."""
+    if record.raw is not None:
+        return encode_spool_record(record.raw)
+    row = record.row
+    flags = FLAG_TRUNCATED if row.truncated else "-"
+    raw = RawFrame(row.event_id, f"{row.client_ts:.6f}", flags, row.payload.encode("utf-8"))
+    return encode_spool_record(raw)
 
 
 def append(spool_dir: Path, records: Sequence[bytes]) -> None:
