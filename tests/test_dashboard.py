@@ -15,7 +15,9 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -318,25 +320,160 @@ async def test_the_page_in_a_real_chromium(served: Served) -> None:
         assert all(url.startswith(origin) or url.startswith("data:") for url in page.requests)
 
 
-def test_stored_text_is_escaped_on_the_page() -> None:
-    hostile = '<script>alert("x")</script>'
+# Text meant to break out of an element, an attribute (either quote), the style sheet or a
+# CDATA section; text that looks escaped already; Unicode (a right-to-left override among
+# it); and a long name, which the charts clip.
+HOSTILE = {
+    "element": "<script>alert(1)</script>",
+    "double-quoted-attribute": '"><img src=x onerror=alert(1)>',
+    "single-quoted-attribute": "' onmouseover='alert(1)",
+    "style-sheet": "</style><script>alert(1)</script>",
+    "cdata": "]]><svg onload=alert(1)>",
+    "escaped-already-unicode": "&lt;b&gt; &amp; ünïcödé ✓ 名前 \u202e <b>",
+    "long": "x" * 300 + "<img src=x onerror=alert(1)>",
+}
+# Where the page writes each string of the report (the query and the time made, too), by
+# the place names `_report_naming` gives them. Ratings' comments are not in the report:
+# only each artifact's number of ratings and their average.
+SHOWN_WHOLE = [
+    "type", "name", "day1", "day2", "skill", "source", "location", "version1", "version2",
+    "agent", "inside", "unused", "unused-source", "unused-location", "f-type", "f-project",
+    "f-session", "q-project", "generated",
+]  # fmt: skip
+SHOWN_CUT = ["since", "until", "last", "vfirst", "ulast"]  # times: their first 16 characters
+
+
+def _report_naming(text: Callable[[str], str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A report as `build.build` makes it, and the query it was asked with, whose every
+    string is `text(place)`."""
     report = {
-        "filters": {"since": None, "until": None, "project": None, "session": None,
-                    "type": None},
-        "artifacts": [{"artifact_type": "skill", "artifact_name": hostile, "uses": 3,
-                       "failures": 1, "failure_rate": 1 / 3, "p50_duration_ms": 12,
-                       "p95_duration_ms": 40, "last_used": "2026-11-20T10:00:00.000+00:00",
-                       "first_used": None, "avg_rating": None, "ratings": 0}],
-        "per_day": [{"day": "2026-11-20", "uses": 3, "failures": 1}],
-        "versions": [],
-        "subagents": [{"agent_type": hostile, "runs": 1, "failures": 0,
-                       "uses_inside": [{"artifact_name": hostile, "uses": 1}]}],
-        "cleanup": [{"name": hostile, "source": "user", "location": hostile,
-                     "last_used": None, "never_used": True}],
+        "filters": {"since": text("since"), "until": text("until"), "project": text("f-project"),
+                    "session": text("f-session"), "type": text("f-type")},
+        "artifacts": [{"artifact_type": text("type"), "artifact_name": text("name"),
+                       "plugin": text("plugin"), "mcp_server": text("server"), "uses": 3,
+                       "failures": 1, "failure_rate": 0.3333, "avg_duration_ms": 20.0,
+                       "p50_duration_ms": 9.4, "p95_duration_ms": 40.0, "total_duration_ms": 60,
+                       "first_used": text("first"), "last_used": text("last"), "ratings": 1,
+                       "avg_rating": 4.0}],
+        "per_day": [{"day": text("day1"), "uses": 2, "failures": 1},
+                    {"day": text("day2"), "uses": 1, "failures": 0}],
+        "versions": [{"skill_id": text("skill-id"), "name": text("skill"),
+                      "source": text("source"), "location": text("location"),
+                      "versions": [{"version": text(f"version{i}"), "first_used": text("vfirst"),
+                                    "last_used": text("vlast"), "uses": i, "failures": i - 1,
+                                    "failure_rate": (i - 1) / i, "avg_duration_ms": 9.0,
+                                    "p50_duration_ms": 9.4, "p95_duration_ms": 9.4}
+                                   for i in (2, 1)]}],
+        "subagents": [{"agent_type": text("agent"), "runs": 1, "failures": 0,
+                       "p50_duration_ms": 9.4,
+                       "uses_inside": [{"artifact_type": text("inside-type"),
+                                        "artifact_name": text("inside"), "uses": 1,
+                                        "failures": 0}]}],
+        "cleanup": [{"name": text("unused"), "source": text("unused-source"),
+                     "location": text("unused-location"), "last_used": text("ulast"),
+                     "never_used": False}],
     }  # fmt: skip
-    html = dashboard_page.page(report, {"project": hostile}, "now")
-    assert "<script" not in html
-    assert html.count("&lt;script&gt;") >= 5
+    query = {"since": text("q-since"), "type": text("q-type"), "project": text("q-project")}
+    return report, query
+
+
+class _Parsed(HTMLParser):
+    """A page as a browser's parser sees it: its tags with their attributes' names, and
+    every text and attribute value (character references decoded)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.shape: list[tuple[str, str, tuple[str, ...]]] = []
+        self.texts: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.shape.append(("start", tag, tuple(name for name, _ in attrs)))
+        self.texts += [value for _, value in attrs if value is not None]
+
+    def handle_endtag(self, tag: str) -> None:
+        self.shape.append(("end", tag, ()))
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_names_are_shown_as_text_wherever_the_page_shows_them(hostile: str) -> None:
+    report, query = _report_naming(lambda place: f"{place}:{hostile}")
+    html = dashboard_page.page(report, query, f"generated:{hostile}")
+    plain_report, plain_query = _report_naming(lambda place: f"{place}:plain")
+    plain = _Parsed(dashboard_page.page(plain_report, plain_query, "generated:plain"))
+    parsed = _Parsed(html)
+    # Not one element or attribute more than the same page made with harmless names.
+    assert parsed.shape == plain.shape
+    assert not {tag for _, tag, _ in parsed.shape} & {"script", "img", "iframe", "object"}
+    assert not [a for _, _, attrs in parsed.shape for a in attrs if a.startswith("on")]
+    assert hostile not in html  # nowhere as written: escaped wherever it is
+    # ... and every place shows the name itself, so dropping the data cannot pass.
+    shown = "\n".join(parsed.texts)
+    missing = [place for place in SHOWN_WHOLE if f"{place}:{hostile}" not in shown]
+    missing += [place for place in SHOWN_CUT if f"{place}:{hostile}"[:16] not in shown]
+    assert not missing, missing
+    assert f"since {query['since']}" in shown  # the range the URL asked for, kept selected
+    assert "api/report?" + urllib.parse.urlencode(query) in shown  # the JSON link
+
+
+# Every element and attribute the page has; html.parser gives names in lower case.
+PAGE_TAGS = {
+    "html", "head", "meta", "link", "title", "style", "body", "header", "h1", "form", "select",
+    "option", "input", "button", "main", "section", "h2", "div", "b", "span", "p", "table",
+    "thead", "tbody", "tr", "th", "td", "footer", "a", "code", "svg", "g", "rect", "line", "text",
+}  # fmt: skip
+PAGE_ATTRIBUTES = {
+    "lang", "charset", "name", "content", "rel", "href", "method", "action", "aria-label",
+    "value", "selected", "placeholder", "size", "class", "data-chart", "data-table", "role",
+    "viewbox", "width", "height", "style", "xmlns", "x", "y", "x1", "x2", "y1", "y2", "fill",
+    "stroke", "text-anchor",
+}  # fmt: skip
+
+
+def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
+    home: Home, tmp_path: Path
+) -> None:
+    skill, unused = '"><img src=x onerror=alert(1)>', "' onmouseover='alert(1)"  # folders
+    session, project = "<script>alert(1)</script>", "<svg onload=alert(1)>"
+    agent, tool, mcp = "'><b>agent", "<script>tool</script>", "mcp__</style>__]]>"
+    fake_home = tmp_path / "home"
+    skills = fake_home / ".claude" / "skills"
+    for name in (skill, unused):
+        (skills / name).mkdir(parents=True)
+        (skills / name / "SKILL.md").write_text("---\ndescription: x\n---\n")
+    home.env["HOME"] = str(fake_home)
+    home.cli("skilltrack-daemon", "start")
+    where = {"session_id": session, "cwd": f"/home/ann/{project}"}
+    use(home, tool_name="Skill", tool_input={"skill": skill}, **where)
+    (skills / skill / "SKILL.md").write_text("---\ndescription: y\n---\n")  # a new version
+    use(home, tool_name="Skill", tool_input={"skill": skill}, **where)
+    use(home, tool_name="Agent", tool_input={"subagent_type": agent}, **where)
+    use(home, tool_name=tool, agent_id="a1", agent_type=agent, **where)
+    use(home, tool_name=mcp, **where)
+    home.wait_for(lambda: len(home.events()) == 5, what="5 events stored")
+    comment = "<script>comment</script>"
+    home.cli("skilltrack", "rate", skill, "4", "--comment", comment)
+    home.cli("skilltrack-daemon", "stop")
+    url = json.loads(home.cli("skilltrack", "dashboard", "--no-open", "--json").stdout)["url"]
+
+    everything = urllib.parse.urlencode({"since": "", "project": project, "session": session})
+    for query in ("?since=", "?" + everything):
+        status, _, html = get(url + query)
+        assert status == 200, html
+        parsed = _Parsed(html)
+        assert {tag for _, tag, _ in parsed.shape} <= PAGE_TAGS, query
+        assert {a for _, _, attrs in parsed.shape for a in attrs} <= PAGE_ATTRIBUTES, query
+        for name in (skill, unused, session, project, agent, tool, mcp, comment):
+            assert name not in html, (query, name)
+        shown = "\n".join(parsed.texts)
+        for name in (skill, f"~/.claude/skills/{skill}", unused, agent, tool, mcp):
+            assert name in shown, (query, name)  # the artifacts, versions, subagents, cleanup
+    assert f"project {project}, session {session}" in shown  # the filters
+    assert comment not in shown  # ratings' comments are not on the page
 
 
 @pytest.mark.parametrize(
