@@ -12,6 +12,7 @@ import os
 import socket
 import stat
 import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -481,6 +482,19 @@ def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
 )
 def test_chart_axes_end_on_a_round_number(value: int, top: int) -> None:
     assert dashboard_page._nice_max(value) == top
+
+
+def test_the_commands_do_not_import_the_templates(home: Home) -> None:
+    """Jinja2 is the dashboard's alone: `report` and the other commands start without it."""
+    for args in (["report", "--json"], ["events", "--json"], ["dashboard", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", str(BIN / "skilltrack"), *args],
+            capture_output=True, text=True, check=True, env=home.env,
+        )  # fmt: skip
+        imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+                    if line.startswith("import time:")}  # fmt: skip
+        assert "skilltrack.cli.main" in imported  # what the command imported is seen
+        assert not imported & {"jinja2", "markupsafe", "skilltrack.daemon.report.page"}, args
 
 
 def _free_port() -> int:
