@@ -13,3 +13,7 @@ class ConfigError(Exception):
 
 class StartupError(Exception):
     """The daemon cannot start; the message says why in one line."""
+
+
+class ControlError(Exception):
+    """The daemon could not be started or stopped; the message says why in one line."""

@@ -24,17 +24,13 @@ from typing import Any
 from skilltrack import config
 from skilltrack.daemon.server import instance, spool
 from skilltrack.daemon.store.outbox import ForwardStore
-from skilltrack.errors import StartupError
+from skilltrack.errors import ControlError, StartupError
 from skilltrack.format import iso
 from skilltrack.paths import InsecurePathError, Paths
 from skilltrack.wire import CONTROL
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
-
-
-class ControlError(Exception):
-    """The daemon could not be started or stopped; the message says why in one line."""
 
 
 def run(paths: Paths) -> int:

@@ -4,57 +4,60 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from skilltrack import config
 from skilltrack import paths as paths_mod
-from skilltrack.daemon.server import control, instance
+from skilltrack.cli.parsing import DAEMON, Handler, add_json, run
+from skilltrack.daemon.server import control
+from skilltrack.daemon.server.instance import AlreadyRunning
 from skilltrack.errors import StartupError
-from skilltrack.format import reporting_to_stdout
 from skilltrack.paths import InsecurePathError, Paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="skilltrack-daemon",
+    args = parser().parse_args(argv)
+    paths = paths_mod.resolve()
+    handler: Handler = args.handler
+
+    def failure(exc: Exception) -> str | None:
+        # Why the daemon cannot run (a ConfigError or ControlError: see parsing.run).
+        known = StartupError | AlreadyRunning | InsecurePathError
+        return str(exc) if isinstance(exc, known) else None
+
+    return run(DAEMON, lambda: handler(args, paths), failure)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog=DAEMON,
         description="The skilltrack daemon: receives Claude Code hook events and stores them.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("start", help="start the daemon in the background (no-op if running)")
-    sub.add_parser("stop", help="stop the running daemon, committing what it holds")
-    status = sub.add_parser("status", help="show whether it runs, its paths and counters")
-    status.add_argument("--json", action="store_true", help="print JSON for programs")
-    sub.add_parser("run", help="run in the foreground (what `start` runs)")
-    args = parser.parse_args(argv)
-    paths = paths_mod.resolve()
-    return reporting_to_stdout(lambda: _translated(args, paths))
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cmd = sub.add_parser("start", help="start the daemon in the background (no-op if running)")
+    cmd.set_defaults(handler=start_command)
+    cmd = sub.add_parser("stop", help="stop the running daemon, committing what it holds")
+    cmd.set_defaults(handler=stop_command)
+    cmd = sub.add_parser("status", help="show whether it runs, its paths and counters")
+    add_json(cmd)
+    cmd.set_defaults(handler=status_command)
+    cmd = sub.add_parser("run", help="run in the foreground (what `start` runs)")
+    cmd.set_defaults(handler=run_command)
+    return top
 
 
-def _translated(args: argparse.Namespace, paths: Paths) -> int:
-    """The command's exit status; what went wrong becomes a one-line message."""
-    try:
-        if args.command == "run":
-            return control.run(paths)
-        if args.command == "start":
-            return start(paths)
-        if args.command == "stop":
-            return stop(paths)
-        return show_status(paths, as_json=args.json)
-    except (
-        StartupError,
-        instance.AlreadyRunning,
-        InsecurePathError,
-        config.ConfigError,
-        control.ControlError,
-    ) as exc:
-        print(f"skilltrack-daemon: {exc}", file=sys.stderr)
-        return 1
+def run_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Be the daemon, in this process, until it is stopped."""
+    return control.run(paths)
+
+
+def start_command(args: argparse.Namespace, paths: Paths) -> int:
+    return start(paths)
 
 
 def start(paths: Paths) -> int:
-    """Start the daemon and say so (on stdout, for people); ControlError if it did not."""
+    """Start the daemon and say so (on stdout, for people); ControlError if it did not.
+    (`skilltrack dashboard` and the installer start it too.)"""
     started = control.start(paths)
     if started.already_running:
         print(f"skilltrack daemon already running (pid {started.pid})")
@@ -64,7 +67,7 @@ def start(paths: Paths) -> int:
     return 0
 
 
-def stop(paths: Paths) -> int:
+def stop_command(args: argparse.Namespace, paths: Paths) -> int:
     pid = control.stop(paths)
     if pid is None:
         print("skilltrack daemon is not running")
@@ -73,9 +76,9 @@ def stop(paths: Paths) -> int:
     return 0
 
 
-def show_status(paths: Paths, *, as_json: bool) -> int:
+def status_command(args: argparse.Namespace, paths: Paths) -> int:
     status = control.collect_status(paths)
-    if as_json:
+    if args.json:
         print(json.dumps(status, indent=2))
         return 0
     db, sp = status["database"], status["spool"]

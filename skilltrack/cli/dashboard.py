@@ -8,37 +8,25 @@ import json
 import os
 import sys
 
+from skilltrack.cli import daemon as daemon_cli
+from skilltrack.cli.parsing import CommandError
 from skilltrack.paths import Paths
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--no-open", action="store_true", help="print the URL only; do not open a browser"
-    )
-    parser.add_argument("--json", action="store_true", help='print {"url": …} for programs')
-
-
-def run(args: argparse.Namespace, paths: Paths) -> int:
+def dashboard_command(args: argparse.Namespace, paths: Paths) -> int:
     # The daemon imports aiohttp and friends: only this command pays for it.
-    from skilltrack.cli import daemon as daemon_cli
     from skilltrack.daemon.server import control
 
     if control.query_status(paths) is None:
-        # Its "started" lines are for people: keep stdout for the URL (or the JSON).
+        # Its "started" lines are for people: keep stdout for the URL (or the JSON). Should
+        # it not start, parsing.run says why in the daemon's name.
         with contextlib.redirect_stdout(sys.stderr):
-            try:
-                daemon_cli.start(paths)
-            except control.ControlError as exc:
-                print(f"skilltrack-daemon: {exc}", file=sys.stderr)
-                return 1
+            daemon_cli.start(paths)
     answer = control.control(paths, "dashboard", timeout=10.0)
     if answer is None:
-        print("skilltrack: the daemon did not answer; see `skilltrack-daemon status`",
-              file=sys.stderr)  # fmt: skip
-        return 1
+        raise CommandError("the daemon did not answer; see `skilltrack-daemon status`")
     if "url" not in answer:
-        print(f"skilltrack: {answer.get('error', 'the daemon cannot serve it')}", file=sys.stderr)
-        return 1
+        raise CommandError(str(answer.get("error", "the daemon cannot serve it")))
     url = str(answer["url"])
     if args.json:
         print(json.dumps({"url": url}))

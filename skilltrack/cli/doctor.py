@@ -5,6 +5,7 @@ Each check returns a Finding; any `fail` makes the command exit 1.
 
 from __future__ import annotations
 
+import argparse
 import json
 import stat
 import time
@@ -157,6 +158,10 @@ def check_data(status: dict[str, Any]) -> list[Finding]:
     else:
         findings.append(Finding("ok", "spool", "empty"))
     return findings
+
+
+def doctor_command(args: argparse.Namespace, paths: Paths) -> int:
+    return report(diagnose(paths, Path.home(), Path.cwd()), as_json=args.json)
 
 
 def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:

@@ -15,7 +15,7 @@ import sqlite3
 import sys
 from typing import IO
 
-from skilltrack.cli.report import time_option
+from skilltrack.cli.parsing import CommandError
 from skilltrack.daemon.store.database import EventRow, Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
@@ -24,24 +24,15 @@ COLUMNS = [c for c in EventRow._fields if c != "duration_bucket"]
 PROGRESS_EVERY = 100_000
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
-                        help="JSON Lines (default) or CSV with a header row")  # fmt: skip
-    parser.add_argument("--since", type=time_option, help="from this time (as for report)")
-    parser.add_argument("--until", type=time_option, help="up to (not including) this time")
-    parser.add_argument("--output", "-o", help="write to this file instead of standard output")
-
-
-def run(args: argparse.Namespace, paths: Paths) -> int:
-    # A closed standard output (`| head`) ends the command quietly: see cli.main.
+def export_command(args: argparse.Namespace, paths: Paths) -> int:
+    # A closed standard output (`| head`) ends the command quietly: see parsing.run.
     if not args.output:
         asyncio.run(export(paths, args, sys.stdout))
         return 0
     try:
         out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:  # the output's fault, not the database's (as cli.main would say)
-        print(f"skilltrack: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     with out:
         count = asyncio.run(export(paths, args, out))
     print(f"exported {count} events to {args.output}", file=sys.stderr)

@@ -12,7 +12,7 @@ from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
 
-def run(args: argparse.Namespace, paths: Paths) -> int:
+def dead_letters_command(args: argparse.Namespace, paths: Paths) -> int:
     if args.action == "resend":
         moved = db.write(paths, ForwardStore, lambda s: s.resend_dead_letters(args.sink), 0)
         if args.json:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skilltrack.cli import parsing
 from skilltrack.errors import ConfigError
 from skilltrack.installer.files import (
     BACKUP_SUFFIX,
@@ -51,6 +52,8 @@ from skilltrack.installer.settings import (
     same_as_before_us,
     uninstall,
 )
+
+PROG = "skilltrack-install"
 
 
 def run(args: argparse.Namespace, home: Path, cwd: Path) -> int:
@@ -187,13 +190,9 @@ def _after(args: argparse.Namespace) -> int:
         return 0
     from skilltrack import paths
     from skilltrack.cli.daemon import start
-    from skilltrack.daemon.server.control import ControlError
 
     try:
-        return start(paths.resolve())
-    except ControlError as exc:
-        print(f"skilltrack-daemon: {exc}", file=sys.stderr)
-        return 1
+        return start(paths.resolve())  # a ControlError is said in the daemon's name
     except ConfigError as exc:  # a sink's key not in this environment, say
         raise InstallError(
             f"{exc}; the hook is registered, but the daemon was not started here (a hook "
@@ -201,28 +200,32 @@ def _after(args: argparse.Namespace) -> int:
         ) from None
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_with(argv, home=Path.home(), cwd=Path.cwd())
+
+
 def main_with(argv: Sequence[str] | None, *, home: Path, cwd: Path) -> int:
-    parser = argparse.ArgumentParser(
-        prog="skilltrack-install",
+    args = parser().parse_args(argv)
+
+    def failure(exc: Exception) -> str | None:
+        return str(exc) if isinstance(exc, InstallError | OSError) else None
+
+    return parsing.run(PROG, lambda: run(args, home, cwd), failure)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog=PROG,
         description="Register skilltrack's hook in Claude Code's settings.json (or remove it).",
     )
-    parser.add_argument(
+    top.add_argument(
         "--scope",
         choices=["user", "project", "local"],
         default="user",
         help="user: ~/.claude/settings.json (default); project: ./.claude/settings.json; "
         "local: ./.claude/settings.local.json",
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
-    parser.add_argument("--uninstall", action="store_true", help="remove exactly our entries")
-    parser.add_argument("--no-start", action="store_true", help="do not start the daemon")
-    args = parser.parse_args(argv)
-    try:
-        return run(args, home, cwd)
-    except (InstallError, OSError) as exc:
-        print(f"skilltrack-install: {exc}", file=sys.stderr)
-        return 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return main_with(argv, home=Path.home(), cwd=Path.cwd())
+    top.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
+    top.add_argument("--uninstall", action="store_true", help="remove exactly our entries")
+    top.add_argument("--no-start", action="store_true", help="do not start the daemon")
+    return top

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
 from skilltrack.cli import db
+from skilltrack.cli.parsing import UsageError
 from skilltrack.daemon.store.database import Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
@@ -17,33 +17,19 @@ from skilltrack.paths import Paths
 DAY_S = 86400
 
 
-def add_prune_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--older-than",
-        type=int,
-        metavar="DAYS",
-        help="delete events older than this many days (default: retention_days of the config)",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="only say how many would go")
-    parser.add_argument(
-        "--vacuum", action="store_true", help="then give the freed space back to the disk"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON for programs")
+def stats_command(args: argparse.Namespace, paths: Paths) -> int:
+    _show(db.read(paths, Store, lambda s: stats(paths, s), {"database": None}), as_json=args.json)
+    return 0
 
 
-def run(args: argparse.Namespace, paths: Paths) -> int:
-    if args.command == "stats":
-        _show(db.read(paths, Store, lambda s: stats(paths, s), {"database": None}),
-              as_json=args.json)  # fmt: skip
-        return 0
+def prune_command(args: argparse.Namespace, paths: Paths) -> int:
     days = args.older_than
+    if days is not None and days < 1:
+        raise UsageError("--older-than must be at least 1 day")
     if days is None:
         from skilltrack import config  # pydantic: only where the file must be read
 
         days = config.load(paths.config).retention_days
-    if days < 1:
-        print("skilltrack: --older-than must be at least 1 day", file=sys.stderr)
-        return 2
     before = time.time() - days * DAY_S
     result: dict[str, Any] = {
         "older_than_days": days,

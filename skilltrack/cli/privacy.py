@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from skilltrack import config, consent
 from skilltrack.cli import db
+from skilltrack.cli.parsing import UsageError
 from skilltrack.daemon.store.database import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
-
-
-def run(args: argparse.Namespace, paths: Paths) -> int:
-    if args.command == "config":
-        return show_config(paths, as_json=args.json)
-    settings = config.load(paths.config)
-    if args.command == "consent":
-        return consent_command(args, paths, settings)
-    return snippets_command(args, paths)
 
 
 def capture_state(settings: config.Settings, mine: consent.Consent) -> dict[str, Any]:
@@ -36,10 +27,10 @@ def capture_state(settings: config.Settings, mine: consent.Consent) -> dict[str,
     }
 
 
-def consent_command(args: argparse.Namespace, paths: Paths, settings: config.Settings) -> int:
+def consent_command(args: argparse.Namespace, paths: Paths) -> int:
+    settings = config.load(paths.config)
     if args.delete and args.action != "revoke":
-        print("skilltrack: --delete goes with `consent revoke`", file=sys.stderr)
-        return 2
+        raise UsageError("--delete goes with `consent revoke`")
     if args.action == "status":
         mine = consent.read(paths.consent)
     else:
@@ -68,6 +59,9 @@ def consent_command(args: argparse.Namespace, paths: Paths, settings: config.Set
 
 
 def snippets_command(args: argparse.Namespace, paths: Paths) -> int:
+    config.load(
+        paths.config
+    )  # a configuration file that cannot be used stops it, as it stops consent
     if args.action == "delete":
         deleted = _delete_snippets(paths)
         if args.json:
@@ -110,11 +104,10 @@ def _delete_snippets(paths: Paths) -> int:
     return db.write(paths, Store, lambda store: store.delete_training_examples(), 0)
 
 
-def show_config(paths: Paths, *, as_json: bool) -> int:
-    settings = config.load(paths.config)
-    data = settings.model_dump(mode="json")
+def config_command(args: argparse.Namespace, paths: Paths) -> int:
+    data = config.load(paths.config).model_dump(mode="json")
     source = str(paths.config) if paths.config.exists() else None
-    if as_json:
+    if args.json:
         print(json.dumps({"file": source, "settings": data}, indent=2))
         return 0
     print(f"# {source or f'no file at {paths.config}; the defaults'}")

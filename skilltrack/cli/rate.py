@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from skilltrack.cli import db
+from skilltrack.cli.parsing import CommandError
 from skilltrack.paths import Paths
 
 MAX_COMMENT = 2000
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("skill", help="the skill's name as `report` shows it (maybe plugin:name)")
-    parser.add_argument("rating", type=rating, help="1 (useless) to 5 (indispensable)")
-    parser.add_argument("--comment", type=comment, help="what you found (secrets are removed)")
-    parser.add_argument(
-        "--hours-saved", type=hours, help="your estimate of the time it saved you, in hours"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON for programs")
 
 
 def rating(text: str) -> int:
@@ -44,7 +34,7 @@ def hours(text: str) -> float:
     return value
 
 
-def run(args: argparse.Namespace, paths: Paths) -> int:
+def rate_command(args: argparse.Namespace, paths: Paths) -> int:
     # Imported here: `skilltrack` builds every command's arguments, and these cost any
     # command's start-up ~100 ms (pydantic, the sanitizer's patterns).
     from skilltrack import config
@@ -63,12 +53,10 @@ def run(args: argparse.Namespace, paths: Paths) -> int:
         if result is None:  # no database: nothing was ever used
             raise LookupError(args.skill)
     except LookupError:
-        print(
-            f"skilltrack: no use of a skill named {args.skill!r} is recorded; "
-            "`skilltrack report --type skill` lists the ones that are",
-            file=sys.stderr,
-        )
-        return 1
+        raise CommandError(
+            f"no use of a skill named {args.skill!r} is recorded; "
+            "`skilltrack report --type skill` lists the ones that are"
+        ) from None
     average = result["avg_rating_x100"] / 100
     if args.json:
         print(json.dumps({**result, "avg_rating": average}))

@@ -1,0 +1,93 @@
+"""What the three programs share on their command lines: the common options and argument
+types, and the one place where a command's outcome becomes its exit status.
+
+Exit statuses: 0 success; 1 a user error, said in one line on standard error as
+`prog: why`; 2 a usage error (argparse's own, or a `UsageError` for options that parse but
+do not go together). A reader that closes standard output early (`| head`) ends a command
+quietly with 0.
+
+Every command's start-up pays for what this module imports: a little of the standard library
+and of skilltrack's core (the errors are defined apart from the modules that raise them for
+that reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from skilltrack.errors import ConfigError, ControlError
+from skilltrack.format import reporting_to_stdout
+from skilltrack.paths import Paths
+
+DAEMON = "skilltrack-daemon"
+# What a command is: a function of its parsed arguments and the paths of the state it uses,
+# returning its exit status (registered with `set_defaults(handler=...)`).
+Handler = Callable[[argparse.Namespace, Paths], int]
+
+
+class UsageError(Exception):
+    """Options that parse but make no sense together (or a value out of their range): the
+    message says which, and the command exits 2 without doing anything."""
+
+
+class CommandError(Exception):
+    """A command cannot do what it was asked; the message says why in one line (exit 1)."""
+
+
+def add_json(parser: argparse.ArgumentParser, help: str = "print JSON for programs") -> None:
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+def positive(text: str) -> int:
+    """A count of at least 1 (argparse's message names the option)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def time_option(text: str) -> float:
+    """`--since`/`--until`: a time as `when` reads it, or a usage error that says why."""
+    from skilltrack.daemon.report.build import when  # only when a time is given
+
+    try:
+        return when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(
+    prog: str,
+    command: Callable[[], int],
+    failure: Callable[[Exception], str | None] = lambda exc: None,
+) -> int:
+    """`command`'s exit status, what went wrong said as one line: a UsageError exits 2; a
+    CommandError, a ConfigError and whatever `failure` describes (the program's own errors)
+    exit 1; a ControlError is the daemon's, so said in its name whichever program met it.
+    Anything else is a bug, and its traceback shows."""
+
+    def guarded() -> int:
+        try:
+            return command()
+        except UsageError as exc:
+            return _say(prog, str(exc), 2)
+        except (CommandError, ConfigError) as exc:
+            return _say(prog, str(exc), 1)
+        except ControlError as exc:
+            return _say(DAEMON, str(exc), 1)
+        except BrokenPipeError:
+            raise  # standard output's, whatever `failure` says of OSErrors: see reporting_to_stdout
+        except Exception as exc:  # the command line's boundary: a known error becomes a line
+            why = failure(exc)
+            if why is None:
+                raise
+            return _say(prog, why, 1)
+
+    return reporting_to_stdout(guarded)
+
+
+def _say(prog: str, why: str, status: int) -> int:
+    print(f"{prog}: {why}", file=sys.stderr)
+    return status
