@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import render_forward, render_reports
+from bench import render_clistart, render_forward, render_reports
+from bench.clistart import CliStartResult
 from bench.enrichcost import BASH, EnrichResult
 from bench.forwardload import ForwardResult
 from bench.hooktime import Check, HookResult, LoadedResult
@@ -42,6 +43,7 @@ FIGURES = (
     "Daemon RSS, after ingest",
     *render_forward.FIGURES,
     *render_reports.FIGURES,
+    *render_clistart.FIGURES,
     "Enrichment p50, Bash event",
 )
 
@@ -65,12 +67,13 @@ class Run:
     replay: ReplayResult | None = None
     forward: ForwardResult | None = None
     reports: ReportResult | None = None
+    cli: CliStartResult | None = None
     enrich: EnrichResult | None = None
 
     @property
     def complete(self) -> bool:
         parts = (self.hook, self.loaded, self.ingest, self.replay, self.forward, self.reports,
-                 self.enrich)  # fmt: skip
+                 self.cli, self.enrich)  # fmt: skip
         return all(part is not None for part in parts)
 
 
@@ -91,6 +94,8 @@ def summary_rows(run: Run) -> list[Row]:
         rows += render_forward.rows(run.forward)
     if run.reports is not None:
         rows += render_reports.rows(run.reports)
+    if run.cli is not None:
+        rows += render_clistart.rows(run.cli)
     if run.enrich is not None:
         rows.append(_enrich_row(run.enrich))
     figures = tuple(r.figure for r in rows)
@@ -290,7 +295,7 @@ def checks(run: Run) -> list[Check]:
             Check("replay: records left in the spool", 0, replay.spool_left),
             Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
         ]
-    for part in (run.forward, run.reports, run.enrich):
+    for part in (run.forward, run.reports, run.cli, run.enrich):
         out += part.checks if part is not None else []
     return out
 
@@ -364,6 +369,8 @@ def markdown(run: Run) -> str:
         out += render_forward.section(run.forward, run.ingest)
     if run.reports is not None:
         out += render_reports.section(run.reports)
+    if run.cli is not None:
+        out += render_clistart.section(run.cli)
     if run.enrich is not None:
         out += _enrich_section(run.enrich, run.ingest)
     out += [*_checks_section(run), *_method()]

@@ -14,10 +14,11 @@ daemon's RSS while an hour's events wait for a receiver that is down; reports on
 of 1,000,000 realistic events (built through the daemon's store and triggers): `skilltrack
 report --json` and its query alone for five kinds of filter, the dashboard's JSON from a real
 daemon, `skilltrack export` throughput and peak RSS (beside a 10x smaller database), and the
-database's bytes per event; and, in-process, what the daemon's enrichment stage (and its
+database's bytes per event; `skilltrack report --json` on an empty home beside `python -c
+pass` (the command's start-up); and, in-process, what the daemon's enrichment stage (and its
 sanitizer alone) costs per event of each kind.
 
-`--only` runs some parts alone (hook, loaded, ingest, replay, forward, reports, enrich) and
+`--only` runs some parts alone (hook, loaded, ingest, replay, forward, reports, cli, enrich) and
 writes a report of those parts only, to the file `--output` names.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
@@ -65,6 +66,8 @@ class Plan:
     report_small_events: int  # the 10x smaller one beside it (export memory)
     report_runs: int  # timed rounds of every report case, each way
     report_warmups: int
+    cli_runs: int  # timed rounds of the command's start-up beside the bare interpreter
+    cli_warmups: int
 
 
 FULL = Plan(
@@ -91,6 +94,8 @@ FULL = Plan(
     report_small_events=100_000,
     report_runs=10,  # on 2 cores a round of every case takes ~15 s at 1M events
     report_warmups=1,
+    cli_runs=300,
+    cli_warmups=10,
 )
 QUICK = Plan(
     hook_runs=100,
@@ -116,8 +121,10 @@ QUICK = Plan(
     report_small_events=2_000,
     report_runs=3,
     report_warmups=1,
+    cli_runs=30,
+    cli_warmups=5,
 )
-PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "enrich")
+PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "cli", "enrich")
 
 
 def log(message: str) -> None:
@@ -198,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
     """Each part asked for, by its name in render.Run, in the order of PARTS."""
-    from bench import enrichcost, forwardload, hooktime, ingestload, reportload
+    from bench import clistart, enrichcost, forwardload, hooktime, ingestload, reportload
     from bench.daemonproc import home
 
     parts: dict[str, Any] = {}
@@ -250,6 +257,8 @@ def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
             plan.report_warmups,
             log,
         )
+    if "cli" in only:
+        parts["cli"] = clistart.measure(plan.cli_runs, plan.cli_warmups, log)
     if "enrich" in only:
         # Last, with the daemons gone: it runs in this process and wants a quiet CPU.
         parts["enrich"] = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)

@@ -17,8 +17,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 APP = "skilltrack"
 HOME_ENV = "SKILLTRACK_HOME"
 # sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL.
@@ -71,6 +69,8 @@ def resolve() -> Paths:
     home = os.environ.get(HOME_ENV)
     if home:
         return under(Path(os.path.abspath(home)))
+    import platformdirs  # here: with $SKILLTRACK_HOME, a command's start-up needs none of it
+
     dirs = platformdirs.PlatformDirs(APP, appauthor=False)
     state = Path(dirs.user_state_dir)
     return Paths(

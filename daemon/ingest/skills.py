@@ -12,7 +12,6 @@ for the new version; names not found are remembered for a few seconds only.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -96,6 +95,8 @@ class SkillLocator:
             return cached[1]
         with open(path, "rb") as f:
             data = f.read(MAX_SKILL_MD_BYTES)
+        import hashlib  # here: `skilltrack report` lists installed skills and hashes none
+
         found = SkillFile(
             name=name,
             source=source,

@@ -7,21 +7,23 @@ now), a project as a folder name or a path (`project_filter`); times in the repo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skilltrack.daemon.ingest.redact_paths import home_redactor
 from skilltrack.daemon.ingest.skills import InstalledSkill
-from skilltrack.daemon.report.queries import Filters, ReportStore, subagents_of
+from skilltrack.daemon.report.filters import ARTIFACT_TYPES as ARTIFACT_TYPES  # re-exported
+from skilltrack.daemon.report.filters import Filters
 from skilltrack.format import iso
 
-ARTIFACT_TYPES = ("skill", "agent", "mcp", "command", "tool")
+if TYPE_CHECKING:
+    from skilltrack.daemon.report.queries import ReportStore
+
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60}
 
@@ -90,11 +92,17 @@ def cleanup(
     return out
 
 
-async def build(
-    db: Path, f: Filters, *, exists: bool, installed: list[InstalledSkill], unused_days: int
-) -> dict[str, Any]:
-    """The whole report as `report --json` prints it (`exists`: whether `db` does)."""
-    report: dict[str, Any] = {
+def empty(f: Filters, *, installed: list[InstalledSkill], unused_days: int) -> dict[str, Any]:
+    """The report when nothing is recorded yet (no database): no uses, every installed skill
+    unused. Made without the event loop and the database's libraries, which the queries
+    import: on a machine that has recorded nothing, `skilltrack report` answers at once."""
+    report = _skeleton(f)
+    report["cleanup"] = cleanup(installed, {}, unused_days, time.time(), str(Path.home()))
+    return report
+
+
+def _skeleton(f: Filters) -> dict[str, Any]:
+    return {
         "filters": {
             "since": iso(f.since), "until": iso(f.until), "project": f.project,
             "session": f.session, "type": f.artifact_type,
@@ -105,10 +113,19 @@ async def build(
         "subagents": [],
         "cleanup": [],
     }  # fmt: skip
-    home = str(Path.home())
+
+
+async def build(
+    db: Path, f: Filters, *, exists: bool, installed: list[InstalledSkill], unused_days: int
+) -> dict[str, Any]:
+    """The whole report as `report --json` prints it (`exists`: whether `db` does)."""
     if not exists:
-        report["cleanup"] = cleanup(installed, {}, unused_days, time.time(), home)
-        return report  # nothing recorded yet; don't create a database just to read it
+        # Nothing recorded yet; don't create a database just to read it.
+        return empty(f, installed=installed, unused_days=unused_days)
+    from skilltrack.daemon.report.queries import subagents_of  # see empty()
+
+    report = _skeleton(f)
+    home = str(Path.home())
     artifacts, (per_day, versions), (inside, last_uses) = await _read(db, f)
     subagents = subagents_of(artifacts, inside) if f.artifact_type in (None, "agent") else []
     for skill in versions:
@@ -139,6 +156,9 @@ async def _read(
     on a connection of its own: each connection has its own thread and SQLite lets go of the
     GIL while it steps, so on two cores the report takes about as long as its longest group
     rather than all three (on a million events, ~205 ms instead of ~290 for 30 days here)."""
+    import asyncio  # see empty()
+
+    from skilltrack.daemon.report.queries import ReportStore
 
     async def days_and_versions(
         store: ReportStore,

@@ -9,7 +9,6 @@ from typing import Any
 
 from skilltrack import paths as paths_mod
 from skilltrack.cli.parsing import DAEMON, Handler, add_json, run
-from skilltrack.daemon.server import control
 from skilltrack.daemon.server.instance import AlreadyRunning
 from skilltrack.errors import StartupError
 from skilltrack.paths import InsecurePathError, Paths
@@ -48,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
     """Be the daemon, in this process, until it is stopped."""
+    from skilltrack.daemon.server import control
+
     return control.run(paths)
 
 
@@ -58,6 +59,8 @@ def start_command(args: argparse.Namespace, paths: Paths) -> int:
 def start(paths: Paths) -> int:
     """Start the daemon and say so (on stdout, for people); ControlError if it did not.
     (`skilltrack dashboard` and the installer start it too.)"""
+    from skilltrack.daemon.server import control
+
     started = control.start(paths)
     if started.already_running:
         print(f"skilltrack daemon already running (pid {started.pid})")
@@ -68,6 +71,8 @@ def start(paths: Paths) -> int:
 
 
 def stop_command(args: argparse.Namespace, paths: Paths) -> int:
+    from skilltrack.daemon.server import control
+
     pid = control.stop(paths)
     if pid is None:
         print("skilltrack daemon is not running")
@@ -77,6 +82,8 @@ def stop_command(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def status_command(args: argparse.Namespace, paths: Paths) -> int:
+    from skilltrack.daemon.server import control
+
     status = control.collect_status(paths)
     if args.json:
         print(json.dumps(status, indent=2))

@@ -1,21 +1,23 @@
 """How the commands use the database: read it if it exists, write beside the running daemon.
 
 Reading never creates a database (nothing recorded yet is an empty answer); writing waits its
-turn behind the daemon's commits rather than failing at once.
+turn behind the daemon's commits rather than failing at once. The store's libraries and the
+event loop are loaded when the database is used, not when a command imports this module.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from skilltrack.daemon.store.database import Store
 from skilltrack.paths import Paths
+
+if TYPE_CHECKING:
+    from skilltrack.daemon.store.database import Store
 
 WRITE_WAIT_MS = 5_000  # a command waits this long for the daemon's commit to finish
 
-S = TypeVar("S", bound=Store)
+S = TypeVar("S", bound="Store")
 T = TypeVar("T")
 
 
@@ -42,6 +44,7 @@ def _use(
 ) -> T:
     if not paths.db.exists():
         return empty
+    import asyncio
 
     async def run() -> T:
         if write:

@@ -14,10 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from skilltrack import config, consent
-from skilltrack.daemon.server.control import collect_status
-from skilltrack.installer.files import plugin_enabled, settings_path
-from skilltrack.installer.settings import EVENTS, installed_events
+from skilltrack.errors import ConfigError
 from skilltrack.paths import Paths
 
 STALE_SPOOL_RECORDS = 1  # with the daemon running, the spool should drain within seconds
@@ -31,6 +28,9 @@ class Finding:
 
 
 def check_hooks(home: Path, cwd: Path) -> list[Finding]:
+    from skilltrack.installer.files import plugin_enabled, settings_path
+    from skilltrack.installer.settings import EVENTS, installed_events
+
     places: list[tuple[Path, list[str]]] = []
     for scope in ("user", "project", "local"):
         path = settings_path(scope, cwd, home)
@@ -85,9 +85,11 @@ def check_daemon(paths: Paths, status: dict[str, Any]) -> list[Finding]:
 
 
 def check_config(paths: Paths) -> list[Finding]:
+    from skilltrack import config, consent
+
     try:
         settings = config.load(paths.config)
-    except config.ConfigError as exc:
+    except ConfigError as exc:
         return [Finding("fail", "config", f"{exc}: the daemon will not start until it is fixed")]
     where = str(paths.config) if paths.config.exists() else "no file, the defaults"
     mine = consent.read(paths.consent)
@@ -165,6 +167,8 @@ def doctor_command(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
+    from skilltrack.daemon.server.control import collect_status
+
     status = collect_status(paths)
     return [
         *check_hooks(home, cwd),

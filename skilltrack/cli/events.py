@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 from skilltrack.cli import db
-from skilltrack.daemon.store.database import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
 
 def events_command(args: argparse.Namespace, paths: Paths) -> int:
+    from skilltrack.daemon.store.database import Store
+
     rows = db.read_rows(
         paths, Store, lambda s: s.recent_events(args.limit, with_payload=args.payload)
     )
@@ -35,6 +36,8 @@ def events_command(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def skills_command(args: argparse.Namespace, paths: Paths) -> int:
+    from skilltrack.daemon.store.database import Store
+
     found = db.read_rows(paths, Store, lambda s: s.skills())
     return listing(
         "skills",

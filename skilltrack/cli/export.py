@@ -7,24 +7,25 @@ with `--payload` (the payload as JSON in JSON Lines, as its JSON text in CSV).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import csv
 import json
-import sqlite3
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from skilltrack.cli.parsing import CommandError
-from skilltrack.daemon.store.database import EventRow, Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
 
-COLUMNS = [c for c in EventRow._fields if c != "duration_bucket"]
+if TYPE_CHECKING:
+    import sqlite3
+
 PROGRESS_EVERY = 100_000
 
 
 def export_command(args: argparse.Namespace, paths: Paths) -> int:
+    import asyncio
+
     # A closed standard output (`| head`) ends the command quietly: see parsing.run.
     if not args.output:
         asyncio.run(export(paths, args, sys.stdout))
@@ -40,15 +41,18 @@ def export_command(args: argparse.Namespace, paths: Paths) -> int:
 
 
 async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
+    from skilltrack.daemon.store.database import Store
+
     if not paths.db.exists():
         if args.format == "csv":
-            csv.writer(out).writerow(COLUMNS)
+            csv.writer(out).writerow(columns())
         return 0
     store = await Store.open_readonly(paths.db)
     count = 0
     writer = csv.writer(out) if args.format == "csv" else None
+    names = columns()
     if writer is not None:
-        writer.writerow(COLUMNS)
+        writer.writerow(names)
     try:
         # aclosing: the rows' cursor is closed before the store, even when the reader of
         # standard output goes away halfway (`| head`).
@@ -57,10 +61,10 @@ async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
                 if writer is not None:
                     writer.writerow(
                         [iso(v) if c in ("client_ts", "received_at") else v
-                         for c, v in zip(COLUMNS, row, strict=True)]
+                         for c, v in zip(names, row, strict=True)]
                     )  # fmt: skip
                 else:
-                    out.write(_json_line(row))
+                    out.write(_json_line(row, names))
                 count += 1
                 if count % PROGRESS_EVERY == 0 and out is not sys.stdout and sys.stderr.isatty():
                     print(f"\r{count:,} events", end="", file=sys.stderr)
@@ -69,8 +73,16 @@ async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
     return count
 
 
-def _json_line(row: sqlite3.Row) -> str:
-    fields = {c: row[c] for c in COLUMNS if c != "payload"}
+def columns() -> list[str]:
+    """The columns exported: the stored event's fields, but its duration's bucket (the
+    reports' index, not a fact about the event)."""
+    from skilltrack.daemon.store.database import EventRow
+
+    return [c for c in EventRow._fields if c != "duration_bucket"]
+
+
+def _json_line(row: sqlite3.Row, names: list[str]) -> str:
+    fields = {c: row[c] for c in names if c != "payload"}
     fields["client_ts"] = iso(fields["client_ts"])
     fields["received_at"] = iso(fields["received_at"])
     fields["success"] = None if fields["success"] is None else bool(fields["success"])

@@ -7,12 +7,13 @@ import argparse
 import json
 
 from skilltrack.cli import db
-from skilltrack.daemon.store.outbox import ForwardStore
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
 
 def dead_letters_command(args: argparse.Namespace, paths: Paths) -> int:
+    from skilltrack.daemon.store.outbox import ForwardStore
+
     if args.action == "resend":
         moved = db.write(paths, ForwardStore, lambda s: s.resend_dead_letters(args.sink), 0)
         if args.json:

@@ -1,5 +1,10 @@
 """`skilltrack`: every command and option in one argparse tree, each command a function
-(`handler`) in the module of its group, run through the one boundary (`parsing.run`)."""
+(`handler`) in the module of its group, run through the one boundary (`parsing.run`).
+
+Every command's module is imported to build the tree, so none imports the daemon's libraries
+(asyncio, aiosqlite, pydantic) at its top: a command loads what it uses when it runs, and
+`skilltrack report` on a machine that has recorded nothing needs none of them.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from skilltrack.cli import dashboard, doctor, events, export, forward, maintenan
 from skilltrack.cli import rate as rate_cli
 from skilltrack.cli import report as report_cli
 from skilltrack.cli.parsing import Handler, add_json, positive, run, time_option
-from skilltrack.daemon.report.build import ARTIFACT_TYPES
+from skilltrack.daemon.report.filters import ARTIFACT_TYPES
 
 PROG = "skilltrack"
 

@@ -6,18 +6,22 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skilltrack.cli import db
 from skilltrack.cli.parsing import UsageError
-from skilltrack.daemon.store.database import Store
 from skilltrack.format import iso
 from skilltrack.paths import Paths
+
+if TYPE_CHECKING:
+    from skilltrack.daemon.store.database import Store
 
 DAY_S = 86400
 
 
 def stats_command(args: argparse.Namespace, paths: Paths) -> int:
+    from skilltrack.daemon.store.database import Store
+
     _show(db.read(paths, Store, lambda s: stats(paths, s), {"database": None}), as_json=args.json)
     return 0
 
@@ -30,6 +34,8 @@ def prune_command(args: argparse.Namespace, paths: Paths) -> int:
         from skilltrack import config  # pydantic: only where the file must be read
 
         days = config.load(paths.config).retention_days
+    from skilltrack.daemon.store.database import Store
+
     before = time.time() - days * DAY_S
     result: dict[str, Any] = {
         "older_than_days": days,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from skilltrack import config, consent
 from skilltrack.cli import db
 from skilltrack.cli.parsing import UsageError
-from skilltrack.daemon.store.database import Store
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
+if TYPE_CHECKING:
+    from skilltrack.config import Settings
+    from skilltrack.consent import Consent
 
-def capture_state(settings: config.Settings, mine: consent.Consent) -> dict[str, Any]:
+
+def capture_state(settings: Settings, mine: Consent) -> dict[str, Any]:
     """Whether snippets are captured, and which of the two keys is missing if not."""
     policy = settings.capture.snippets
     return {
@@ -28,9 +30,11 @@ def capture_state(settings: config.Settings, mine: consent.Consent) -> dict[str,
 
 
 def consent_command(args: argparse.Namespace, paths: Paths) -> int:
-    settings = config.load(paths.config)
+    settings = _settings(paths)
     if args.delete and args.action != "revoke":
         raise UsageError("--delete goes with `consent revoke`")
+    from skilltrack import consent
+
     if args.action == "status":
         mine = consent.read(paths.consent)
     else:
@@ -59,9 +63,7 @@ def consent_command(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def snippets_command(args: argparse.Namespace, paths: Paths) -> int:
-    config.load(
-        paths.config
-    )  # a configuration file that cannot be used stops it, as it stops consent
+    _settings(paths)  # a broken configuration file stops it, as it stops consent
     if args.action == "delete":
         deleted = _delete_snippets(paths)
         if args.json:
@@ -94,6 +96,8 @@ def _short(text: str | None, width: int = 40) -> str | None:
 
 
 def _list_snippets(paths: Paths, limit: int) -> list[dict[str, Any]]:
+    from skilltrack.daemon.store.database import Store
+
     rows = db.read_rows(paths, Store, lambda store: store.training_examples(limit))
     for row in rows:
         row["created_at"] = iso(row["created_at"])
@@ -101,11 +105,13 @@ def _list_snippets(paths: Paths, limit: int) -> list[dict[str, Any]]:
 
 
 def _delete_snippets(paths: Paths) -> int:
+    from skilltrack.daemon.store.database import Store
+
     return db.write(paths, Store, lambda store: store.delete_training_examples(), 0)
 
 
 def config_command(args: argparse.Namespace, paths: Paths) -> int:
-    data = config.load(paths.config).model_dump(mode="json")
+    data = _settings(paths).model_dump(mode="json")
     source = str(paths.config) if paths.config.exists() else None
     if args.json:
         print(json.dumps({"file": source, "settings": data}, indent=2))
@@ -113,6 +119,12 @@ def config_command(args: argparse.Namespace, paths: Paths) -> int:
     print(f"# {source or f'no file at {paths.config}; the defaults'}")
     _print_toml(data)
     return 0
+
+
+def _settings(paths: Paths) -> Settings:
+    from skilltrack import config  # pydantic: only the commands that read the file pay for it
+
+    return config.load(paths.config)
 
 
 def _print_toml(data: dict[str, Any], prefix: str = "") -> None:

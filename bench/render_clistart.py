@@ -1,0 +1,63 @@
+"""The command start-up part of BENCHMARKS.md: `skilltrack report --json` on an empty home
+beside the bare interpreter."""
+
+from __future__ import annotations
+
+from bench.clistart import DAEMON_LIBRARIES, CliStartResult
+from bench.mdparts import TIMES, Row, ms, table, verdict
+
+RATIO_TARGET = 3.0  # issue 23: at most 3 times the interpreter's bare start
+FIGURES = ("Report command p50, empty home",)
+
+
+def rows(r: CliStartResult) -> list[Row]:
+    report, base, bare = r.summary("report"), r.summary("pass"), r.summary("bare")
+    ratio = r.ratio_p50()
+    return [
+        Row(
+            FIGURES[0],
+            f"{ms(report.p50)} = {ratio:.2f} {TIMES} pass",
+            f"≤ {RATIO_TARGET:.0f} {TIMES} `python -c pass` p50",
+            f"pass p50 {ms(base.p50)} (the command adds {ms(report.p50 - base.p50)}); "
+            f"`python -I -S -c pass` {ms(bare.p50)}; {len(r.modules)} modules imported "
+            f"({r.bare_modules} by pass)",
+            verdict(ratio <= RATIO_TARGET),
+            f"On an empty home, `skilltrack report --json` took {ms(report.p50)} at p50, "
+            f"{ratio:.2f} {TIMES} the {ms(base.p50)} of `python -c pass` measured alongside "
+            f"it; the target is ≤ {RATIO_TARGET:.0f} {TIMES}.",
+        )
+    ]
+
+
+def section(r: CliStartResult) -> list[str]:
+    cases = (
+        ("pass", "`python -c pass` (the reference)"),
+        ("bare", "`python -I -S -c pass`"),
+        ("report", "`skilltrack report --json`, empty home"),
+    )
+    base = r.summary("pass").p50
+    lines = []
+    for case, label in cases:
+        s = r.summary(case)
+        lines.append([label, str(s.n), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max),
+                      ms(s.mean), f"{s.p50 / base:.2f} {TIMES}"])  # fmt: skip
+    found = r.daemon_libraries
+    return [
+        "## Command start-up",
+        "",
+        f"{r.runs} timed rounds after {r.warmups} warm-up rounds; each round spawns every case "
+        "once, in a shuffled order. The empty home is one empty folder as `SKILLTRACK_HOME` "
+        "(no database), `HOME` (no skills) and working directory, with no `PYTHON*` variables "
+        "(bytecode cached as usual). The reference is the "
+        "interpreter the command's script runs with (the venv's, its `#!` line), started as "
+        "the script is started: with `site`, which finds the installed package; so the ratio "
+        "is what the command adds, its imports above all. `python -I -S -c pass`, the hook's "
+        "reference, is beside it for scale.",
+        "",
+        *table(["Case", "n", "p50", "p90", "p99", "max", "mean", "p50 / pass p50"], lines),
+        "",
+        f"One run under `-X importtime` imported {len(r.modules)} modules (`python -c pass`: "
+        f"{r.bare_modules}); of the daemon's libraries ({', '.join(DAEMON_LIBRARIES)}), "
+        + (f"it imported {', '.join(found)}." if found else "none."),
+        "",
+    ]

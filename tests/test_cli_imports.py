@@ -1,0 +1,71 @@
+"""What the command line imports: the daemon's libraries only for the commands that use them.
+
+How fast a command starts is the benchmark's to say (bench/clistart.py); these tests guard
+what makes it start fast, without a clock: building the parsers imports none of the daemon's
+libraries, and `skilltrack report` on a machine that has recorded nothing needs none either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skilltrack import paths
+from skilltrack.daemon.store.database import Store
+
+DAEMON_LIBRARIES = {"asyncio", "aiosqlite", "sqlite3", "pydantic", "aiohttp", "uvloop"}
+
+# Runs `main(ARGV)` of a command-line module and writes the modules then loaded to a file.
+PROBE = """
+import json, sys
+from skilltrack.cli.{module} import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+with open({out!r}, "w") as f:
+    json.dump(sorted(sys.modules), f)
+"""
+
+
+def _imported(tmp_path: Path, module: str, argv: list[str]) -> set[str]:
+    empty = tmp_path / "home"
+    empty.mkdir(exist_ok=True)
+    out = tmp_path / "modules.json"
+    subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module, argv=argv, out=str(out))],
+        cwd=empty,  # not the checkout: its skilltrack/ would shadow the installed package
+        env={**os.environ, "SKILLTRACK_HOME": str(empty), "HOME": str(empty)},
+        capture_output=True,
+        check=True,
+    )
+    return set(json.loads(out.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [("main", ["--help"]), ("daemon", ["--help"]), ("install", ["--help"])],
+)
+def test_building_the_parsers_imports_none_of_the_daemons_libraries(
+    tmp_path: Path, module: str, argv: list[str]
+) -> None:
+    assert _imported(tmp_path, module, argv) & DAEMON_LIBRARIES == set()
+
+
+def test_report_on_an_empty_home_imports_none_of_the_daemons_libraries(tmp_path: Path) -> None:
+    loaded = _imported(tmp_path, "main", ["report", "--json"])
+    assert loaded & (DAEMON_LIBRARIES | {"platformdirs"}) == set()
+    assert "skilltrack.daemon.report.build" in loaded  # it did build the report
+
+
+async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:
+    """The probe sees what it should: reading a database takes the store's libraries."""
+    (tmp_path / "home").mkdir()
+    store = await Store.open(paths.under(tmp_path / "home").db)
+    await store.close()
+    assert {"aiosqlite", "asyncio"} <= _imported(tmp_path, "main", ["report", "--json"])
