@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
+import sqlite3
 import uuid
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from skilltrack.daemon.store import durations
 from skilltrack.daemon.store.database import EventRow, Record
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+LEGACY_DB = Path(__file__).parent / "data" / "skilltrack-45b8c24.db"
 ARTIFACTS = [("skill", "pdf"), ("skill", "review"), ("tool", "Bash"), ("agent", "Explore"),
              ("mcp", "mcp__github__search")]  # fmt: skip
 
@@ -184,6 +188,10 @@ async def test_running_totals_are_each_days_totals_so_far(
 ) -> None:
     """The events came in random order of time, so most were of a day before the latest one
     of their artifact: each must have been added to every row from its day on."""
+    await assert_running_totals(store, generated)
+
+
+async def assert_running_totals(store: ReportStore, generated: list[Generated]) -> None:
     rows = await store._db.execute_fetchall(
         "SELECT artifact_type, artifact_name, day, uses, failures, total_duration_ms, buckets "
         "FROM artifact_running"
@@ -237,79 +245,67 @@ def test_percentiles_from_buckets() -> None:
     assert all(durations.bucket(v) <= durations.bucket(v + 1) for v in range(10_000))
 
 
-async def test_an_older_database_gets_its_daily_stats_from_its_events(
-    tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from skilltrack.daemon.store import database as store_module
-    from skilltrack.daemon.store.migrations import MIGRATIONS
-
+def carried_over(tmp_path: Path) -> tuple[Path, list[Generated]]:
+    """A copy of the database 45b8c24's code made (tests/data/make_45b8c24_db.py), and its
+    uses as `expected` counts them, read before today's code opens it."""
     db = tmp_path / "old.db"
-    names = [m.__name__ for m in MIGRATIONS]
-    with monkeypatch.context() as m:  # as the release before m006 left it
-        m.setattr(
-            store_module, "MIGRATIONS", MIGRATIONS[: names.index("m006_daily_stats_and_ratings")]
-        )
-        old = await ReportStore.open(db)
-        for g in generated[:600]:
-            await old._db.execute(
-                "INSERT INTO events (event_id, hook_event, client_ts, received_at, "
-                "session_id, artifact_type, artifact_name, success, duration_ms, cwd, payload) "
-                "VALUES (?, 'PostToolUse', ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
-                (str(uuid.uuid4()), g.ts, g.ts, g.session, g.kind, g.name, g.ok, g.ms, g.cwd),
+    shutil.copyfile(LEGACY_DB, db)
+    with closing(sqlite3.connect(db)) as conn:
+        uses = [
+            Generated(ts, kind, name, bool(ok), ms, session, cwd)
+            for ts, kind, name, ok, ms, session, cwd in conn.execute(
+                "SELECT client_ts, artifact_type, artifact_name, success, duration_ms, "
+                "session_id, cwd FROM events WHERE artifact_type IS NOT NULL"
             )
-        await old._db.commit()
-        await old.close()
+        ]
+    return db, uses
+
+
+async def test_a_database_made_before_the_squash_reports_a_recount_of_its_events(
+    tmp_path: Path,
+) -> None:
+    db, uses = carried_over(tmp_path)
     migrated = await ReportStore.open(db)
     try:
-        for f in (
-            Filters(),
-            Filters(since=START + 2.5 * DAY_S),
-            Filters(session="s1"),
-            Filters(project="app"),  # the project column is filled from the old rows' cwd
-        ):
-            want = expected(generated[:600], f)
+        for f in RANGES:
+            want = expected(uses, f)
             got = {(a["artifact_type"], a["artifact_name"]): a for a in await migrated.artifacts(f)}
             assert {
                 k: (g["uses"], g["failures"], g["p50_duration_ms"]) for k, g in got.items()
-            } == {k: (w["uses"], w["failures"], w["p50_duration_ms"]) for k, w in want.items()}
+            } == {k: (w["uses"], w["failures"], w["p50_duration_ms"]) for k, w in want.items()}, f
             days = await migrated.per_day(f)
-            assert sum(d["uses"] for d in days) == sum(w["uses"] for w in want.values())
+            assert sum(d["uses"] for d in days) == sum(w["uses"] for w in want.values()), f
+        await assert_running_totals(migrated, uses)
     finally:
         await migrated.close()
 
 
-async def test_rekeying_the_daily_stats_then_running_totals_keep_them_and_their_trigger(
-    tmp_path: Path, generated: list[Generated], monkeypatch: pytest.MonkeyPatch
+async def test_a_database_made_before_the_squash_counts_new_events_in_every_summary(
+    tmp_path: Path, generated: list[Generated]
 ) -> None:
-    from skilltrack.daemon.store import database as store_module
-    from skilltrack.daemon.store.migrations import MIGRATIONS
-
-    db = tmp_path / "m006.db"
-    names = [m.__name__ for m in MIGRATIONS]
-    with monkeypatch.context() as m:  # as the release with m006 left it
-        m.setattr(
-            store_module,
-            "MIGRATIONS",
-            MIGRATIONS[: names.index("m006_daily_stats_and_ratings") + 1],
-        )
-        old = await ReportStore.open(db)
-        await old.insert([record(g) for g in generated[:500]])
-        await old.close()
-    migrated = await ReportStore.open(db)  # m007 and m012: the trigger made again each time
-    try:
-        await migrated.insert([record(g) for g in generated[500:]])  # counted by the trigger
-        for f in (Filters(since=START + 2.5 * DAY_S), Filters(until=START + 5.5 * DAY_S)):
-            want = expected(generated, f)
+    db, uses = carried_over(tmp_path)
+    migrated = await ReportStore.open(db)
+    try:  # over the same days: many of an earlier day than their artifact's latest row
+        await migrated.insert([record(g) for g in generated[:1000]])
+        uses += generated[:1000]
+        for f in RANGES:
+            want = expected(uses, f)
             got = {(a["artifact_type"], a["artifact_name"]): a for a in await migrated.artifacts(f)}
-            assert {k: (g["uses"], g["failures"]) for k, g in got.items()} == {
-                k: (w["uses"], w["failures"]) for k, w in want.items()
-            }
-        # m012: the daily stats became running totals, and the table they came from is gone.
-        tables = {row[0] for row in await migrated._db.execute_fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table'"
-        )}  # fmt: skip
-        assert "artifact_running" in tables
-        assert "artifact_stats" not in tables
+            assert {
+                k: (g["uses"], g["failures"], g["p50_duration_ms"]) for k, g in got.items()
+            } == {k: (w["uses"], w["failures"], w["p50_duration_ms"]) for k, w in want.items()}, f
+        await assert_running_totals(migrated, uses)
+        # A project by its folder name reads its lifetime totals, by its path the events.
+        by_totals, by_events = Filters(project="site"), Filters(project="~/work/site")
+        assert by_totals.project_totals
+        assert await migrated.artifacts(by_totals) == await migrated.artifacts(by_events)
+        assert await migrated.per_day(by_totals) == await migrated.per_day(by_events)
+        (pdf,) = await migrated.versions(by_totals)
+        assert [v["version"] for v in pdf["versions"]] == ["bbbb", "aaaa"]
+        assert await migrated.versions(by_totals) == await migrated.versions(by_events)
+        agents = await migrated.subagents(by_totals)
+        assert {a["agent_type"] for a in agents} == {"Explore", "Plan"}
+        assert agents == await migrated.subagents(by_events)
     finally:
         await migrated.close()
 
@@ -389,36 +385,6 @@ async def test_skill_versions_side_by_side_and_subagents(tmp_path: Path) -> None
         assert [d["uses"] for d in await s.per_day(late)] == [2]  # bbb's, the next day
     finally:
         await s.close()
-
-
-async def test_project_totals_are_filled_from_an_older_databases_events(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from skilltrack.daemon.store import database as store_module
-    from skilltrack.daemon.store.migrations import MIGRATIONS
-
-    db = tmp_path / "m008.db"
-    names = [m.__name__ for m in MIGRATIONS]
-    records = _versions_and_subagents()
-    with monkeypatch.context() as m:  # as the release before m009 left it
-        m.setattr(store_module, "MIGRATIONS", MIGRATIONS[: names.index("m009_project_totals")])
-        old = await ReportStore.open(db)
-        await old.insert(records[:9])  # both versions; two of the three Bash inside Explore
-        await old.close()
-    migrated = await ReportStore.open(db)  # m009: the totals from the events, then by trigger
-    try:
-        await migrated.insert(records[9:])
-        by_totals, by_events = Filters(project="app"), Filters(project="~/app")
-        assert await migrated.artifacts(by_totals) == await migrated.artifacts(by_events)
-        assert await migrated.per_day(by_totals) == await migrated.per_day(by_events)
-        (pdf,) = await migrated.versions(by_totals)
-        assert [v["uses"] for v in pdf["versions"]] == [2, 3]
-        assert await migrated.versions(by_totals) == await migrated.versions(by_events)
-        agents = await migrated.subagents(by_totals)
-        assert agents == await migrated.subagents(by_events)
-        assert sum(len(a["uses_inside"]) for a in agents) == 3  # Bash, Read; Grep
-    finally:
-        await migrated.close()
 
 
 async def test_a_day_is_read_whole_less_its_events_only_where_none_were_pruned(

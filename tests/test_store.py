@@ -263,27 +263,6 @@ async def test_a_training_example_only_comes_with_a_newly_stored_event(tmp_path:
     await store.close()
 
 
-async def test_an_existing_database_keeps_its_events_through_new_migrations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = tmp_path / "s.db"
-    with monkeypatch.context() as m:  # as the first release left it: m001 and m002 only
-        m.setattr("skilltrack.daemon.store.database.MIGRATIONS", MIGRATIONS[:2])
-        store = await Store.open(db)
-        await store.close()
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute(
-            "INSERT INTO events (event_id, hook_event, client_ts, received_at, payload) "
-            "VALUES ('old', 'SessionStart', 1, 1, '{}')"
-        )
-        conn.commit()
-    store = await Store.open(db)
-    assert await store.schema_version() == sorted(m.__name__ for m in MIGRATIONS)
-    (old,) = await store.recent_events(10)
-    assert (old["event_id"], old["tenant_id"], old["skill_id"]) == ("old", None, None)
-    await store.close()
-
-
 async def store_with_a_grown_wal(path: Path) -> Store:
     """A store whose WAL holds 1,000 events, checkpointed by `checkpoint()` only."""
     store = await Store.open(path)

@@ -451,7 +451,7 @@ class ReportStore(Store):
         return rows
 
     async def _prune_horizon(self) -> float:
-        """The time before which events may have been deleted by retention (m010)."""
+        """The time before which events may have been deleted by retention (Store.prune)."""
         rows = await self._tuples("SELECT before FROM prune_horizon")
         return float(rows[0][0]) if rows else -math.inf
 

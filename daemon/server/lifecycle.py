@@ -42,6 +42,7 @@ from skilltrack.daemon.server.replay import SpoolReplay
 from skilltrack.daemon.server.writer import BufferFull, Writer
 from skilltrack.daemon.store.database import Record, check_sqlite, is_corrupt, quarantine
 from skilltrack.daemon.store.outbox import ForwardStore, sink_specs
+from skilltrack.daemon.store.schema import LegacySchemaError
 from skilltrack.errors import StartupError
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
 from skilltrack.wire import ACK_SPOOLED, FrameError, RawFrame, split_frame
@@ -128,6 +129,8 @@ class Daemon:
         deleted or written over) and a fresh one made, so that events keep being stored."""
         try:
             return await ForwardStore.open(self.paths.db)
+        except LegacySchemaError as exc:  # readable, and the user's: never moved aside
+            raise StartupError(f"cannot use {self.paths.db}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             if not is_corrupt(exc):
                 raise

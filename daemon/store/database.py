@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, Self
 
 import aiosqlite
 
+from skilltrack.daemon.store import schema
 from skilltrack.daemon.store.migrations import MIGRATIONS
 from skilltrack.wire import RawFrame
 
@@ -292,30 +293,9 @@ class Store:
         return max(int(frames), 0) * self._frame_bytes  # -1: no WAL to checkpoint
 
     async def migrate(self) -> list[str]:
-        """Apply the migrations not yet recorded; returns the names applied."""
-        await self._db.execute(
-            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)"
-        )
-        applied = []
-        for step in MIGRATIONS:
-            name = step.__name__
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                done = await self._db.execute_fetchall(
-                    "SELECT 1 FROM migrations WHERE name = ?", (name,)
-                )
-                if not done:
-                    await step(self._db)
-                    await self._db.execute(
-                        "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
-                        (name, time.time()),
-                    )
-                    applied.append(name)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-        return applied
+        """Apply the migrations not yet recorded (a database made before they were squashed
+        is carried over first, or refused); returns the names applied."""
+        return await schema.migrate(self._db)
 
     async def schema_version(self) -> list[str]:
         rows = await self._db.execute_fetchall("SELECT name FROM migrations ORDER BY name")
@@ -438,8 +418,9 @@ class Store:
         that the daemon's commits are never held up for long; returns how many.
 
         Summaries are lifetime totals and are not reduced (README, Retention); an event still
-        waiting in a forwarding outbox leaves it, counted as `removed` (migration m005). The
-        prune horizon is raised to `before` with the first deletion (migration m010).
+        waiting in a forwarding outbox leaves it, counted as `removed` (the trigger
+        events_leave_outbox in schema.sql). The prune horizon is raised to `before` with the
+        first deletion.
         """
         deleted = 0
         while True:

@@ -1,9 +1,10 @@
 """The forwarding outbox's SQL: what each sink has still to send, and what became of the rest.
 
-Events are queued by a trigger in the transaction that stores them (see migration m005). An
-event leaves a sink's outbox only in `settle`, once the receiver accepted it or refused it for
-good (then it is set aside in `dead_letters`), or when it is dropped for age or backlog size;
-every way out is counted on the sink's row, in the same transaction.
+Events are queued by a trigger on events, in the INSERT that stores them (events_to_outbox in
+schema.sql). An event leaves a sink's outbox in `settle`, once the receiver accepted it or
+refused it for good (then it is set aside in `dead_letters`), when it is dropped for age or
+backlog size, or when retention deletes it (events_leave_outbox); every way out is counted on
+the sink's row, in the same transaction.
 """
 
 from __future__ import annotations
