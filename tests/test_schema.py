@@ -171,17 +171,26 @@ async def test_a_later_migration_keeps_an_existing_databases_rows(
     await store._db.commit()
     await store.close()
 
-    async def m002_later(db: Any) -> None:
+    async def m999_later(db: Any) -> None:
         await db.execute("ALTER TABLE events ADD COLUMN later TEXT")
 
-    later = [*MIGRATIONS, m002_later]
+    later = [*MIGRATIONS, m999_later]
     monkeypatch.setattr("skilltrack.daemon.store.schema.MIGRATIONS", later)
     monkeypatch.setattr("skilltrack.daemon.store.database.MIGRATIONS", later)
     store = await Store.open_readonly(db)  # migrated first, through a writable connection
-    assert await store.schema_version() == ["m001_baseline", "m002_later"]
+    assert await store.schema_version() == [m.__name__ for m in later]
     (old,) = await store.recent_events(10)
     assert (old["event_id"], old["tenant_id"], old["skill_id"]) == ("old", None, None)
     await store.close()
+
+    # A database made before the squash is compared with the baseline alone, then gets the
+    # steps after it as any other database does.
+    legacy = copy_of_legacy(tmp_path)
+    events = rows(legacy)["events"]
+    store = await Store.open(legacy)
+    assert await store.schema_version() == [m.__name__ for m in later]
+    await store.close()
+    assert [r[:-1] for r in rows(legacy)["events"]] == events  # `later` added, NULL
 
 
 def test_a_refused_database_is_one_line_from_the_commands_and_the_daemon(home: Home) -> None:

@@ -17,11 +17,12 @@ import sqlite3
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import aiosqlite
 
-from skilltrack.daemon.store.migrations import LEGACY_STEPS, MIGRATIONS
+from skilltrack.daemon.store.migrations import LEGACY_STEPS, MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,14 @@ class Statement(NamedTuple):
     sql: str  # as SQLite keeps it
 
 
-async def migrate(db: aiosqlite.Connection) -> list[str]:
-    """Apply the migrations not yet recorded; returns the names applied."""
+async def migrate(db: aiosqlite.Connection, steps: Sequence[Migration] | None = None) -> list[str]:
+    """Apply the steps of MIGRATIONS (or `steps`) not yet recorded; returns their names."""
     await db.execute(
         "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)"
     )
     await _carry_over(db)
     applied = []
-    for step in MIGRATIONS:
+    for step in MIGRATIONS if steps is None else steps:
         name = step.__name__
         await db.execute("BEGIN IMMEDIATE")
         try:
@@ -70,8 +71,9 @@ async def migrate(db: aiosqlite.Connection) -> list[str]:
 
 async def _carry_over(db: aiosqlite.Connection) -> None:
     """Record the baseline in place of the twelve steps that made it before the squash, once
-    the schema they left is found to be the baseline's; refuse a database partway through
-    them, or one whose schema is not theirs."""
+    the schema they left is found to be the baseline's (the steps after it then run as on
+    any database); refuse a database partway through them, or one whose schema is not
+    theirs."""
     if not await _legacy_steps(db):
         return  # read outside a write transaction: the common case takes no lock
     await db.execute("BEGIN IMMEDIATE")
@@ -84,7 +86,8 @@ async def _carry_over(db: aiosqlite.Connection) -> None:
                     "open it once with skilltrack at commit 45b8c24 to complete it, or move "
                     "it aside to start afresh"
                 )
-            difference = _first_difference(await statements(db), await fresh_statements())
+            baseline = await fresh_statements(MIGRATIONS[:1])
+            difference = _first_difference(await statements(db), baseline)
             if difference:
                 raise LegacySchemaError(
                     f"its schema is not the one skilltrack 45b8c24 left ({difference}): move "
@@ -147,11 +150,11 @@ async def statements(db: aiosqlite.Connection) -> list[Statement]:
     return [Statement(*row) for row in rows]
 
 
-async def fresh_statements() -> list[Statement]:
-    """The schema a blank database ends with, made in memory."""
+async def fresh_statements(steps: Sequence[Migration] | None = None) -> list[Statement]:
+    """The schema a blank database ends with (or gets from `steps`), made in memory."""
     db = await aiosqlite.connect(":memory:", isolation_level=None)
     try:
-        await migrate(db)
+        await migrate(db, steps)
         return await statements(db)
     finally:
         await db.close()
