@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 import uuid
 from email.utils import formatdate
@@ -20,7 +21,7 @@ from skilltrack.daemon.forward.everyskill import signature, track_body
 from skilltrack.daemon.forward.otlp import OtlpLogSink, logs_request, partial_rejections
 from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
 from skilltrack.daemon.forward.sinks import Answer, HttpBatchSink, batch_id
-from skilltrack.daemon.store.database import EventRow, Record, TrainingExample
+from skilltrack.daemon.store.database import ROWS_PER_INSERT, EventRow, Record, TrainingExample
 from skilltrack.daemon.store.outbox import DeadLetter, ForwardStore, OutboxEvent, SinkSpec
 
 # -- the retry policy ------------------------------------------------------------------
@@ -209,6 +210,26 @@ async def test_events_are_queued_for_the_sinks_that_take_them(tmp_path: Path) ->
     assert (only.event_id, only.input_snippet, only.output_snippet) == (
         skill.row.event_id, "in", "out",
     )  # fmt: skip
+    await store.close()
+
+
+@pytest.mark.parametrize("events", [1, ROWS_PER_INSERT + 1])  # one INSERT statement, two
+async def test_an_event_is_committed_with_its_place_in_the_outbox_or_not_at_all(
+    tmp_path: Path, events: int
+) -> None:
+    store = await open_store(tmp_path, SinkSpec("c", "http", None))
+    await store._db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END"
+    )
+    records = [record() for _ in range(events)]
+    with pytest.raises(sqlite3.IntegrityError, match="full"):
+        await store.insert(records)
+    assert (await store.count_events(), await store.artifact_summary()) == (0, [])
+    await store._db.execute("DROP TRIGGER refuse")
+    assert await store.insert(records) == events
+    assert [e.event_id for e in await store.head("c", events, 0)] == [
+        r.row.event_id for r in records
+    ]
     await store.close()
 
 

@@ -122,6 +122,26 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
     await store.close()
 
 
+@pytest.mark.parametrize("table", ["artifact_running", "project_days"])
+@pytest.mark.parametrize("events", [1, ROWS_PER_INSERT + 1])  # one INSERT statement, two
+async def test_an_event_is_committed_with_its_counts_or_not_at_all(
+    tmp_path: Path, table: str, events: int
+) -> None:
+    # The summaries are kept by triggers inside each event's INSERT: a summary that cannot be
+    # written undoes the events too, so the writer acknowledges none of them.
+    store = await Store.open(tmp_path / "s.db")
+    await store._db.execute(
+        f"CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'full'); END"
+    )
+    rows = [row(ts=1e4 + i)._replace(project="app") for i in range(events)]
+    with pytest.raises(sqlite3.IntegrityError, match="full"):
+        await insert_rows(store, rows)
+    assert (await store.count_events(), await store.artifact_summary()) == (0, [])
+    await store._db.execute("DROP TRIGGER refuse")
+    assert await insert_rows(store, rows) == events
+    await store.close()
+
+
 async def test_a_batch_of_several_statements_counts_once_and_fails_whole(
     tmp_path: Path,
 ) -> None:

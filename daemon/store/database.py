@@ -303,7 +303,13 @@ class Store:
 
     async def insert(self, records: Sequence[Record]) -> int:
         """Store `records` in one transaction; returns how many events were new (ids already
-        stored are skipped, so replays and resends count once)."""
+        stored are skipped, so replays and resends count once).
+
+        The INSERT of an event also counts it in every summary and queues it for each sink
+        that takes it: the triggers on events (schema.sql) do both inside that statement, so
+        the writer, which acknowledges once this returns, never acknowledges an event whose
+        counts or place in the outbox could still be lost.
+        """
         if not records:
             return 0
         # In this mode sqlite3 opens the transaction (BEGIN IMMEDIATE) itself before the
@@ -344,8 +350,8 @@ class Store:
         """`records` in one INSERT, handed to the connection's thread together with the
         commit, so that it commits right after the insert rather than once the event loop
         (busy with connections, it takes a while to look) has seen the insert's result. Only
-        for one statement: if it fails SQLite undoes all of it, and the commit that follows
-        commits nothing."""
+        for one statement: if it fails SQLite undoes all of it, its triggers' work included,
+        and the commit that follows commits nothing."""
         async with self._writing:
             # Both reach the thread's queue in this order, one after the other: each task
             # queues its call in its first step, and the two steps run in turn.
