@@ -7,6 +7,7 @@ libraries, and `skilltrack report` on a machine that has recorded nothing needs 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from skilltrack import paths
+from skilltrack.cli import main
 from skilltrack.daemon.store.database import Store
 
 DAEMON_LIBRARIES = {"asyncio", "aiosqlite", "sqlite3", "pydantic", "aiohttp", "uvloop"}
@@ -61,6 +63,9 @@ def test_report_on_an_empty_home_imports_none_of_the_daemons_libraries(tmp_path:
     loaded = _imported(tmp_path, "main", ["report", "--json"])
     assert loaded & (DAEMON_LIBRARIES | {"platformdirs"}) == set()
     assert "skilltrack.daemon.report.build" in loaded  # it did build the report
+    # The tree names the other commands without importing their modules.
+    commands = {m for m in loaded if m.startswith("skilltrack.cli.")}
+    assert commands == {"skilltrack.cli.main", "skilltrack.cli.parsing", "skilltrack.cli.report"}
 
 
 async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:
@@ -69,3 +74,12 @@ async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:
     store = await Store.open(paths.under(tmp_path / "home").db)
     await store.close()
     assert {"aiosqlite", "asyncio"} <= _imported(tmp_path, "main", ["report", "--json"])
+
+
+def test_every_command_names_a_handler_that_exists() -> None:
+    """The tree names each handler by module and function, imported only when its command
+    runs: a misspelt name would otherwise show only when someone runs that command."""
+    subparsers = [a for a in main.parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    (commands,) = subparsers
+    for name, command in commands.choices.items():
+        assert callable(main.load(command.get_default("handler"))), name

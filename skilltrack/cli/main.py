@@ -1,8 +1,10 @@
 """`skilltrack`: every command and option in one argparse tree, each command a function
 (`handler`) in the module of its group, run through the one boundary (`parsing.run`).
 
-Every command's module is imported to build the tree, so none imports the daemon's libraries
-(asyncio, aiosqlite, pydantic) at its top: a command loads what it uses when it runs, and
+The tree names each command's handler by its module and function, and the module is imported
+only when the command runs: a command's start-up pays for its own module, not for every
+command's. The tree itself is built from light code (the option types are parsing.py's), and
+no command's module imports the daemon's libraries (asyncio, aiosqlite, pydantic) at its top:
 `skilltrack report` on a machine that has recorded nothing needs none of them.
 """
 
@@ -11,12 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from skilltrack import paths as paths_mod
-from skilltrack.cli import dashboard, doctor, events, export, forward, maintenance, privacy
-from skilltrack.cli import rate as rate_cli
-from skilltrack.cli import report as report_cli
-from skilltrack.cli.parsing import Handler, add_json, positive, run, time_option
+from skilltrack.cli.parsing import (
+    Handler,
+    add_json,
+    comment,
+    hours,
+    positive,
+    project_option,
+    rating,
+    run,
+    time_option,
+)
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES
 
 PROG = "skilltrack"
@@ -25,7 +35,7 @@ PROG = "skilltrack"
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     paths = paths_mod.resolve()
-    handler: Handler = args.handler
+    handler = load(args.handler)
 
     def failure(exc: Exception) -> str | None:
         # Every command but doctor works on the database, so a file or SQLite error is said
@@ -33,11 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that would mislead.
         import sqlite3  # here: only a command that failed pays for it
 
-        if isinstance(exc, OSError | sqlite3.Error) and handler is not doctor.doctor_command:
+        if isinstance(exc, OSError | sqlite3.Error) and args.command != "doctor":
             return f"cannot use {paths.db}: {exc}"
         return None
 
     return run(PROG, lambda: handler(args, paths), failure)
+
+
+def load(name: str) -> Handler:
+    """The handler the tree names `module:function` (a module of skilltrack.cli), imported."""
+    module, _, function = name.partition(":")
+    handler: Handler = getattr(import_module(f"skilltrack.cli.{module}"), function)
+    return handler
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--limit", type=positive, default=50, help="how many (default 50)")
     cmd.add_argument("--payload", action="store_true", help="include each raw payload")
     add_json(cmd)
-    cmd.set_defaults(handler=events.events_command)
+    cmd.set_defaults(handler="events:events_command")
 
     cmd = sub.add_parser(
         "report",
@@ -67,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--until", type=time_option, help="up to (not including) this time")
     cmd.add_argument(
         "--project",
-        type=report_cli.project_option,
+        type=project_option,
         help="only this project: its folder name or its path",
     )
     cmd.add_argument("--session", help="only this Claude Code session id")
@@ -80,27 +97,25 @@ def parser() -> argparse.ArgumentParser:
         help="suggest removing installed skills not used in the last N days (default 30)",
     )
     add_json(cmd)
-    cmd.set_defaults(handler=report_cli.report_command)
+    cmd.set_defaults(handler="report:report_command")
 
     cmd = sub.add_parser(
         "rate", help="rate a skill you have used, 1 to 5 (your rating replaces your earlier one)"
     )
     cmd.add_argument("skill", help="the skill's name as `report` shows it (maybe plugin:name)")
-    cmd.add_argument("rating", type=rate_cli.rating, help="1 (useless) to 5 (indispensable)")
-    cmd.add_argument(
-        "--comment", type=rate_cli.comment, help="what you found (secrets are removed)"
-    )
+    cmd.add_argument("rating", type=rating, help="1 (useless) to 5 (indispensable)")
+    cmd.add_argument("--comment", type=comment, help="what you found (secrets are removed)")
     cmd.add_argument(
         "--hours-saved",
-        type=rate_cli.hours,
+        type=hours,
         help="your estimate of the time it saved you, in hours",
     )
     add_json(cmd)
-    cmd.set_defaults(handler=rate_cli.rate_command)
+    cmd.set_defaults(handler="rate:rate_command")
 
     cmd = sub.add_parser("skills", help="the skills seen, with their versions")
     add_json(cmd)
-    cmd.set_defaults(handler=events.skills_command)
+    cmd.set_defaults(handler="events:skills_command")
 
     cmd = sub.add_parser(
         "consent", help="your own consent to keeping input/output snippets of your skill uses"
@@ -114,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
         "--delete", action="store_true", help="with revoke: also delete what was captured"
     )
     add_json(cmd)
-    cmd.set_defaults(handler=privacy.consent_command)
+    cmd.set_defaults(handler="privacy:consent_command")
 
     cmd = sub.add_parser("snippets", help="the snippets captured with consent")
     cmd.add_argument(
@@ -122,13 +137,13 @@ def parser() -> argparse.ArgumentParser:
     )
     cmd.add_argument("--limit", type=positive, default=20, help="how many (default 20)")
     add_json(cmd)
-    cmd.set_defaults(handler=privacy.snippets_command)
+    cmd.set_defaults(handler="privacy:snippets_command")
 
     cmd = sub.add_parser(
         "config", help="check the configuration file and show the settings in effect"
     )
     add_json(cmd)
-    cmd.set_defaults(handler=privacy.config_command)
+    cmd.set_defaults(handler="privacy:config_command")
 
     cmd = sub.add_parser(
         "export", help="every stored event as JSON Lines or CSV, streamed (any size)"
@@ -138,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--since", type=time_option, help="from this time (as for report)")
     cmd.add_argument("--until", type=time_option, help="up to (not including) this time")
     cmd.add_argument("--output", "-o", help="write to this file instead of standard output")
-    cmd.set_defaults(handler=export.export_command)
+    cmd.set_defaults(handler="export:export_command")
 
     cmd = sub.add_parser(
         "prune",
@@ -155,13 +170,13 @@ def parser() -> argparse.ArgumentParser:
         "--vacuum", action="store_true", help="then give the freed space back to the disk"
     )
     add_json(cmd)
-    cmd.set_defaults(handler=maintenance.prune_command)
+    cmd.set_defaults(handler="maintenance:prune_command")
 
     cmd = sub.add_parser(
         "stats", help="database size, rows per table, oldest event, schema version"
     )
     add_json(cmd)
-    cmd.set_defaults(handler=maintenance.stats_command)
+    cmd.set_defaults(handler="maintenance:stats_command")
 
     cmd = sub.add_parser(
         "dead-letters",
@@ -173,7 +188,7 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--sink", help="only this sink (its name in the config file)")
     cmd.add_argument("--limit", type=positive, default=50, help="how many (default 50)")
     add_json(cmd)
-    cmd.set_defaults(handler=forward.dead_letters_command)
+    cmd.set_defaults(handler="forward:dead_letters_command")
 
     cmd = sub.add_parser(
         "dashboard",
@@ -186,13 +201,13 @@ def parser() -> argparse.ArgumentParser:
         "--no-open", action="store_true", help="print the URL only; do not open a browser"
     )
     add_json(cmd, help='print {"url": …} for programs')
-    cmd.set_defaults(handler=dashboard.dashboard_command)
+    cmd.set_defaults(handler="dashboard:dashboard_command")
 
     cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
     )
     add_json(cmd)
-    cmd.set_defaults(handler=doctor.doctor_command)
+    cmd.set_defaults(handler="doctor:doctor_command")
     return top
 
 

@@ -1,5 +1,5 @@
-"""What the three programs share on their command lines: the common options and argument
-types, and the one place where a command's outcome becomes its exit status.
+"""What the three programs share on their command lines: the options' argument types, and the
+one place where a command's outcome becomes its exit status.
 
 Exit statuses: 0 success; 1 a user error, said in one line on standard error as
 `prog: why`; 2 a usage error (argparse's own, or a `UsageError` for options that parse but
@@ -8,7 +8,8 @@ quietly with 0.
 
 Every command's start-up pays for what this module imports: a little of the standard library
 and of skilltrack's core (the errors are defined apart from the modules that raise them for
-that reason).
+that reason). The argument types are here, not in their commands' modules, because building
+`skilltrack`'s tree needs them all and should import none of those modules.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from skilltrack.format import reporting_to_stdout
 from skilltrack.paths import Paths
 
 DAEMON = "skilltrack-daemon"
+MAX_COMMENT = 2000  # characters of a rating's comment
 # What a command is: a function of its parsed arguments and the paths of the state it uses,
 # returning its exit status (registered with `set_defaults(handler=...)`).
 Handler = Callable[[argparse.Namespace, Paths], int]
@@ -56,6 +58,35 @@ def time_option(text: str) -> float:
         return when(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def project_option(text: str) -> str:
+    """`--project`: a folder name, or a path in the form the daemon stores paths in."""
+    from skilltrack.daemon.report.build import project_filter
+
+    return project_filter(text)
+
+
+def rating(text: str) -> int:
+    if text.strip() not in {"1", "2", "3", "4", "5"}:
+        raise argparse.ArgumentTypeError(f"a rating is a whole number from 1 to 5, not {text!r}")
+    return int(text)
+
+
+def comment(text: str) -> str:
+    if len(text) > MAX_COMMENT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_COMMENT} characters, got {len(text)}")
+    return text
+
+
+def hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"hours are a number, not {text!r}") from None
+    if not 0 <= value <= 10_000:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"hours saved must be from 0 to 10000, got {text}")
+    return value
 
 
 def run(

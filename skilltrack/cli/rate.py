@@ -9,34 +9,10 @@ from skilltrack.cli import db
 from skilltrack.cli.parsing import CommandError
 from skilltrack.paths import Paths
 
-MAX_COMMENT = 2000
-
-
-def rating(text: str) -> int:
-    if text.strip() not in {"1", "2", "3", "4", "5"}:
-        raise argparse.ArgumentTypeError(f"a rating is a whole number from 1 to 5, not {text!r}")
-    return int(text)
-
-
-def comment(text: str) -> str:
-    if len(text) > MAX_COMMENT:
-        raise argparse.ArgumentTypeError(f"at most {MAX_COMMENT} characters, got {len(text)}")
-    return text
-
-
-def hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"hours are a number, not {text!r}") from None
-    if not 0 <= value <= 10_000:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"hours saved must be from 0 to 10000, got {text}")
-    return value
-
 
 def rate_command(args: argparse.Namespace, paths: Paths) -> int:
-    # Imported here: `skilltrack` builds every command's arguments, and these cost any
-    # command's start-up ~100 ms (pydantic, the sanitizer's patterns).
+    # Imported here, as the other commands' modules do: importing a command's module stays
+    # cheap (these cost ~100 ms: pydantic, the sanitizer's patterns).
     from skilltrack import config
     from skilltrack.daemon.ingest.sanitize import redact_secrets
     from skilltrack.daemon.report.queries import ReportStore

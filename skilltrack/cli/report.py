@@ -11,12 +11,6 @@ from skilltrack.cli.parsing import UsageError
 from skilltrack.paths import Paths
 
 
-def project_option(text: str) -> str:
-    from skilltrack.daemon.report.build import project_filter
-
-    return project_filter(text)
-
-
 def report_command(args: argparse.Namespace, paths: Paths) -> int:
     if args.since is not None and args.until is not None and args.until <= args.since:
         raise UsageError("--until must be after --since")
