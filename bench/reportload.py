@@ -46,7 +46,7 @@ from bench import eventgen
 from bench.daemonproc import BIN, BenchError, Home, count_events, home, running_daemon
 from bench.hooktime import Check
 from bench.stats import Summary
-from skilltrack.daemon.ingest.skills import installed_skills
+from skilltrack.daemon.ingest.skill_folders import installed_skills
 from skilltrack.daemon.report import build as report_build
 from skilltrack.daemon.report.queries import Filters
 

@@ -14,7 +14,6 @@ hook, and a state dir path is short enough for a socket.)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 APP = "skilltrack"
@@ -23,15 +22,26 @@ HOME_ENV = "SKILLTRACK_HOME"
 MAX_SOCKET_PATH = 100
 
 
-@dataclass(frozen=True)
 class Paths:
-    """Every file the hook, the daemon and the commands read or write."""
+    """Every file the hook, the daemon and the commands read or write.
 
-    run_dir: Path  # 0700: socket, lock, pid
-    spool_dir: Path
-    data_dir: Path
-    config: Path
-    log: Path
+    A plain class, not a dataclass: every command imports this module, and `dataclasses`
+    (with inspect, ast, dis, tokenize) would cost each one's start-up ~9 ms."""
+
+    __slots__ = ("config", "data_dir", "log", "run_dir", "spool_dir")
+
+    def __init__(
+        self, *, run_dir: Path, spool_dir: Path, data_dir: Path, config: Path, log: Path
+    ) -> None:
+        self.run_dir = run_dir  # 0700: socket, lock, pid
+        self.spool_dir = spool_dir
+        self.data_dir = data_dir
+        self.config = config
+        self.log = log
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Paths({fields})"
 
     @property
     def socket(self) -> Path:

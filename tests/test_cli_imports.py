@@ -63,9 +63,17 @@ def test_report_on_an_empty_home_imports_none_of_the_daemons_libraries(tmp_path:
     loaded = _imported(tmp_path, "main", ["report", "--json"])
     assert loaded & (DAEMON_LIBRARIES | {"platformdirs"}) == set()
     assert "skilltrack.daemon.report.build" in loaded  # it did build the report
+
+
+def test_report_on_an_empty_home_imports_no_other_command_nor_dataclasses(
+    tmp_path: Path,
+) -> None:
+    loaded = _imported(tmp_path, "main", ["report", "--json"])
     # The tree names the other commands without importing their modules.
     commands = {m for m in loaded if m.startswith("skilltrack.cli.")}
     assert commands == {"skilltrack.cli.main", "skilltrack.cli.parsing", "skilltrack.cli.report"}
+    # dataclasses brings inspect, ast, dis and tokenize: several milliseconds of start-up.
+    assert loaded & {"dataclasses", "inspect"} == set()
 
 
 async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:

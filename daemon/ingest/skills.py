@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from skilltrack.daemon.ingest.skill_folders import plugin_skills
+
 MISS_TTL_S = 5.0
 PLUGIN_INDEX_TTL_S = 30.0
-PLUGIN_SEARCH_DEPTH = 7
 CACHE_MAX = 4096
 MAX_SKILL_MD_BYTES = 1 << 20
 MAX_DESCRIPTION_CHARS = 1024
@@ -109,58 +110,11 @@ class SkillLocator:
         return found
 
     def _plugin_skills(self, now: float) -> dict[tuple[str, str], str]:
-        """Every plugin skill under `~/.claude/plugins`, indexed by (plugin, skill)."""
-        if now < self._plugins_until:
-            return self._plugins
-        index: dict[tuple[str, str], str] = {}
-        base = self._home / ".claude" / "plugins"
-        for dirpath, dirnames, _ in os.walk(base):
-            here = Path(dirpath)
-            if len(here.relative_to(base).parts) >= PLUGIN_SEARCH_DEPTH:
-                dirnames.clear()
-            if here.name != "skills":
-                continue
-            dirnames.clear()  # a skills folder holds skills, not more plugins
-            for skill in os.listdir(here):
-                skill_md = here / skill / "SKILL.md"
-                if skill_md.is_file():
-                    # The plugin is the folder holding `skills/`, or above it a version folder
-                    # (`cache/<marketplace>/<plugin>/<version>/skills`): index under both.
-                    for plugin in here.parts[-3:-1]:
-                        index.setdefault((plugin, skill), str(skill_md))
-        self._plugins = index
-        self._plugins_until = now + PLUGIN_INDEX_TTL_S
-        return index
-
-
-@dataclass(frozen=True, slots=True)
-class InstalledSkill:
-    name: str  # as events name it: `plugin:skill` for a plugin's
-    source: str  # user | project | plugin
-    path: str  # its folder
-
-
-def installed_skills(home: Path, cwd: Path | None) -> list[InstalledSkill]:
-    """Every skill on disk: the user's, the project's at `cwd`, and installed plugins'."""
-    found = []
-    for source, base in (("user", home / ".claude" / "skills"),
-                         ("project", cwd / ".claude" / "skills" if cwd else None)):  # fmt: skip
-        if base is None or not base.is_dir():
-            continue
-        for folder in sorted(base.iterdir()):
-            if (folder / "SKILL.md").is_file():
-                found.append(InstalledSkill(folder.name, source, str(folder)))
-    seen: set[Path] = set()
-    for (plugin, skill), skill_md in sorted(SkillLocator(home)._plugin_skills(0.0).items()):
-        skill_dir = Path(skill_md).parent
-        parts = skill_dir.parts
-        # `…/<plugin>/skills/<skill>`, or `…/<plugin>/<version>/skills/<skill>` in the cache;
-        # the index holds both folders above `skills/` as plugin names: keep the real one.
-        owner = parts[-4] if parts[-3][:1].isdigit() else parts[-3]
-        if skill_dir not in seen and plugin == owner:
-            seen.add(skill_dir)
-            found.append(InstalledSkill(f"{plugin}:{skill}", "plugin", str(skill_dir)))
-    return found
+        """Every plugin skill's SKILL.md by (plugin, skill), looked for again when stale."""
+        if now >= self._plugins_until:
+            self._plugins = plugin_skills(self._home)
+            self._plugins_until = now + PLUGIN_INDEX_TTL_S
+        return self._plugins
 
 
 def _bounded(cache: dict[_K, _V]) -> dict[_K, _V]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skilltrack.daemon.ingest.redact_paths import home_redactor
-from skilltrack.daemon.ingest.skills import InstalledSkill
+from skilltrack.daemon.ingest.skill_folders import InstalledSkill
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES as ARTIFACT_TYPES  # re-exported
 from skilltrack.daemon.report.filters import Filters
 from skilltrack.format import iso

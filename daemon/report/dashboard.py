@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from skilltrack.daemon.ingest.skills import installed_skills
+from skilltrack.daemon.ingest.skill_folders import installed_skills
 from skilltrack.daemon.report import build
 from skilltrack.daemon.report import page as dashboard_page
 from skilltrack.daemon.report.queries import Filters

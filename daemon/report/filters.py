@@ -7,7 +7,6 @@ filters without loading the database's libraries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from skilltrack.daemon.ingest.projects import project_of
@@ -15,13 +14,29 @@ from skilltrack.daemon.ingest.projects import project_of
 ARTIFACT_TYPES = ("skill", "agent", "mcp", "command", "tool")
 
 
-@dataclass(frozen=True)
 class Filters:
-    since: float | None = None
-    until: float | None = None  # exclusive
-    project: str | None = None  # a stored cwd (`~/work/app`), or a folder name (`app`)
-    session: str | None = None
-    artifact_type: str | None = None
+    """A report's filters. A plain class, not a dataclass: `dataclasses` (with inspect, ast,
+    dis, tokenize) would cost `skilltrack report` ~9 ms of start-up."""
+
+    __slots__ = ("artifact_type", "project", "session", "since", "until")
+
+    def __init__(
+        self,
+        since: float | None = None,
+        until: float | None = None,  # exclusive
+        project: str | None = None,  # a stored cwd (`~/work/app`), or a folder name (`app`)
+        session: str | None = None,
+        artifact_type: str | None = None,
+    ) -> None:
+        self.since = since
+        self.until = until
+        self.project = project
+        self.session = session
+        self.artifact_type = artifact_type
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Filters({fields})"
 
     @property
     def by_events(self) -> bool:

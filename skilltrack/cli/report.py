@@ -16,7 +16,7 @@ def report_command(args: argparse.Namespace, paths: Paths) -> int:
         raise UsageError("--until must be after --since")
     if args.unused_days < 1:
         raise UsageError("--unused-days must be at least 1")
-    from skilltrack.daemon.ingest.skills import installed_skills
+    from skilltrack.daemon.ingest.skill_folders import installed_skills
     from skilltrack.daemon.report import build
     from skilltrack.daemon.report.filters import Filters
 
