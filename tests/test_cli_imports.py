@@ -65,15 +65,16 @@ def test_report_on_an_empty_home_imports_none_of_the_daemons_libraries(tmp_path:
     assert "skilltrack.daemon.report.build" in loaded  # it did build the report
 
 
-def test_report_on_an_empty_home_imports_no_other_command_nor_dataclasses(
+def test_report_on_an_empty_home_imports_no_other_command_nor_dataclasses_nor_typing(
     tmp_path: Path,
 ) -> None:
     loaded = _imported(tmp_path, "main", ["report", "--json"])
     # The tree names the other commands without importing their modules.
     commands = {m for m in loaded if m.startswith("skilltrack.cli.")}
     assert commands == {"skilltrack.cli.main", "skilltrack.cli.parsing", "skilltrack.cli.report"}
-    # dataclasses brings inspect, ast, dis and tokenize: several milliseconds of start-up.
-    assert loaded & {"dataclasses", "inspect"} == set()
+    # dataclasses brings inspect, ast, dis and tokenize; typing serves annotations only. Each
+    # costs milliseconds of start-up.
+    assert loaded & {"dataclasses", "inspect", "typing"} == set()
 
 
 async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:

@@ -7,9 +7,13 @@ filters without loading the database's libraries.
 
 from __future__ import annotations
 
-from typing import Any
-
 from skilltrack.daemon.ingest.projects import project_of
+
+# typing.TYPE_CHECKING without importing typing (~3 ms of `skilltrack report`'s start-up, for
+# names only annotations use): mypy honours the name wherever it is defined (see PEP 781).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ARTIFACT_TYPES = ("skill", "agent", "mcp", "command", "tool")
 
