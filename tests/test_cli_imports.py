@@ -85,10 +85,34 @@ async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:
     assert {"aiosqlite", "asyncio"} <= _imported(tmp_path, "main", ["report", "--json"])
 
 
+def _commands(top: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (commands,) = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(commands.choices)
+
+
 def test_every_command_names_a_handler_that_exists() -> None:
     """The tree names each handler by module and function, imported only when its command
     runs: a misspelt name would otherwise show only when someone runs that command."""
-    subparsers = [a for a in main.parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    (commands,) = subparsers
-    for name, command in commands.choices.items():
+    for name, command in _commands(main.parser()).items():
         assert callable(main.load(command.get_default("handler"))), name
+
+
+def test_the_tree_for_a_named_command_holds_that_command_alone() -> None:
+    for name in main.COMMANDS:
+        assert list(_commands(main.parser(name))) == [name]
+    assert list(_commands(main.parser("no-such-command"))) == list(main.COMMANDS)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "--json", "--type", "skill", "--unused-days", "7", "--session", "s"],
+        ["rate", "pdf", "5", "--hours-saved", "1.5", "--comment", "ok"],
+        ["consent", "revoke", "--delete"],
+        ["dead-letters", "resend", "--sink", "http", "--limit", "3"],
+        ["export", "-o", "out.csv", "--format", "csv"],
+    ],
+)
+def test_a_command_line_reads_the_same_with_its_commands_parser_alone(argv: list[str]) -> None:
+    alone, whole = main.parser(argv[0]).parse_args(argv), main.parser().parse_args(argv)
+    assert vars(alone) == vars(whole)

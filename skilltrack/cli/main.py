@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from skilltrack import paths as paths_mod
@@ -29,11 +29,17 @@ from skilltrack.cli.parsing import (
 )
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES
 
+# typing.TYPE_CHECKING without importing typing: see daemon/report/filters.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 PROG = "skilltrack"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser(argv[0] if argv else None).parse_args(argv)
     paths = paths_mod.resolve()
     handler = load(args.handler)
 
@@ -57,19 +63,34 @@ def load(name: str) -> Handler:
     return handler
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The tree: every command's parser, or only `command`'s when it names one.
+
+    argparse makes a whole parser for each command (~0.2 ms each here, much of it gettext
+    looking for translations), and a command's arguments are read by its parser alone: a
+    command line that names a command needs no other. Whatever names none (`--help`, a
+    misspelt command) gets them all, for the list or the choices it shows.
+    """
     top = argparse.ArgumentParser(
         prog=PROG,
         description="What Claude Code's skills, subagents, commands and tools were used for.",
     )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, add in COMMANDS.items():
+        if command not in COMMANDS or command == name:
+            add(sub)
+    return top
 
+
+def _events(sub: Commands) -> None:
     cmd = sub.add_parser("events", help="the stored events, newest first")
     cmd.add_argument("--limit", type=positive, default=50, help="how many (default 50)")
     cmd.add_argument("--payload", action="store_true", help="include each raw payload")
     add_json(cmd)
     cmd.set_defaults(handler="events:events_command")
 
+
+def _report(sub: Commands) -> None:
     cmd = sub.add_parser(
         "report",
         help="uses, failures, durations and ratings per skill, agent, command and tool",
@@ -99,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd)
     cmd.set_defaults(handler="report:report_command")
 
+
+def _rate(sub: Commands) -> None:
     cmd = sub.add_parser(
         "rate", help="rate a skill you have used, 1 to 5 (your rating replaces your earlier one)"
     )
@@ -113,10 +136,14 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd)
     cmd.set_defaults(handler="rate:rate_command")
 
+
+def _skills(sub: Commands) -> None:
     cmd = sub.add_parser("skills", help="the skills seen, with their versions")
     add_json(cmd)
     cmd.set_defaults(handler="events:skills_command")
 
+
+def _consent(sub: Commands) -> None:
     cmd = sub.add_parser(
         "consent", help="your own consent to keeping input/output snippets of your skill uses"
     )
@@ -131,6 +158,8 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd)
     cmd.set_defaults(handler="privacy:consent_command")
 
+
+def _snippets(sub: Commands) -> None:
     cmd = sub.add_parser("snippets", help="the snippets captured with consent")
     cmd.add_argument(
         "action", nargs="?", choices=["list", "delete"], default="list", help="(default: list)"
@@ -139,12 +168,16 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd)
     cmd.set_defaults(handler="privacy:snippets_command")
 
+
+def _config(sub: Commands) -> None:
     cmd = sub.add_parser(
         "config", help="check the configuration file and show the settings in effect"
     )
     add_json(cmd)
     cmd.set_defaults(handler="privacy:config_command")
 
+
+def _export(sub: Commands) -> None:
     cmd = sub.add_parser(
         "export", help="every stored event as JSON Lines or CSV, streamed (any size)"
     )
@@ -155,6 +188,8 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--output", "-o", help="write to this file instead of standard output")
     cmd.set_defaults(handler="export:export_command")
 
+
+def _prune(sub: Commands) -> None:
     cmd = sub.add_parser(
         "prune",
         help="delete events older than the retention (the daemon also does it once a day)",
@@ -172,12 +207,16 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd)
     cmd.set_defaults(handler="maintenance:prune_command")
 
+
+def _stats(sub: Commands) -> None:
     cmd = sub.add_parser(
         "stats", help="database size, rows per table, oldest event, schema version"
     )
     add_json(cmd)
     cmd.set_defaults(handler="maintenance:stats_command")
 
+
+def _dead_letters(sub: Commands) -> None:
     cmd = sub.add_parser(
         "dead-letters",
         help="events a forwarding receiver refused for good; resend them once fixed",
@@ -190,6 +229,8 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd)
     cmd.set_defaults(handler="forward:dead_letters_command")
 
+
+def _dashboard(sub: Commands) -> None:
     cmd = sub.add_parser(
         "dashboard",
         help="open the local dashboard (charts of the report), served by the daemon",
@@ -203,12 +244,31 @@ def parser() -> argparse.ArgumentParser:
     add_json(cmd, help='print {"url": …} for programs')
     cmd.set_defaults(handler="dashboard:dashboard_command")
 
+
+def _doctor(sub: Commands) -> None:
     cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
     )
     add_json(cmd)
     cmd.set_defaults(handler="doctor:doctor_command")
-    return top
+
+
+# Each command's parser, in the order `skilltrack --help` lists them.
+COMMANDS: dict[str, Callable[[Commands], None]] = {
+    "events": _events,
+    "report": _report,
+    "rate": _rate,
+    "skills": _skills,
+    "consent": _consent,
+    "snippets": _snippets,
+    "config": _config,
+    "export": _export,
+    "prune": _prune,
+    "stats": _stats,
+    "dead-letters": _dead_letters,
+    "dashboard": _dashboard,
+    "doctor": _doctor,
+}
 
 
 if __name__ == "__main__":
