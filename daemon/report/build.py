@@ -7,7 +7,6 @@ now), a project as a folder name or a path (`project_filter`); times in the repo
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import time
@@ -160,7 +159,9 @@ async def _read(
     on a connection of its own: each connection has its own thread and SQLite lets go of the
     GIL while it steps, so on two cores the report takes about as long as its longest group
     rather than all three (on a million events, ~205 ms instead of ~290 for 30 days here)."""
-    import asyncio  # see empty()
+    # Here, not at the top: see empty().
+    import asyncio
+    import contextlib
 
     from skilltrack.daemon.report.queries import ReportStore
 
