@@ -25,7 +25,8 @@ from skilltrack.paths import Paths
 DAEMON = "skilltrack-daemon"
 MAX_COMMENT = 2000  # characters of a rating's comment
 # What a command is: a function of its parsed arguments and the paths of the state it uses,
-# returning its exit status (registered with `set_defaults(handler=...)`).
+# returning its exit status (`set_defaults(handler=...)` registers it, or, in `skilltrack`'s
+# tree, names it "module:function": see main.load).
 Handler = Callable[[argparse.Namespace, Paths], int]
 
 
