@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import BIN, DaemonProcess, Home, payload
+from tests.support.events import payload
+from tests.support.home import BIN, DaemonProcess, Home
 
 
 def test_report_and_events_before_anything_was_recorded(home: Home) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from skilltrack import config
-from tests.conftest import Home, payload
+from tests.support.events import payload
+from tests.support.home import Home
 
 
 def test_no_file_means_the_defaults(tmp_path: Path) -> None:

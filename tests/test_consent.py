@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from skilltrack.wire import encode_frame
-from tests.conftest import Home, payload
-from tests.test_daemon import exchange
+from tests.support.events import payload
+from tests.support.home import Home, exchange
 
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 

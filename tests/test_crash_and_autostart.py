@@ -9,24 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import Home, payload
-
-
-def daemon_processes(home: Home) -> list[int]:
-    """Pids of every skilltrack daemon whose environment selects this home."""
-    found = []
-    marker = f"SKILLTRACK_HOME={home.dir}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"skilltrack" in cmdline and b"run" in cmdline and marker in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+from tests.support.events import payload
+from tests.support.home import Home, daemon_processes
 
 
 def test_fifty_hooks_at_once_start_exactly_one_daemon_and_all_events_are_stored(

@@ -15,27 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from skilltrack.daemon.server import connection, spool
-from skilltrack.wire import MAX_FRAME, RawFrame, encode_frame, encode_spool_record
-from tests.conftest import DaemonProcess, Home, payload
-
-
-def exchange(home: Home, data: bytes, *, half_close: bool = True) -> bytes:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(home.paths.socket))
-        s.sendall(data)
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := s.recv(4096):
-            reply += chunk
-        return reply
-
-
-def frame(**fields: object) -> bytes:
-    import uuid
-
-    return encode_frame(str(uuid.uuid4()), time.time(), payload(**fields))  # type: ignore[arg-type]
+from skilltrack.wire import MAX_FRAME, RawFrame, encode_spool_record
+from tests.support.events import frame, payload
+from tests.support.home import DaemonProcess, Home, exchange
 
 
 def test_status_when_nothing_runs_says_so(home: Home) -> None:

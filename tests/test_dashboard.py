@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 
 from skilltrack.daemon.report import page as dashboard_page
-from tests.browser import chromium
-from tests.conftest import BIN, ROOT, Home, payload
+from tests.support.browser import chromium
+from tests.support.events import payload
+from tests.support.home import BIN, ROOT, Home
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SINCE = "2026-01-01"

@@ -7,7 +7,8 @@ import os
 import shutil
 import subprocess
 
-from tests.conftest import BIN, Home, payload
+from tests.support.events import payload
+from tests.support.home import BIN, Home
 
 
 def doctor(home: Home, *, cwd: str | None = None) -> tuple[int, list[dict[str, str]]]:

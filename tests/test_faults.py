@@ -32,9 +32,11 @@ from hypothesis import strategies as st
 
 from skilltrack.daemon.store.database import is_corrupt, quarantine
 from skilltrack.wire import encode_frame
-from tests.conftest import DaemonProcess, Home, payload
-from tests.receiver import running
-from tests.test_crash_and_autostart import daemon_processes
+from tests.support.events import payload
+from tests.support.forwarding import KEY, configure, http_sink, otlp_sink, sink_status
+from tests.support.home import DaemonProcess, Home, daemon_processes
+from tests.support.receiver import Behaviour, Hang, Reset, Respond, running
+from tests.support.secrets import POSITIVES
 
 # -- an unreadable database at start --------------------------------------------------------
 
@@ -493,9 +495,6 @@ def test_no_secret_of_the_corpus_reaches_the_database_log_or_a_receiver(home: Ho
     snippet capture on (policy and consent) and an http and an otlp sink: the bytes of the
     database, its WAL, the daemon's log and every body the receiver got hold none of them;
     the marker beside each is found, so the search does look where the secret would be."""
-    from tests.test_forwarding import KEY, configure, http_sink, otlp_sink
-    from tests.test_sanitize import POSITIVES
-
     with running(KEY) as receiver:
         configure(home, collector=http_sink(receiver), otel=otlp_sink(receiver))
         with home.paths.config.open("a") as f:
@@ -547,9 +546,6 @@ def test_a_chaotic_receiver_under_load_gets_every_stored_event(home: Home, secon
     sink gives up on them although the receiver took the batch; while real hooks keep
     sending. At the end every stored event was received, duplicates come only from the slow
     200s (whose answer was lost), and nothing is left waiting or dead."""
-    from tests.receiver import Behaviour, Hang, Reset, Respond
-    from tests.test_forwarding import KEY, configure, http_sink, sink_status
-
     rng = random.Random(seconds)
     chaos: list[Behaviour] = [
         Respond(502), Respond(503), Respond(504), Respond(429), Respond(408),

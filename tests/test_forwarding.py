@@ -1,6 +1,6 @@
 """Forwarding end to end: the real daemon and hook, a real local aiohttp receiver.
 
-Each test writes a config with one or more sinks pointing at a `tests.receiver.Receiver`,
+Each test writes a config with one or more sinks pointing at a `support.receiver.Receiver`,
 sends events through the real hook, and checks what the receiver accepted (de-duplicated on
 event ids, duplicates counted), what is left in the outbox, the dead letters, and `status`.
 """
@@ -16,24 +16,17 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.conftest import Home, payload
-from tests.receiver import Hang, Receiver, Reset, Respond, running
-
-KEY = "st-test-key-4f1d0c9a7e2b"
-
-
-def configure(home: Home, **sinks: dict[str, Any]) -> None:
-    lines = []
-    for name, sink in sinks.items():
-        lines.append(f"[forward.{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in sink.items()]
-    home.paths.config.parent.mkdir(parents=True, exist_ok=True)
-    home.paths.config.write_text("\n".join(lines) + "\n")
-
-
-def http_sink(receiver: Receiver, **extra: Any) -> dict[str, Any]:
-    return {"type": "http", "url": receiver.url + "/ingest", "api_key": KEY,
-            "retry_initial_s": 0.05, "retry_max_s": 0.2, "timeout_s": 2, **extra}  # fmt: skip
+from tests.support.events import payload
+from tests.support.forwarding import (
+    KEY,
+    configure,
+    everyskill_sink,
+    http_sink,
+    otlp_sink,
+    sink_status,
+)
+from tests.support.home import Home
+from tests.support.receiver import Hang, Receiver, Reset, Respond, running
 
 
 def send(home: Home, n: int, **fields: Any) -> list[str]:
@@ -51,12 +44,6 @@ def spool(home: Home, n: int, **fields: Any) -> None:
     for _ in range(n):
         hook = home.hook(payload(**fields), extra_env={"SKILLTRACK_NO_AUTOSTART": "1"})
         assert hook.returncode == 0
-
-
-def sink_status(home: Home, name: str) -> dict[str, Any]:
-    sinks: list[dict[str, Any]] = home.status()["forwarding"]
-    (sink,) = [s for s in sinks if s["name"] == name]
-    return sink
 
 
 def test_events_reach_an_http_collector_once_each(home: Home) -> None:
@@ -79,16 +66,6 @@ def test_events_reach_an_http_collector_once_each(home: Home) -> None:
         assert (event["artifact_type"], event["artifact_name"]) == ("tool", "Bash")
         assert "payload" not in event
         assert "input_snippet" not in event  # no consent given
-
-
-def otlp_sink(receiver: Receiver, **extra: Any) -> dict[str, Any]:
-    return {"type": "otlp", "endpoint": receiver.url, "api_key": KEY, "retry_initial_s": 0.05,
-            "retry_max_s": 0.2, "timeout_s": 2, **extra}  # fmt: skip
-
-
-def everyskill_sink(receiver: Receiver, **extra: Any) -> dict[str, Any]:
-    return {"type": "everyskill", "url": receiver.url, "api_key": KEY, "sign": True,
-            "retry_initial_s": 0.05, "retry_max_s": 0.2, "timeout_s": 2, **extra}  # fmt: skip
 
 
 def skill_use(name: str = "pdf-helper") -> dict[str, Any]:

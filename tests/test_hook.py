@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HOOK, DaemonProcess, Home, payload
+from tests.support.events import payload
+from tests.support.home import HOOK, DaemonProcess, Home
 
 NO_AUTOSTART = {"SKILLTRACK_NO_AUTOSTART": "1"}
 
@@ -295,11 +296,6 @@ def test_process_age_counts_from_the_start_of_the_process() -> None:
 
 
 def test_stdin_that_never_closes_still_ends_in_exit_0(home: Home) -> None:
-    import subprocess
-    import sys
-
-    from tests.conftest import HOOK
-
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", str(HOOK)],
         stdin=subprocess.PIPE,

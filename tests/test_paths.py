@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from skilltrack import paths
-from tests.conftest import HOOK
+from tests.support.home import HOOK
 
 PROBE = (
     "import sys, json; sys.path.insert(0, sys.argv[1]);"

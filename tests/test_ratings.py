@@ -8,7 +8,8 @@ from contextlib import closing
 
 import pytest
 
-from tests.conftest import DaemonProcess, Home, payload
+from tests.support.events import payload
+from tests.support.home import DaemonProcess, Home
 
 SKILL = {"tool_name": "Skill", "tool_input": {"skill": "pdf-helper"}}
 

@@ -9,7 +9,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from tests.conftest import BIN, DaemonProcess, Home, payload
+from tests.support.events import payload
+from tests.support.home import BIN, DaemonProcess, Home
 
 
 def test_cleanup_suggests_installed_skills_not_used_lately(

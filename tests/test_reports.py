@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import shutil
 import sqlite3
 import uuid
 from collections import Counter
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,55 +19,9 @@ from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.report.queries import DAY_S, Filters, ReportStore
 from skilltrack.daemon.store import durations
 from skilltrack.daemon.store.database import EventRow, Record
+from tests.support.events import START, Generated, generate, record
 
-START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 LEGACY_DB = Path(__file__).parent / "data" / "skilltrack-45b8c24.db"
-ARTIFACTS = [("skill", "pdf"), ("skill", "review"), ("tool", "Bash"), ("agent", "Explore"),
-             ("mcp", "mcp__github__search")]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Generated:
-    ts: float
-    kind: str
-    name: str
-    ok: bool
-    ms: int | None
-    session: str
-    cwd: str
-
-
-def generate(n: int, days: int, seed: int = 3) -> list[Generated]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        kind, name = rng.choice(ARTIFACTS)
-        ms = None if rng.random() < 0.1 else int(rng.lognormvariate(5, 1.5))
-        out.append(
-            Generated(
-                ts=START + rng.uniform(0, days * DAY_S),
-                kind=kind,
-                name=name,
-                ok=rng.random() > 0.2,
-                ms=ms,
-                session=rng.choice(["s1", "s2", "s3"]),
-                cwd=rng.choice(["~/work/app", "~/work/site", "~/app"]),
-            )
-        )
-    return out
-
-
-def record(g: Generated) -> Record:
-    row = EventRow(
-        event_id=str(uuid.uuid4()), hook_event="PostToolUse", client_ts=g.ts,
-        received_at=g.ts + 0.01, session_id=g.session, prompt_id=None, tool_use_id=None,
-        tool_name=g.name, artifact_type=g.kind, artifact_name=g.name, plugin=None,
-        mcp_server=None, agent_id=None, agent_type=None, success=g.ok, duration_ms=g.ms,
-        cwd=g.cwd, truncated=False, payload="{}",
-        duration_bucket=None if g.ms is None else durations.bucket(g.ms),
-        project=project_of(g.cwd),
-    )  # fmt: skip
-    return Record(row)
 
 
 def expected(events: list[Generated], f: Filters) -> dict[tuple[str, str], dict[str, Any]]:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DaemonProcess, Home, payload
+from tests.support.events import payload
+from tests.support.home import DaemonProcess, Home
 
 DAY = 86400
 
@@ -92,7 +93,7 @@ async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval
     1 s and its day to 0.2 s."""
     from skilltrack.daemon.server import upkeep
     from skilltrack.daemon.store.database import Record, Store
-    from tests.test_reports import Generated, record
+    from tests.support.events import Generated, record
 
     monkeypatch.setattr(upkeep, "RETENTION_FIRST_S", 1.0)
     monkeypatch.setattr(upkeep, "RETENTION_INTERVAL_S", 0.2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import uuid
 from contextlib import closing
 from pathlib import Path
 
@@ -21,38 +20,7 @@ from skilltrack.daemon.store.database import (
     check_sqlite,
 )
 from skilltrack.daemon.store.migrations import MIGRATIONS
-
-
-def row(
-    artifact: tuple[str, str] | None = ("tool", "Bash"),
-    *,
-    success: bool | None = True,
-    duration: int | None = 10,
-    ts: float = 1_000.0,
-    event_id: str | None = None,
-) -> EventRow:
-    kind, name = artifact or (None, None)
-    return EventRow(
-        event_id=event_id or str(uuid.uuid4()),
-        hook_event="PostToolUse" if artifact else "SessionStart",
-        client_ts=ts,
-        received_at=ts + 0.01,
-        session_id="s",
-        prompt_id=None,
-        tool_use_id=None,
-        tool_name=name,
-        artifact_type=kind,
-        artifact_name=name,
-        plugin=None,
-        mcp_server=None,
-        agent_id=None,
-        agent_type=None,
-        success=success,
-        duration_ms=duration,
-        cwd=None,
-        truncated=False,
-        payload="{}",
-    )
+from tests.support.events import row
 
 
 async def insert_rows(store: Store, rows: list[EventRow]) -> int:

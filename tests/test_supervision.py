@@ -19,7 +19,7 @@ from skilltrack.daemon.server import replay, spool
 from skilltrack.daemon.server.lifecycle import Daemon
 from skilltrack.daemon.store.database import Record, Store
 from skilltrack.wire import RawFrame, encode_frame, encode_spool_record
-from tests.conftest import payload
+from tests.support.events import payload
 
 
 async def test_writer_crash_stops_the_daemon_and_spools_what_it_held(

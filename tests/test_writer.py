@@ -10,7 +10,7 @@ import pytest
 from skilltrack.daemon.server.counters import Counters
 from skilltrack.daemon.server.writer import BufferFull, Unstorable, Writer
 from skilltrack.daemon.store.database import Record, Store
-from tests.test_store import row
+from tests.support.events import row
 
 
 async def test_a_row_sqlite_refuses_is_set_aside_and_its_batch_is_stored(tmp_path: Path) -> None:

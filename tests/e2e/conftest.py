@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.home import ROOT
 
 INSTALLER = ROOT / "scripts" / "install-claude-code"
 VERSION = (Path(__file__).parent / "CLAUDE_CODE_VERSION").read_text().strip()

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Home
-from tests.e2e.model import Conversation, ModelServer, ScriptedModel, ToolCall
-from tests.e2e.test_claude_code import (
+from tests.support.claude_code import (
     hook_trouble,
     make_sandbox,
     run_claude,
     wait_for_events,
 )
+from tests.support.home import Home
+from tests.support.model import Conversation, ModelServer, ScriptedModel, ToolCall
 
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 GITHUB_TOKEN = "ghp_" + "0123456789abcdefghijABCDEFGHIJ012345"

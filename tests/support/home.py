@@ -1,0 +1,198 @@
+"""An isolated skilltrack state directory with the real hook, a real daemon and the commands.
+
+Everything runs for real: the hook script under `python -I -S`, the daemon as its own process
+on a Unix socket at a short path, the commands reading the real SQLite file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skilltrack import paths as paths_mod
+from skilltrack.paths import Paths
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HOOK = ROOT / "hooks" / "skilltrack_hook.py"
+BIN = Path(sys.executable).parent  # where the installed console scripts are
+
+
+@dataclass
+class Home:
+    """An isolated skilltrack state directory and the environment that selects it."""
+
+    dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    daemons: list[DaemonProcess] = field(default_factory=list)
+
+    def start_daemon(self) -> DaemonProcess:
+        """Run a daemon in the foreground as the test's child (stopped at teardown)."""
+        daemon = DaemonProcess(self)
+        self.daemons.append(daemon)
+        return daemon.start()
+
+    @property
+    def paths(self) -> Paths:
+        return paths_mod.under(self.dir)
+
+    def hook(
+        self, stdin: bytes, *, extra_env: dict[str, str] | None = None, timeout: float = 30
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run the real hook script as Claude Code does."""
+        return subprocess.run(
+            [sys.executable, "-I", "-S", str(HOOK)],
+            input=stdin,
+            capture_output=True,
+            env={**self.env, **(extra_env or {})},
+            timeout=timeout,
+            check=False,
+        )
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `skilltrack ARGS` or `skilltrack-daemon ARGS` (first arg picks the program)."""
+        program, *rest = args
+        return subprocess.run(
+            [str(BIN / program), *rest],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=check,
+        )
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def events(self, limit: int = 100_000) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.json("skilltrack", "events", "--limit", str(limit))[
+            "events"
+        ]
+        return result
+
+    def report(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.json("skilltrack", "report")["artifacts"]
+        return result
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.json("skilltrack-daemon", "status")
+        return result
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def kill_daemon(self) -> None:
+        """SIGKILL whatever daemon runs for this home (teardown, and tests that crash it)."""
+        pid = _pid(self.paths)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid)
+
+    def stop_all(self) -> None:
+        """Teardown: kill every daemon this home has, whoever started it."""
+        for daemon in self.daemons:
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.kill()
+        self.kill_daemon()
+
+
+class DaemonProcess:
+    """A daemon run in the foreground as a child of the test."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DaemonProcess:
+        self.stderr = self.home.dir / "daemon.stderr"
+        with self.stderr.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
+                env=self.home.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        self.home.wait_for(self._answers, what="the daemon to answer")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            err = self.stderr.read_text()
+            raise AssertionError(f"daemon exited with {self.proc.returncode}: {err}")
+        return self.home.paths.socket.exists() and self.home.status().get("running") is True
+
+    def terminate(self, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def exchange(home: Home, data: bytes, *, half_close: bool = True) -> bytes:
+    """Send `data` on the daemon's socket and return everything it answers."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(home.paths.socket))
+        s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+        return reply
+
+
+def daemon_processes(home: Home) -> list[int]:
+    """Pids of every skilltrack daemon whose environment selects this home."""
+    found = []
+    marker = f"SKILLTRACK_HOME={home.dir}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"skilltrack" in cmdline and b"run" in cmdline and marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def _pid(paths: Paths) -> int | None:
+    try:
+        return int(paths.pid.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.02)
