@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from tests.support.cli import BIN
 from tests.support.events import payload
-from tests.support.home import BIN, DaemonProcess, Home
+from tests.support.home import HOOK, DaemonProcess, Home
 
 
 def test_report_and_events_before_anything_was_recorded(home: Home) -> None:
@@ -111,3 +113,20 @@ def test_status_says_why_the_daemon_cannot_start_with_a_bad_config(home: Home) -
     assert home.cli("skilltrack-daemon", "status").stdout.splitlines()[0] == (
         "skilltrack daemon is not running"
     )
+
+
+def test_the_installed_installer_registers_the_interpreter_it_runs_on(
+    home: Home, tmp_path: Path
+) -> None:
+    # The console script as a user runs it (the other tests call its main() in-process): the
+    # hook it would register runs under the interpreter named in its own first line.
+    result = subprocess.run(
+        [str(BIN / "skilltrack-install"), "--dry-run", "--no-start"],
+        capture_output=True, text=True, cwd=tmp_path, env={**home.env, "HOME": str(tmp_path)},
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, ""), result
+    interpreter = (BIN / "skilltrack-install").read_text().splitlines()[0].removeprefix("#!")
+    assert f'"command": "{interpreter} -I -S {HOOK}"' in result.stdout
+    assert result.stdout.startswith(f"--- {tmp_path}/.claude/settings.json\n")
+    assert not (tmp_path / ".claude").exists()  # a dry run writes nothing

@@ -52,7 +52,7 @@ def test_sigkill_under_load_from_20_hooks_loses_and_duplicates_nothing(home: Hom
     Killed daemons are restarted by the hooks themselves (stale socket → autostart). Every
     event whose hook exited must be stored exactly once in the end.
     """
-    home.cli("skilltrack-daemon", "start")
+    home.process("skilltrack-daemon", "start")
     stop = threading.Event()
     sent: list[str] = []
     failures: list[int] = []
@@ -89,7 +89,7 @@ def test_sigkill_under_load_from_20_hooks_loses_and_duplicates_nothing(home: Hom
     assert len(sent) > 100
     # Whatever is still spooled is replayed by the daemon the hooks started last.
     if not daemon_processes(home):
-        home.cli("skilltrack-daemon", "start")
+        home.process("skilltrack-daemon", "start")
 
     def settled() -> bool:
         return home.status()["spool"]["records"] == 0 and len(home.events(10**6)) >= len(sent)

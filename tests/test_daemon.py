@@ -30,21 +30,21 @@ def test_status_when_nothing_runs_says_so(home: Home) -> None:
 
 
 def test_start_stop_and_start_again(home: Home) -> None:
-    started = home.cli("skilltrack-daemon", "start")
+    started = home.process("skilltrack-daemon", "start")
     assert "started" in started.stdout
     status = home.status()
     assert status["running"] is True
     pid = status["pid"]
 
-    again = home.cli("skilltrack-daemon", "start")
+    again = home.process("skilltrack-daemon", "start")
     assert f"already running (pid {pid})" in again.stdout
 
-    stopped = home.cli("skilltrack-daemon", "stop")
+    stopped = home.process("skilltrack-daemon", "stop")
     assert "stopped" in stopped.stdout
     assert home.status()["running"] is False
     assert not home.paths.socket.exists()
     assert not home.paths.pid.exists()
-    assert "not running" in home.cli("skilltrack-daemon", "stop").stdout
+    assert "not running" in home.process("skilltrack-daemon", "stop").stdout
 
 
 def test_state_files_are_private(home: Home, daemon: DaemonProcess) -> None:
@@ -57,7 +57,7 @@ def test_state_files_are_private(home: Home, daemon: DaemonProcess) -> None:
 
 
 def test_second_daemon_refuses_to_run(home: Home, daemon: DaemonProcess) -> None:
-    second = home.cli("skilltrack-daemon", "run", check=False)
+    second = home.process("skilltrack-daemon", "run", check=False)
     assert second.returncode == 1
     assert "already runs" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
@@ -78,7 +78,7 @@ def test_a_file_at_the_socket_path_is_refused_not_replaced(home: Home) -> None:
     home.paths.run_dir.mkdir(mode=0o700, parents=True)
     home.paths.socket.write_text("precious")
 
-    result = home.cli("skilltrack-daemon", "run", check=False)
+    result = home.process("skilltrack-daemon", "run", check=False)
 
     assert result.returncode == 1
     assert "is not a socket" in result.stderr
@@ -89,7 +89,7 @@ def test_an_insecure_run_directory_is_refused(home: Home) -> None:
     home.paths.run_dir.mkdir(mode=0o755, parents=True)
     os.chmod(home.paths.run_dir, 0o755)
 
-    result = home.cli("skilltrack-daemon", "run", check=False)
+    result = home.process("skilltrack-daemon", "run", check=False)
 
     assert result.returncode == 1
     assert "open to other users" in result.stderr
@@ -226,7 +226,7 @@ def ingest_frame_record(tool_use_id: str) -> bytes:
 
 
 def test_start_keeps_the_log_and_state_private(home: Home) -> None:
-    home.cli("skilltrack-daemon", "start")
+    home.process("skilltrack-daemon", "start")
     home.hook(payload())
     for path in (home.paths.log, home.paths.db, home.paths.spool_dir, home.paths.run_dir):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path

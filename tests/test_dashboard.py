@@ -27,7 +27,7 @@ import pytest
 from skilltrack.daemon.report import page as dashboard_page
 from tests.support.browser import chromium
 from tests.support.events import payload
-from tests.support.home import BIN, ROOT, Home
+from tests.support.home import ROOT, Home
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SINCE = "2026-01-01"
@@ -50,10 +50,7 @@ class Served:
 
     def report_cli(self, *args: str) -> dict[str, Any]:
         """`skilltrack report --json ARGS` as the user runs it, away from any project."""
-        out = subprocess.run(
-            [str(BIN / "skilltrack"), "report", "--json", *args],
-            capture_output=True, text=True, check=True, cwd=self.elsewhere, env=self.home.env,
-        ).stdout  # fmt: skip
+        out = self.home.cli("skilltrack", "report", "--json", *args, cwd=self.elsewhere).stdout
         result: dict[str, Any] = json.loads(out)
         return result
 
@@ -85,7 +82,7 @@ def populate(home: Home, tmp_path: Path) -> Path:
     home.env["HOME"] = str(fake_home)
     # Running before the first use: a use the hook spools is attributed to the skill's
     # version when it is replayed, which would blur the edit below.
-    home.cli("skilltrack-daemon", "start")
+    home.process("skilltrack-daemon", "start")
     deploy: dict[str, Any] = {"tool_name": "Skill", "tool_input": {"skill": "deploy"}}
     for _ in range(3):
         use(home, **deploy)
@@ -114,7 +111,7 @@ def served(home: Home, tmp_path: Path) -> Served:
     fake_home = populate(home, tmp_path)
     # `skilltrack dashboard` starts the daemon when none runs (the hooks started one: stop it).
     home.cli("skilltrack-daemon", "stop")
-    out = home.cli("skilltrack", "dashboard", "--no-open", "--json").stdout
+    out = home.process("skilltrack", "dashboard", "--no-open", "--json").stdout
     url = json.loads(out)["url"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -254,7 +251,7 @@ def test_a_taken_port_is_reported_and_the_daemon_keeps_serving_hooks(home: Home)
 
 
 def test_the_command_starts_the_daemon_and_prints_only_the_url(home: Home) -> None:
-    result = home.cli("skilltrack", "dashboard", "--no-open")
+    result = home.process("skilltrack", "dashboard", "--no-open")
     assert result.stdout.startswith("http://127.0.0.1:")
     assert result.stdout.count("\n") == 1
     assert "skilltrack daemon started" in result.stderr

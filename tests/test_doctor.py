@@ -5,22 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
+from pathlib import Path
 
 from tests.support.events import payload
-from tests.support.home import BIN, Home
+from tests.support.home import Home
 
 
-def doctor(home: Home, *, cwd: str | None = None) -> tuple[int, list[dict[str, str]]]:
-    result = subprocess.run(
-        [str(BIN / "skilltrack"), "doctor", "--json"],
-        capture_output=True,
-        text=True,
-        env={**home.env, "HOME": str(home.dir)},
-        cwd=cwd or str(home.dir),
-        timeout=60,
-        check=False,
-    )
+def doctor(home: Home, *, cwd: Path | None = None) -> tuple[int, list[dict[str, str]]]:
+    result = home.cli(
+        "skilltrack", "doctor", "--json",
+        cwd=cwd or home.dir, extra_env={"HOME": str(home.dir)}, check=False,
+    )  # fmt: skip
     return result.returncode, json.loads(result.stdout)
 
 
@@ -29,14 +24,10 @@ def levels(findings: list[dict[str, str]]) -> dict[str, str]:
 
 
 def install(home: Home, *args: str) -> None:
-    subprocess.run(
-        [str(BIN / "skilltrack-install"), "--no-start", *args],
-        env={**home.env, "HOME": str(home.dir)},
-        cwd=str(home.dir),
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
+    home.cli(
+        "skilltrack-install", "--no-start", *args,
+        cwd=home.dir, extra_env={"HOME": str(home.dir)},
+    )  # fmt: skip
 
 
 def test_nothing_set_up_fails_and_says_what_to_run(home: Home) -> None:
@@ -67,7 +58,7 @@ def test_hooks_registered_twice_are_a_failure(home: Home) -> None:
     shutil.copy(home.dir / ".claude" / "settings.json", project / ".claude" / "settings.json")
     home.start_daemon()
 
-    code, findings = doctor(home, cwd=str(project))
+    code, findings = doctor(home, cwd=project)
 
     assert code == 1
     [hooks] = [f for f in findings if f["check"] == "hooks"]

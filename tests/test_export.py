@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from skilltrack.daemon.store.database import EventRow, Record, Store
+from tests.support.cli import BIN
 from tests.support.events import payload
-from tests.support.home import BIN, DaemonProcess, Home
+from tests.support.home import DaemonProcess, Home
 
 
 def test_jsonl_holds_what_events_shows_with_the_payload(home: Home, daemon: DaemonProcess) -> None:

@@ -243,7 +243,7 @@ def test_sigkill_at_random_moments_under_load_loses_and_doubles_nothing(
     seeded random moments; the hooks restart it each time. Every event whose hook exited is
     stored exactly once in the end."""
     rng = random.Random(kills)
-    home.cli("skilltrack-daemon", "start")
+    home.process("skilltrack-daemon", "start")
     stop = threading.Event()
     sent: list[str] = []
     bad: list[subprocess.CompletedProcess[bytes]] = []
@@ -280,7 +280,7 @@ def test_sigkill_at_random_moments_under_load_loses_and_doubles_nothing(
     assert bad == [], bad[:3]
     assert killed >= kills // 2, f"only {killed} daemons were running to kill"
     if not daemon_processes(home):
-        home.cli("skilltrack-daemon", "start")
+        home.process("skilltrack-daemon", "start")
 
     def settled() -> bool:
         return home.status()["spool"]["records"] == 0 and len(home.events(10**6)) >= len(sent)

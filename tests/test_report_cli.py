@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
 
+from tests.support.cli import Result
 from tests.support.events import payload
-from tests.support.home import BIN, DaemonProcess, Home
+from tests.support.home import DaemonProcess, Home
 
 
 def test_cleanup_suggests_installed_skills_not_used_lately(
@@ -38,11 +38,7 @@ def test_cleanup_suggests_installed_skills_not_used_lately(
             (now - 45 * 86400,),
         )
         conn.commit()
-    result = subprocess.run(
-        [str(BIN / "skilltrack"), "report", "--json"],
-        capture_output=True, text=True, check=True, cwd=project,
-        env={**home.env, "HOME": str(fake_home)},
-    )  # fmt: skip
+    result = _report(home, fake_home, project, "--json")
     cleanup = {c["name"]: c for c in json.loads(result.stdout)["cleanup"]}
     assert set(cleanup) == {"never", "proj-never", "stale"}
     assert cleanup["never"] == {"name": "never", "source": "user",
@@ -50,21 +46,14 @@ def test_cleanup_suggests_installed_skills_not_used_lately(
                                 "never_used": True}  # fmt: skip
     assert cleanup["proj-never"]["source"] == "project"
     assert not cleanup["stale"]["never_used"]
-    recent = subprocess.run(
-        [str(BIN / "skilltrack"), "report", "--unused-days", "60"],
-        capture_output=True, text=True, check=True, cwd=project,
-        env={**home.env, "HOME": str(fake_home)},
-    ).stdout  # fmt: skip
+    recent = _report(home, fake_home, project, "--unused-days", "60").stdout
     assert "stale" not in recent.split("installed skills to consider removing:")[1]
     assert "never (user, ~/.claude/skills/never): never used" in recent
 
 
-def _report(home: Home, fake_home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "skilltrack"), "report", *args],
-        capture_output=True, text=True, check=True, cwd=cwd,
-        env={**home.env, "HOME": str(fake_home)},
-    )  # fmt: skip
+def _report(home: Home, fake_home: Path, cwd: Path, *args: str) -> Result:
+    """`skilltrack report ARGS` run from `cwd` by a user whose home is `fake_home`."""
+    return home.cli("skilltrack", "report", *args, cwd=cwd, extra_env={"HOME": str(fake_home)})
 
 
 def test_a_project_given_as_an_absolute_path_under_home_matches_its_stored_form(

@@ -110,7 +110,7 @@ def test_skills_are_attributed_to_source_and_version_and_secrets_never_stored(
     assert "[REDACTED:aws_access_key]" in command
     assert "[REDACTED:github_token]" in command
     assert command.endswith("echo deployed")
-    home.cli("skilltrack-daemon", "stop")  # checkpointed and closed: the files are final
+    home.process("skilltrack-daemon", "stop")  # checkpointed and closed: the files are final
     for path in home.dir.rglob("*"):
         if path.is_file():
             data = path.read_bytes()

@@ -1,7 +1,8 @@
 """An isolated skilltrack state directory with the real hook, a real daemon and the commands.
 
-Everything runs for real: the hook script under `python -I -S`, the daemon as its own process
-on a Unix socket at a short path, the commands reading the real SQLite file.
+The hook runs as Claude Code runs it (`python -I -S`, a subprocess); the daemon runs as its
+own process on a Unix socket at a short path; the commands run in-process (support.cli) on
+the real SQLite file and socket.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from typing import Any
 
 from skilltrack import paths as paths_mod
 from skilltrack.paths import Paths
+from tests.support import cli
+from tests.support.cli import BIN
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOOK = ROOT / "hooks" / "skilltrack_hook.py"
-BIN = Path(sys.executable).parent  # where the installed console scripts are
 
 
 @dataclass
@@ -57,8 +59,23 @@ class Home:
             check=False,
         )
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `skilltrack ARGS` or `skilltrack-daemon ARGS` (first arg picks the program)."""
+    def cli(
+        self,
+        *args: str,
+        check: bool = True,
+        cwd: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> cli.Result:
+        """`skilltrack ARGS`, `skilltrack-daemon ARGS` or `skilltrack-install ARGS` (the
+        first arg picks the program), in-process with this home's environment."""
+        program, *rest = args
+        env = {**self.env, **(extra_env or {})}
+        return cli.run(program, *rest, env=env, cwd=cwd, check=check)
+
+    def process(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The same as a real process: the installed console script. For starting the
+        daemon (a detached child of the command, not of the test), running it, and the entry
+        points themselves."""
         program, *rest = args
         return subprocess.run(
             [str(BIN / program), *rest],
