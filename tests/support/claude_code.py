@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,10 +194,15 @@ def hook_trouble(run: ClaudeRun, sandbox: Sandbox) -> list[str]:
 
 
 def wait_for_events(home: Home, count: int) -> list[dict[str, Any]]:
-    """The stored events once there are `count` (or whatever is there at the deadline)."""
-    deadline = time.monotonic() + STORE_TIMEOUT_S
-    while True:
-        events = home.events()
-        if len(events) >= count or time.monotonic() > deadline:
-            return events
-        time.sleep(0.1)
+    """The stored events once there are `count`; failing with the daemon's log and the
+    events stored so far if they are not all there in STORE_TIMEOUT_S."""
+    try:
+        home.wait_for(
+            lambda: len(home.events()) >= count,
+            timeout=STORE_TIMEOUT_S,
+            what=f"{count} events stored",
+        )
+    except AssertionError as exc:
+        stored = "\n".join(f"{e['hook_event']} {e['artifact_name']}" for e in home.events())
+        raise AssertionError(f"{exc}\n--- stored so far:\n{stored}") from None
+    return home.events()

@@ -2,7 +2,8 @@
 
 The hook runs as Claude Code runs it (`python -I -S`, a subprocess); the daemon runs as its
 own process on a Unix socket at a short path; the commands run in-process (support.cli) on
-the real SQLite file and socket.
+the real SQLite file and socket. Every wait is bounded, and a wait that times out fails with
+the daemon's log and stderr in its message.
 """
 
 from __future__ import annotations
@@ -15,17 +16,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skilltrack import paths as paths_mod
+from skilltrack.daemon.server import control
 from skilltrack.paths import Paths
 from tests.support import cli
 from tests.support.cli import BIN
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOOK = ROOT / "hooks" / "skilltrack_hook.py"
+
+WAIT_S = 30.0  # a bound for what takes well under a second on a quiet machine
+POLL_S = 0.02
+LOG_TAIL = 6000  # characters of the log shown when a wait times out
 
 
 @dataclass
@@ -103,13 +110,29 @@ class Home:
         result: dict[str, Any] = self.json("skilltrack-daemon", "status")
         return result
 
-    def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    def live_status(self) -> dict[str, Any] | None:
+        """The running daemon's own answer over its socket (None if none answers): counters,
+        buffer, store health; without what status reads from disk."""
+        return control.query_status(self.paths)
+
+    def wait_for(
+        self, predicate: Callable[[], object], timeout: float = WAIT_S, what: str = "condition"
+    ) -> None:
+        """Return once `predicate()` is true; fail after `timeout` seconds with what the
+        daemon logged and wrote to stderr."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout:.0f}s waiting for {what}\n{self.diagnostics()}"
+                )
+            time.sleep(POLL_S)
+
+    def diagnostics(self) -> str:
+        """The daemon's log (its end) and the stderr of each daemon the test ran."""
+        parts = [_tail("daemon log", self.paths.log)]
+        parts += [_tail(f"daemon stderr (pid {d.pid})", d.stderr) for d in self.daemons]
+        return "\n".join(parts)
 
     def kill_daemon(self) -> None:
         """SIGKILL whatever daemon runs for this home (teardown, and tests that crash it)."""
@@ -128,14 +151,19 @@ class Home:
 
 
 class DaemonProcess:
-    """A daemon run in the foreground as a child of the test."""
+    """A daemon run in the foreground (`skilltrack-daemon run`) as a child of the test, its
+    stderr kept in a file of the home."""
 
     def __init__(self, home: Home) -> None:
         self.home = home
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr = home.dir / f"daemon-{len(home.daemons)}.stderr"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
 
     def start(self) -> DaemonProcess:
-        self.stderr = self.home.dir / "daemon.stderr"
         with self.stderr.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
@@ -144,20 +172,29 @@ class DaemonProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
-        self.home.wait_for(self._answers, what="the daemon to answer")
+        self.home.wait_for(self._answers, what=f"the daemon (pid {self.proc.pid}) to answer")
         return self
 
     def _answers(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            err = self.stderr.read_text()
-            raise AssertionError(f"daemon exited with {self.proc.returncode}: {err}")
-        return self.home.paths.socket.exists() and self.home.status().get("running") is True
+            raise AssertionError(
+                f"the daemon exited with {self.proc.returncode}\n{self.home.diagnostics()}"
+            )
+        status = self.home.live_status()
+        return status is not None and status.get("running") is True
 
     def terminate(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then its exit status (failing with the diagnostics if it hangs)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the daemon did not exit within {timeout:.0f}s of SIGTERM\n"
+                f"{self.home.diagnostics()}"
+            ) from None
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -194,6 +231,15 @@ def daemon_processes(home: Home) -> list[int]:
         if b"skilltrack" in cmdline and b"run" in cmdline and marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def _tail(name: str, path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return f"--- {name}: no file at {path}"
+    cut = f" (its last {LOG_TAIL} characters)" if len(text) > LOG_TAIL else ""
+    return f"--- {name}, {path}{cut}:\n{text[-LOG_TAIL:]}"
 
 
 def _pid(paths: Paths) -> int | None:
