@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.support.events import payload
 from tests.support.home import Home, daemon_processes
+from tests.support.load import HookLoad, kill_daemons, wait_for_a_daemon
 
 
 def test_fifty_hooks_at_once_start_exactly_one_daemon_and_all_events_are_stored(
@@ -53,40 +52,14 @@ def test_sigkill_under_load_from_20_hooks_loses_and_duplicates_nothing(home: Hom
     event whose hook exited must be stored exactly once in the end.
     """
     home.process("skilltrack-daemon", "start")
-    stop = threading.Event()
-    sent: list[str] = []
-    failures: list[int] = []
-    lock = threading.Lock()
-
-    def sender(worker: int) -> None:
-        n = 0
-        while not stop.is_set():
-            tool_use_id = f"toolu_{worker:02d}_{n:05d}"
-            result = home.hook(payload(tool_use_id=tool_use_id))
-            with lock:
-                if result.returncode != 0 or result.stdout:
-                    failures.append(result.returncode)
-                sent.append(tool_use_id)
-            n += 1
-
-    threads = [threading.Thread(target=sender, args=(w,)) for w in range(20)]
-    for t in threads:
-        t.start()
-    try:
+    with HookLoad(home, 20) as load:
         for _ in range(3):
-            time.sleep(1.5)
-            pids = daemon_processes(home)
-            assert pids, "no daemon running to kill"
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(1.5)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-
-    assert failures == []
-    assert len(sent) > 100
+            wait_for_a_daemon(home, "the hooks to start a daemon again")
+            load.wait_for_more(40)  # under load: the 20 hooks at work meanwhile
+            assert kill_daemons(home), "no daemon running to kill"
+        load.wait_for_more(40)
+    sent = load.sent
+    assert load.bad == [], load.bad[:3]
     # Whatever is still spooled is replayed by the daemon the hooks started last.
     if not daemon_processes(home):
         home.process("skilltrack-daemon", "start")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import socket
 import sqlite3
@@ -10,14 +12,16 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from skilltrack.daemon.server import connection, spool
 from skilltrack.wire import MAX_FRAME, RawFrame, encode_spool_record
 from tests.support.events import frame, payload
-from tests.support.home import DaemonProcess, Home, exchange
+from tests.support.home import DaemonProcess, Home, daemon_processes, exchange
 
 
 def test_status_when_nothing_runs_says_so(home: Home) -> None:
@@ -189,9 +193,11 @@ def test_a_locked_store_delays_but_loses_nothing(home: Home, daemon: DaemonProce
             result = home.hook(payload(tool_use_id=f"toolu_{i}"))
             assert result.returncode == 0
             sent.append(f"toolu_{i}")
-        status = home.status()
-        assert status["store"]["healthy"] is False
-        assert status["counters"]["store_retries"] > 0
+        # Still locked: the writer has failed, and keeps retrying.
+        home.wait_for(
+            lambda: home.status()["counters"]["store_retries"] > 0, what="the store's retries"
+        )
+        assert home.status()["store"]["healthy"] is False
     finally:
         lock.execute("ROLLBACK")
         lock.close()
@@ -268,17 +274,61 @@ def test_a_frame_without_a_valid_header_is_refused_and_counted(
     assert home.status()["counters"]["rejected"] == {"bad_header": 1, "empty_frame": 1}
 
 
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+@contextlib.contextmanager
+def adopting_orphans() -> Iterator[Callable[[], list[str]]]:
+    """This process as the reaper of its orphaned descendants while the block runs (Linux's
+    PR_SET_CHILD_SUBREAPER): a process that a hook starts detached becomes the test's child
+    when the hook exits, not init's. Yields a function that waits for such children to end
+    and returns their command names."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+
+    def children() -> set[int]:
+        return {
+            int(pid)
+            for listed in Path("/proc/self/task").glob("*/children")
+            for pid in listed.read_text().split()
+        }
+
+    already = children()
+
+    def adopted() -> list[str]:
+        pids = sorted(children() - already)
+        # Named by their own file (the daemon's script): a zombie keeps its name, not its
+        # command line. The test's own children (hooks) have all been waited for.
+        names = [Path(f"/proc/{pid}/stat").read_text().split(" (")[1].split(")")[0] for pid in pids]
+        for pid in pids:
+            deadline = time.monotonic() + 30
+            while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return names
+
+    try:
+        yield adopted
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
 def test_a_failed_start_is_shown_and_hooks_do_not_retry_it_at_once(home: Home) -> None:
     home.paths.run_dir.mkdir(mode=0o700, parents=True)
     home.paths.socket.write_text("not a socket")  # makes every start fail
 
     home.hook(payload())
-    home.wait_for(home.paths.start_failed.exists, what="the failed start to be recorded")
+    home.wait_for(
+        lambda: home.paths.start_failed.exists() and not daemon_processes(home),
+        what="the failed start to be recorded and the daemon to have exited",
+    )
     starts = home.paths.log.read_text().count("not starting")
-    for _ in range(3):
-        assert home.hook(payload()).returncode == 0
-    time.sleep(1)  # a start the hooks should not have made would have logged by now
+    with adopting_orphans() as adopted:
+        for _ in range(3):
+            assert home.hook(payload()).returncode == 0
+        started = adopted()  # whatever a hook started, detached, before it exited
 
+    assert started == []
     assert home.paths.log.read_text().count("not starting") == starts == 1
     status = home.status()
     assert status["running"] is False

@@ -13,12 +13,10 @@ import os
 import random
 import re
 import resource
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from skilltrack.wire import encode_frame
 from tests.support.events import payload
 from tests.support.forwarding import KEY, configure, http_sink, otlp_sink, sink_status
 from tests.support.home import DaemonProcess, Home, daemon_processes
+from tests.support.load import HookLoad, kill_daemons, wait_for_a_daemon
 from tests.support.receiver import Behaviour, Hang, Reset, Respond, running
 from tests.support.secrets import POSITIVES
 
@@ -170,45 +169,55 @@ def test_a_full_disk_delays_events_in_memory_and_loses_none(small_disk: Home) ->
 
 # -- a database locked by another process ----------------------------------------------------
 
-# Another program (a backup, `sqlite3` in a terminal) takes the write lock and sits on it.
+# Another program (a backup, `sqlite3` in a terminal) takes the write lock and sits on it,
+# here until the test has it let go.
 _LOCKER = """
-import sqlite3, sys, time
+import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 db.execute("ROLLBACK")
+print("released", flush=True)
 """
 LOCK_HELD_S = 10.0
+SENT_UNDER_LOCK = 20
 
 
 def test_a_database_locked_by_another_process_for_10_s_delays_and_loses_nothing(
     home: Home, daemon: DaemonProcess
 ) -> None:
     with subprocess.Popen(
-        [sys.executable, "-c", _LOCKER, str(home.paths.db), str(LOCK_HELD_S)],
+        [sys.executable, "-c", _LOCKER, str(home.paths.db)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     ) as locker:
+        assert locker.stdin is not None
+        assert locker.stdout is not None
         try:
-            assert locker.stdout is not None
             assert locker.stdout.readline() == b"locked\n"
             started = time.monotonic()
             sent: list[str] = []
             unhealthy = None
-            while locker.poll() is None:  # hooks keep coming for as long as the lock is held
+            # Hooks keep coming for as long as the lock is held: 10 s, and 20 events at least
+            # however slowly they come.
+            while time.monotonic() - started < LOCK_HELD_S or len(sent) < SENT_UNDER_LOCK:
                 tool_use_id = f"toolu_locked_{len(sent)}"
                 result = home.hook(payload(tool_use_id=tool_use_id))
                 assert (result.returncode, result.stdout) == (0, b""), result
                 sent.append(tool_use_id)
                 if len(sent) == 5:
+                    home.wait_for(
+                        lambda: home.status()["store"]["healthy"] is False,
+                        what="the store to be reported unhealthy while the lock is held",
+                    )
                     unhealthy = home.status()["store"]
-            held = time.monotonic() - started
+            locker.stdin.write(b"let go\n")
+            locker.stdin.flush()
+            assert locker.stdout.readline() == b"released\n"
         finally:
             locker.kill()
-    assert held >= LOCK_HELD_S - 0.5, held
-    assert len(sent) >= 20, len(sent)
     assert unhealthy is not None
-    assert unhealthy["healthy"] is False, unhealthy
     assert "locked" in str(unhealthy["last_error"]), unhealthy
 
     # The daemon recovers by itself: every event stored once, whether its own buffered copy
@@ -240,45 +249,20 @@ def test_sigkill_at_random_moments_under_load_loses_and_doubles_nothing(
     home: Home, kills: int, senders: int
 ) -> None:
     """Concurrent real hooks send events while the daemon is SIGKILLed again and again, at
-    seeded random moments; the hooks restart it each time. Every event whose hook exited is
+    seeded random moments of its life (counted in events sent since it appeared, none to 25:
+    from its start-up on); the hooks restart it each time. Every event whose hook exited is
     stored exactly once in the end."""
     rng = random.Random(kills)
     home.process("skilltrack-daemon", "start")
-    stop = threading.Event()
-    sent: list[str] = []
-    bad: list[subprocess.CompletedProcess[bytes]] = []
-    lock = threading.Lock()
-
-    def sender(worker: int) -> None:
-        n = 0
-        while not stop.is_set():
-            tool_use_id = f"toolu_{worker:02d}_{n:05d}"
-            result = home.hook(payload(tool_use_id=tool_use_id))
-            with lock:
-                if result.returncode != 0 or result.stdout:
-                    bad.append(result)
-                sent.append(tool_use_id)
-            n += 1
-
-    threads = [threading.Thread(target=sender, args=(w,)) for w in range(senders)]
-    for t in threads:
-        t.start()
-    moments = [round(rng.uniform(0.1, 0.8), 3) for _ in range(kills)]
-    killed = 0
-    try:
-        for wait in moments:
-            time.sleep(wait)
-            for pid in daemon_processes(home):  # none, if the last one is not back yet
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
-        time.sleep(0.5)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert bad == [], bad[:3]
-    assert killed >= kills // 2, f"only {killed} daemons were running to kill"
+    moments = [rng.randint(0, 25) for _ in range(kills)]
+    with HookLoad(home, senders) as load:
+        for events in moments:
+            wait_for_a_daemon(home, "the hooks to start a daemon again")
+            load.wait_for_more(events)
+            assert kill_daemons(home)
+        load.wait_for_more(20)
+    sent = load.sent
+    assert load.bad == [], load.bad[:3]
     if not daemon_processes(home):
         home.process("skilltrack-daemon", "start")
 
@@ -290,7 +274,7 @@ def test_sigkill_at_random_moments_under_load_loses_and_doubles_nothing(
     lost = sorted(set(sent) - set(stored))
     doubled = sorted(t for t in set(stored) if stored.count(t) > 1)
     assert (lost, doubled) == ([], []), (
-        f"kills at {moments}: lost {lost[:5]}, doubled {doubled[:5]}"
+        f"kills after {moments} events: lost {lost[:5]}, doubled {doubled[:5]}"
     )
     assert len(stored) == len(sent)
 
@@ -460,6 +444,9 @@ def test_a_100_mb_frame_is_refused_without_being_held(home: Home, daemon: Daemon
     assert _rss_kib(home) < rss_before + 32 * 1024  # refused as it came, not buffered
 
 
+ONE_SECOND = {"SKILLTRACK_HOOK_TIMEOUT_MS": "1000"}  # the longest a hook waits for its answer
+
+
 def test_a_thousand_idle_connections_do_not_stop_a_hook(home: Home, daemon: DaemonProcess) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 1200:
@@ -472,13 +459,14 @@ def test_a_thousand_idle_connections_do_not_stop_a_hook(home: Home, daemon: Daem
             s.connect(str(home.paths.socket))
             if i % 3 == 0:
                 s.sendall(_valid_frame(payload())[:40])  # half a frame, then silence
-        started = time.monotonic()
-        result = home.hook(payload(tool_use_id="toolu_beside_1000"))
-        took = time.monotonic() - started
+        # Given the longest deadline a hook takes (1 s), the hook spools the event unless the
+        # daemon acknowledges it in time: nothing spooled is the proof that it was served.
+        result = home.hook(payload(tool_use_id="toolu_beside_1000"), extra_env=ONE_SECOND)
         assert result.returncode == 0
         assert "toolu_beside_1000" in {e["tool_use_id"] for e in home.events()}
-        assert took < 5.0, f"the hook took {took:.1f}s beside 1,000 idle connections"
-        assert home.status()["connections"] >= 1000
+        status = home.status()
+        assert (status["spool"]["records"], status["counters"]["replayed"]) == (0, 0), status
+        assert status["connections"] >= 1000
     finally:
         for s in idle:
             s.close()
@@ -538,46 +526,46 @@ def test_no_secret_of_the_corpus_reaches_the_database_log_or_a_receiver(home: Ho
 
 
 @pytest.mark.parametrize(
-    "seconds", [pytest.param(12, id="12s"), pytest.param(180, id="3min", marks=pytest.mark.slow)]
+    ("answers", "events"),
+    [
+        pytest.param(30, 150, id="30-answers"),
+        pytest.param(
+            700, 5000, id="700-answers", marks=[pytest.mark.slow, pytest.mark.timeout(1800)]
+        ),
+    ],
 )
-def test_a_chaotic_receiver_under_load_gets_every_stored_event(home: Home, seconds: int) -> None:
+def test_a_chaotic_receiver_under_load_gets_every_stored_event(
+    home: Home, answers: int, events: int
+) -> None:
     """The http sink's receiver answers at random (seeded): 502, 503, 504, 429 with and
     without Retry-After, 408, hangs past the sink's timeout, resets, and 200s so slow that the
     sink gives up on them although the receiver took the batch; while real hooks keep
-    sending. At the end every stored event was received, duplicates come only from the slow
-    200s (whose answer was lost), and nothing is left waiting or dead."""
-    rng = random.Random(seconds)
+    sending, until it has given `answers` such answers and `events` were sent. At the end
+    every stored event was received, duplicates come only from the slow 200s (whose answer was
+    lost), and nothing is left waiting or dead."""
+    rng = random.Random(answers)
     chaos: list[Behaviour] = [
         Respond(502), Respond(503), Respond(504), Respond(429), Respond(408),
         Respond(429, headers={"Retry-After": "0"}), Hang(), Reset(),
         Respond(200, delay_s=0.8),  # taken, but answered after the sink's 0.4 s timeout
         Respond(200), Respond(200),
     ]  # fmt: skip
+
+    def chaotic(served: list[int | None]) -> int:
+        return sum(1 for status in served if status != 200)
+
     with running(KEY) as receiver:
         configure(home, collector=http_sink(receiver, timeout_s=0.4, batch_events=20))
         home.start_daemon()
-        script = [rng.choice(chaos) for _ in range(40 * seconds)]
+        script = [rng.choice(chaos) for _ in range(4 * answers)]
         receiver.then(*script)
-        stop = threading.Event()
-        failed: list[int] = []
-
-        def sender(worker: int) -> None:
-            n = 0
-            while not stop.is_set():
-                result = home.hook(payload(tool_use_id=f"toolu_{worker}_{n:05d}"))
-                if result.returncode != 0:
-                    failed.append(result.returncode)
-                n += 1
-                time.sleep(0.02)
-
-        threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        time.sleep(seconds)
-        stop.set()
-        for t in threads:
-            t.join()
-        assert failed == []
+        with HookLoad(home, 4, pause_s=0.02) as load:
+            home.wait_for(
+                lambda: chaotic(receiver.answered()) >= answers and len(load.sent) >= events,
+                timeout=max(120, answers * 2),
+                what=f"{answers} chaotic answers and {events} events sent",
+            )
+        assert load.bad == [], load.bad[:3]
         stored = {e["event_id"] for e in home.events(10**6)}
         receiver.calm()  # the chaos ends; what is left must now arrive
         home.wait_for(
@@ -587,12 +575,9 @@ def test_a_chaotic_receiver_under_load_gets_every_stored_event(home: Home, secon
         )
         sink = sink_status(home, "collector")
         served = receiver.answered()
-    assert len(stored) > 100
     assert receiver.ids() == stored  # nothing received that was not stored either
     assert sink["counters"]["dead"] == 0
     assert sink["counters"]["delivered"] >= len(stored)
-    chaos_served = len([a for a in served if a != 200])
-    assert chaos_served > 20, f"only {chaos_served} chaotic answers: the test tested little"
     slow_200s = script[: len(served)].count(Respond(200, delay_s=0.8))
     # A batch the receiver took but whose answer came too late is sent again: at most a
     # batch (20 events) of duplicates for each such answer, and they are counted.

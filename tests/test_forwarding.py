@@ -320,26 +320,29 @@ def test_a_hung_receiver_never_slows_storing(home: Home) -> None:
         home.start_daemon()
         send(home, 1)
         home.wait_for(lambda: receiver.requests, what="the receiver to hang")
-        started = time.monotonic()
+        # Each hook spools its event unless the daemon acknowledges it, after the commit,
+        # within the hook's deadline (here the longest it takes, 1 s): nothing spooled by a
+        # hook or by the daemon is the proof that storing went on at its pace.
         for _ in range(20):
-            reply = home.hook(payload())
+            reply = home.hook(payload(), extra_env={"SKILLTRACK_HOOK_TIMEOUT_MS": "1000"})
             assert reply.returncode == 0
-        assert time.monotonic() - started < 20  # generous: each hook is ~15 ms here
         home.wait_for(lambda: len(home.events()) == 21, what="all stored")
-        assert home.status()["counters"]["spooled"] == 0  # acknowledged, not pushed aside
+        status = home.status()
+        assert status["counters"]["spooled"] == 0  # acknowledged, not pushed aside
+        assert (status["spool"]["records"], status["counters"]["replayed"]) == (0, 0), status
         assert sink_status(home, "collector")["backlog"] == 21
 
 
 def test_sigterm_makes_one_last_bounded_attempt(home: Home) -> None:
     with running(KEY) as receiver:
         receiver.always(Hang())
-        configure(home, collector=http_sink(receiver, timeout_s=60))
+        # The sink would wait 300 s for an answer; the daemon gives its last attempt a few
+        # seconds, so it exits long before a wait that long could end.
+        configure(home, collector=http_sink(receiver, timeout_s=300))
         daemon = home.start_daemon()
         send(home, 3)
         home.wait_for(lambda: receiver.requests, what="the receiver to hang")
-        started = time.monotonic()
-        assert daemon.terminate(timeout=15) == 0
-        assert time.monotonic() - started < 8  # drain + one bounded last attempt
+        assert daemon.terminate(timeout=30) == 0
         assert sink_status(home, "collector")["backlog"] == 3  # waits for the next start
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _socket
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -222,20 +224,55 @@ def test_silent_daemon_makes_the_hook_spool_and_not_start_another(
     assert not home.paths.pid.exists()
 
 
-def _timed_send(core: Any, home: Home) -> tuple[tuple[bool, bool], float]:
-    frame = b"frame that nobody answers\n"
-    start = time.monotonic()
-    result = core.send(str(home.paths.socket), frame)
-    return result, time.monotonic() - start
+class _SocketClock:
+    """The hook core's clock in this test: it moves only when a wait on the socket times out,
+    by the timeout the hook gave that wait. What it reads at the end is how long the hook
+    chose to wait for the daemon, whatever the machine's load made of the real waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def module(self) -> types.SimpleNamespace:
+        """A stand-in for `_socket` whose sockets are real but tell this clock of timeouts."""
+        clock = self
+
+        class TimedSocket:
+            def __init__(self, family: int, kind: int) -> None:
+                self._socket = _socket.socket(family, kind)
+                self._timeout = 0.0
+
+            def settimeout(self, timeout: float) -> None:
+                self._timeout = timeout
+                self._socket.settimeout(timeout)
+
+            def recv(self, size: int) -> bytes:
+                try:
+                    return self._socket.recv(size)
+                except TimeoutError:
+                    clock.now += self._timeout
+                    raise
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._socket, name)
+
+        return types.SimpleNamespace(
+            socket=TimedSocket,
+            AF_UNIX=_socket.AF_UNIX,
+            SOCK_STREAM=_socket.SOCK_STREAM,
+            SHUT_WR=_socket.SHUT_WR,
+        )
 
 
 @pytest.mark.parametrize(
-    ("age_bound", "age", "least", "most"),
+    ("age_bound", "age", "waited"),
     [
-        (True, 10.0, 0.025, 1.0),  # started long ago: gives up after its least wait (30 ms)
-        (True, 0.0, 0.07, 1.0),  # just started: waits until it is 80 ms old
-        (True, None, 1.5, 10.0),  # no /proc to ask: the whole deadline
-        (False, 10.0, 1.5, 10.0),  # a deadline from the environment: waited out whole
+        (True, 10.0, 0.030),  # started long ago: gives up after its least wait (MIN_WAIT_S)
+        (True, 0.0, 0.100),  # just started: its quick wait (20 ms), then until it is 80 ms old
+        (True, None, 1.5),  # no /proc to ask: the whole deadline
+        (False, 10.0, 1.5),  # a deadline from the environment: waited out whole
     ],
 )
 def test_a_hook_stops_waiting_for_a_silent_daemon_by_its_age_unless_told_otherwise(
@@ -244,17 +281,21 @@ def test_a_hook_stops_waiting_for_a_silent_daemon_by_its_age_unless_told_otherwi
     monkeypatch: pytest.MonkeyPatch,
     age_bound: bool,
     age: float | None,
-    least: float,
-    most: float,
+    waited: float,
 ) -> None:
     from skilltrack.hook import skilltrack_hook_core as core
 
     monkeypatch.setattr(core, "DEADLINE_S", 1.5)
     monkeypatch.setattr(core, "DEADLINE_SET", not age_bound)
     monkeypatch.setattr(core, "process_age_s", lambda: age)
-    (acknowledged, nobody), took = _timed_send(core, home)
+    clock = _SocketClock()
+    monkeypatch.setattr(core, "time", clock)
+    monkeypatch.setitem(sys.modules, "_socket", clock.module())
+
+    acknowledged, nobody = core.send(str(home.paths.socket), b"frame that nobody answers\n")
+
     assert (acknowledged, nobody) == (False, False)
-    assert least <= took < most
+    assert clock.now - 1000.0 == pytest.approx(waited, abs=1e-9)
 
 
 @pytest.mark.parametrize(

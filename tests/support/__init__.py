@@ -7,6 +7,7 @@ another.
   process, the commands run in-process, and bounded waits that show the daemon's log and
   stderr when they time out.
 - `cli`: a console script's `main(argv)` called in-process, its output captured.
+- `load`: concurrent real hooks as a busy session's load, and daemons killed under it.
 - `receiver` and `forwarding`: a real local HTTP receiver, and the sinks pointing at it.
 - `browser`: a real headless Chromium for the dashboard.
 - `model` and `claude_code`: a scripted model server and the sandbox in which the real
