@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,7 +27,7 @@ import pytest
 from skilltrack.daemon.report import page as dashboard_page
 from tests.support.browser import chromium
 from tests.support.events import payload
-from tests.support.home import ROOT, Home
+from tests.support.home import ROOT, Home, isolated_home
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SINCE = "2026-01-01"
@@ -106,8 +106,7 @@ def populate(home: Home, tmp_path: Path) -> Path:
     return fake_home
 
 
-@pytest.fixture
-def served(home: Home, tmp_path: Path) -> Served:
+def serve(home: Home, tmp_path: Path) -> Served:
     fake_home = populate(home, tmp_path)
     # `skilltrack dashboard` starts the daemon when none runs (the hooks started one: stop it).
     home.cli("skilltrack-daemon", "stop")
@@ -116,6 +115,19 @@ def served(home: Home, tmp_path: Path) -> Served:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     return Served(home, url, fake_home, elsewhere)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The populated dashboard, made once for the tests that only read it."""
+    with isolated_home() as home:
+        yield serve(home, tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture
+def served_alone(home: Home, tmp_path: Path) -> Served:
+    """The same, made for one test that adds to what is served."""
+    return serve(home, tmp_path)
 
 
 def test_the_json_endpoint_is_what_report_json_prints(served: Served) -> None:
@@ -141,8 +153,9 @@ def test_the_json_endpoint_is_what_report_json_prints(served: Served) -> None:
 
 
 def test_a_project_given_as_an_absolute_path_under_home_matches_its_stored_form(
-    served: Served,
+    served_alone: Served,
 ) -> None:
+    served = served_alone
     project = served.fake_home / "work" / "app"
     use(served.home, cwd=str(project))  # stored as `~/work/app`
     served.home.wait_for(lambda: len(served.home.events()) == 12, what="12 events stored")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +150,21 @@ class Home:
             if daemon.proc is not None and daemon.proc.poll() is None:
                 daemon.kill()
         self.kill_daemon()
+
+
+@contextlib.contextmanager
+def isolated_home() -> Iterator[Home]:
+    """A fresh Home in a directory of its own under /tmp (short: a socket path must stay
+    under ~100 bytes); its daemons are killed and the directory removed when done."""
+    directory = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLTRACK_")}
+    env["SKILLTRACK_HOME"] = str(directory)
+    home = Home(directory, env)
+    try:
+        yield home
+    finally:
+        home.stop_all()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class DaemonProcess:
