@@ -1,7 +1,7 @@
 """Run skilltrack's benchmark and write BENCHMARKS.md.
 
-    .venv/bin/python bench/run.py [--quick] [--output BENCHMARKS.md]
-    .venv/bin/python bench/run.py [--quick] --only PART[,PART] --output FILE
+    .venv/bin/python bench/run.py [--quick | --smoke] [--output BENCHMARKS.md]
+    .venv/bin/python bench/run.py [--quick | --smoke] --only PART[,PART] --output FILE
 
 Measures, against the targets of design.md ("Guarantees, in numbers") and the issues': the
 hook's wall time per event (daemon up, down, wedged) beside `python -I -S -c pass`, and again
@@ -124,6 +124,35 @@ QUICK = Plan(
     cli_runs=30,
     cli_warmups=5,
 )
+# For the test suite (tests/test_bench_smoke.py): every part run and every figure written, on
+# the least work that takes; its figures say nothing about speed.
+SMOKE = Plan(
+    hook_runs=10,
+    hook_warmups=2,
+    ingest_events=500,
+    ingest_warmup=50,
+    concurrency=32,
+    sweep=((1, 50), (8, 100), (128, 200)),
+    replay_records=200,
+    idle_s=0.2,
+    enrich_calls=30,
+    enrich_warmups=5,
+    forward_events=500,
+    everyskill_events=50,
+    everyskill_concurrency=(4, 16),
+    hung_rounds=2,
+    hung_events=200,
+    hung_hook_runs=10,
+    outage_events=1_000,
+    loaded_rate=1_000.0,
+    loaded_runs=10,
+    report_events=2_000,
+    report_small_events=200,
+    report_runs=1,
+    report_warmups=1,
+    cli_runs=5,
+    cli_warmups=1,
+)
 PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "cli", "enrich")
 
 
@@ -143,7 +172,11 @@ def _parts(text: str) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark skilltrack; write BENCHMARKS.md.")
-    parser.add_argument("--quick", action="store_true", help="fewer runs (well under two minutes)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer runs (well under two minutes)")
+    size.add_argument(
+        "--smoke", action="store_true", help="the least work, for the test suite: figures only"
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -164,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench import machine, render
     from bench.daemonproc import BenchError
 
-    plan = QUICK if args.quick else FULL
+    plan = SMOKE if args.smoke else QUICK if args.quick else FULL
     only = args.only or PARTS
     started = time.perf_counter()
     source = machine.source(ROOT, output)
@@ -176,8 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     speed_after = machine.speed()
-    command = "bench/run.py" + (" --quick" if args.quick else "")
-    mode = "quick mode" if args.quick else "full mode"
+    command = "bench/run.py" + (" --smoke" if args.smoke else " --quick" if args.quick else "")
+    mode = "smoke mode" if args.smoke else "quick mode" if args.quick else "full mode"
     if args.only:
         command += f" --only {','.join(only)}"
         mode += f", only {', '.join(only)}"
