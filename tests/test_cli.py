@@ -27,6 +27,7 @@ def test_report_counts_uses_and_failures_per_artifact(home: Home, daemon: Daemon
     home.hook(payload("PostToolUseFailure", duration_ms=5))
     home.hook(payload("PostToolUse", duration_ms=7))
     home.hook(payload("SessionStart", source="startup"))
+    home.wait_for(lambda: len(home.events()) == 5, what="5 events stored")
 
     rows = {(r["artifact_type"], r["artifact_name"]): r for r in home.report()}
     assert set(rows) == {("skill", "pdf-helper"), ("tool", "Bash")}

@@ -100,6 +100,7 @@ def test_tenant_and_user_from_the_file_are_on_every_event(home: Home) -> None:
     home.paths.config.write_text('tenant_id = "acme"\nuser_id = "ann-42"\n')
     home.start_daemon()
     assert home.hook(payload()).returncode == 0
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
     (event,) = home.events()
     assert (event["tenant_id"], event["user_id"]) == ("acme", "ann-42")
 

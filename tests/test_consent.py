@@ -44,7 +44,7 @@ def snippets(home: Home) -> list[dict[str, Any]]:
 def use(home: Home, stdin: bytes) -> None:
     before = len(home.events())
     assert home.hook(stdin).returncode == 0
-    assert len(home.events()) == before + 1
+    home.wait_for(lambda: len(home.events()) == before + 1, what="the use stored")
 
 
 @pytest.mark.parametrize("team_allows", [False, True])

@@ -75,7 +75,7 @@ def test_stale_socket_is_replaced(home: Home) -> None:
 
     home.start_daemon()
     home.hook(payload())
-    assert len(home.events()) == 1
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
 
 
 def test_a_file_at_the_socket_path_is_refused_not_replaced(home: Home) -> None:
@@ -167,6 +167,7 @@ def test_idle_and_half_sent_connections_do_not_stop_others(
                 s.sendall(frame()[:30])  # half a frame, then nothing
         result = home.hook(payload(tool_use_id="toolu_live"))
         assert result.returncode == 0
+        home.wait_for(lambda: home.events(), what="the live event stored")
         assert [e["tool_use_id"] for e in home.events()] == ["toolu_live"]
     finally:
         for s in idle:

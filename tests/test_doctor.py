@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.support.events import payload
-from tests.support.home import Home
+from tests.support.home import WAIT_FOR_ACK, Home
 
 
 def doctor(home: Home, *, cwd: Path | None = None) -> tuple[int, list[dict[str, str]]]:
@@ -41,7 +41,8 @@ def test_nothing_set_up_fails_and_says_what_to_run(home: Home) -> None:
 def test_a_working_setup_passes(home: Home) -> None:
     install(home)
     home.start_daemon()
-    home.hook(payload())
+    home.hook(payload(), extra_env=WAIT_FOR_ACK)  # stored, not spooled, however slow the host
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
 
     code, findings = doctor(home)
 

@@ -32,7 +32,7 @@ from skilltrack.daemon.store.database import is_corrupt, quarantine
 from skilltrack.wire import encode_frame
 from tests.support.events import payload
 from tests.support.forwarding import KEY, configure, http_sink, otlp_sink, sink_status
-from tests.support.home import DaemonProcess, Home, daemon_processes
+from tests.support.home import WAIT_FOR_ACK, DaemonProcess, Home, daemon_processes
 from tests.support.load import HookLoad, kill_daemons, wait_for_a_daemon
 from tests.support.receiver import Behaviour, Hang, Reset, Respond, running
 from tests.support.secrets import POSITIVES
@@ -420,7 +420,10 @@ def test_fuzzed_frames_are_each_answered_or_counted_and_the_daemon_keeps_serving
     assert len(home.events(10**6)) == acknowledged
     assert sum(counters["rejected"].values()) == refused, counters["rejected"]
     assert home.hook(payload(tool_use_id="toolu_after_fuzz")).returncode == 0
-    assert "toolu_after_fuzz" in {e["tool_use_id"] for e in home.events(10**6)}
+    home.wait_for(
+        lambda: "toolu_after_fuzz" in {e["tool_use_id"] for e in home.events(10**6)},
+        what="the event sent after the fuzzing",
+    )
     assert _rss_kib(home) < rss_before + 64 * 1024, "the daemon's memory grew by 64 MiB+"
 
 
@@ -444,9 +447,6 @@ def test_a_100_mb_frame_is_refused_without_being_held(home: Home, daemon: Daemon
     assert _rss_kib(home) < rss_before + 32 * 1024  # refused as it came, not buffered
 
 
-ONE_SECOND = {"SKILLTRACK_HOOK_TIMEOUT_MS": "1000"}  # the longest a hook waits for its answer
-
-
 def test_a_thousand_idle_connections_do_not_stop_a_hook(home: Home, daemon: DaemonProcess) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 1200:
@@ -461,7 +461,7 @@ def test_a_thousand_idle_connections_do_not_stop_a_hook(home: Home, daemon: Daem
                 s.sendall(_valid_frame(payload())[:40])  # half a frame, then silence
         # Given the longest deadline a hook takes (1 s), the hook spools the event unless the
         # daemon acknowledges it in time: nothing spooled is the proof that it was served.
-        result = home.hook(payload(tool_use_id="toolu_beside_1000"), extra_env=ONE_SECOND)
+        result = home.hook(payload(tool_use_id="toolu_beside_1000"), extra_env=WAIT_FOR_ACK)
         assert result.returncode == 0
         assert "toolu_beside_1000" in {e["tool_use_id"] for e in home.events()}
         status = home.status()

@@ -25,7 +25,7 @@ from tests.support.forwarding import (
     otlp_sink,
     sink_status,
 )
-from tests.support.home import Home
+from tests.support.home import WAIT_FOR_ACK, Home
 from tests.support.receiver import Hang, Receiver, Reset, Respond, running
 
 
@@ -324,7 +324,7 @@ def test_a_hung_receiver_never_slows_storing(home: Home) -> None:
         # within the hook's deadline (here the longest it takes, 1 s): nothing spooled by a
         # hook or by the daemon is the proof that storing went on at its pace.
         for _ in range(20):
-            reply = home.hook(payload(), extra_env={"SKILLTRACK_HOOK_TIMEOUT_MS": "1000"})
+            reply = home.hook(payload(), extra_env=WAIT_FOR_ACK)
             assert reply.returncode == 0
         home.wait_for(lambda: len(home.events()) == 21, what="all stored")
         status = home.status()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support.events import payload
-from tests.support.home import HOOK, DaemonProcess, Home
+from tests.support.home import HOOK, WAIT_FOR_ACK, DaemonProcess, Home
 
 NO_AUTOSTART = {"SKILLTRACK_NO_AUTOSTART": "1"}
 
@@ -35,7 +35,8 @@ def spool_lines(home: Home) -> list[bytes]:
 def test_hook_with_daemon_stores_the_event_and_prints_nothing(
     home: Home, daemon: DaemonProcess
 ) -> None:
-    result = home.hook(payload("PostToolUse", tool_use_id="toolu_0001"))
+    # Given the longest deadline: acknowledged (so stored, not spooled) however slow the host.
+    result = home.hook(payload("PostToolUse", tool_use_id="toolu_0001"), extra_env=WAIT_FOR_ACK)
 
     assert result.returncode == 0
     assert result.stdout == b""
@@ -115,7 +116,7 @@ def _epoch(iso_time: str) -> float:
 def test_bad_stdin_exits_0_silently_and_the_daemon_counts_the_rejection(
     home: Home, daemon: DaemonProcess, stdin: bytes, reason: str
 ) -> None:
-    result = home.hook(stdin)
+    result = home.hook(stdin, extra_env=WAIT_FOR_ACK)  # the daemon's answer, however slow
 
     assert result.returncode == 0
     assert result.stdout == b""
@@ -125,7 +126,7 @@ def test_bad_stdin_exits_0_silently_and_the_daemon_counts_the_rejection(
 
     # The daemon keeps serving.
     home.hook(payload())
-    assert len(home.events()) == 1
+    home.wait_for(lambda: len(home.events()) == 1, what="the next event stored")
 
 
 def test_valid_json_that_pydantic_refuses_and_fields_of_the_wrong_type_are_stored(
@@ -138,7 +139,7 @@ def test_valid_json_that_pydantic_refuses_and_fields_of_the_wrong_type_are_store
     deep = payload(tool_response={"stdout": "x"}).replace(b'"x"', b"[" * 300 + b"]" * 300)
     odd = payload(duration_ms="fast")
     for stdin in (cut, deep, odd):
-        assert home.hook(stdin).returncode == 0
+        assert home.hook(stdin, extra_env=WAIT_FOR_ACK).returncode == 0  # acknowledged
     events = home.events()
     assert len(events) == 3
     assert home.status()["counters"]["rejected"] == {}
@@ -161,6 +162,7 @@ def test_huge_event_is_cut_down_to_a_marked_valid_event(home: Home, daemon: Daem
 
     assert result.returncode == 0
     assert result.stdout == b""
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
     [event] = home.json("skilltrack", "events", "--payload")["events"]
     assert event["truncated"] is True
     assert event["artifact_type"] == "skill"
@@ -420,6 +422,7 @@ def test_secrets_and_home_paths_never_reach_the_database_file(
             tool_response={"stdout": f"wrote {user_home}/proj/out.txt"},
         )
     )
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
 
     [event] = home.json("skilltrack", "events", "--payload")["events"]
     assert event["cwd"] == "~/proj"
