@@ -26,6 +26,7 @@ import pytest
 
 from skilltrack.daemon.report import page as dashboard_page
 from tests.support.browser import chromium
+from tests.support.cli import BIN
 from tests.support.events import payload
 from tests.support.home import ROOT, Home, isolated_home
 
@@ -458,7 +459,7 @@ def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
         (skills / name).mkdir(parents=True)
         (skills / name / "SKILL.md").write_text("---\ndescription: x\n---\n")
     home.env["HOME"] = str(fake_home)
-    home.cli("skilltrack-daemon", "start")
+    home.process("skilltrack-daemon", "start")
     where = {"session_id": session, "cwd": f"/home/ann/{project}"}
     use(home, tool_name="Skill", tool_input={"skill": skill}, **where)
     (skills / skill / "SKILL.md").write_text("---\ndescription: y\n---\n")  # a new version
@@ -470,7 +471,7 @@ def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
     comment = "<script>comment</script>"
     home.cli("skilltrack", "rate", skill, "4", "--comment", comment)
     home.cli("skilltrack-daemon", "stop")
-    url = json.loads(home.cli("skilltrack", "dashboard", "--no-open", "--json").stdout)["url"]
+    url = json.loads(home.process("skilltrack", "dashboard", "--no-open", "--json").stdout)["url"]
 
     everything = urllib.parse.urlencode({"since": "", "project": project, "session": session})
     for query in ("?since=", "?" + everything):

@@ -19,7 +19,7 @@ from skilltrack.daemon.store.database import EventRow, Record, Store
 from skilltrack.daemon.store.migrations import LEGACY_STEPS, MIGRATIONS
 from skilltrack.daemon.store.outbox import ForwardStore
 from skilltrack.daemon.store.schema import LegacySchemaError
-from tests.conftest import Home
+from tests.support.home import Home
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_SQL = ROOT / "daemon" / "store" / "schema.sql"
@@ -204,7 +204,7 @@ def test_a_refused_database_is_one_line_from_the_commands_and_the_daemon(home: H
     assert why in stats.stderr
     assert stats.stderr.count("\n") == 1
 
-    run = home.cli("skilltrack-daemon", "run", check=False)
+    run = home.process("skilltrack-daemon", "run", check=False)  # the daemon's own process
     assert run.returncode == 1
     assert run.stderr.startswith(f"skilltrack-daemon: cannot use {home.paths.db}: made by")
     assert why in run.stderr
