@@ -89,14 +89,12 @@ def test_stats_without_a_database(home: Home) -> None:
 async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The retention loop itself, in-process on a real store: its first delay shortened to
-    1 s and its day to 0.2 s."""
+    """The retention loop itself, in-process on a real store: first with a first delay no
+    test outlasts, then with it and its day shortened to 50 ms and 0.2 s."""
     from skilltrack.daemon.server import upkeep
     from skilltrack.daemon.store.database import Record, Store
     from tests.support.events import Generated, record
 
-    monkeypatch.setattr(upkeep, "RETENTION_FIRST_S", 1.0)
-    monkeypatch.setattr(upkeep, "RETENTION_INTERVAL_S", 0.2)
     store = await Store.open(tmp_path / "skilltrack.db")
     now = time.time()
 
@@ -108,23 +106,34 @@ async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval
         return int(next(iter(rows))[0])
 
     async def until_stored(count: int) -> None:
-        for _ in range(200):
+        for _ in range(600):
             if await stored() == count:
                 return
             await asyncio.sleep(0.05)
-        raise AssertionError(f"{await stored()} events stored after 10 s, not {count}")
+        raise AssertionError(f"{await stored()} events stored after 30 s, not {count}")
 
-    await store.insert([event(31), event(45), event(29), event(1)])
-    loop = asyncio.create_task(upkeep.retention_loop(store, retention_days=30))
-    try:
-        await asyncio.sleep(0.2)
-        assert await stored() == 4  # not before the first delay
-        await until_stored(2)  # the two older than 30 days went
-        await store.insert([event(60)])  # and one more, for the next day's round
-        assert await stored() == 3
-        await until_stored(2)
-    finally:
+    async def stopped(loop: asyncio.Task[None]) -> None:
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop
+
+    loop: asyncio.Task[None] | None = None
+
+    await store.insert([event(31), event(45), event(29), event(1)])
+    try:
+        monkeypatch.setattr(upkeep, "RETENTION_FIRST_S", 3600.0)
+        loop = asyncio.create_task(upkeep.retention_loop(store, retention_days=30))
+        await asyncio.sleep(0.2)
+        assert await stored() == 4  # not before the first delay
+        await stopped(loop)
+
+        monkeypatch.setattr(upkeep, "RETENTION_FIRST_S", 0.05)
+        monkeypatch.setattr(upkeep, "RETENTION_INTERVAL_S", 0.2)
+        loop = asyncio.create_task(upkeep.retention_loop(store, retention_days=30))
+        await until_stored(2)  # the two older than 30 days went
+        await store.insert([event(60)])  # one more, which only a later round can take
+        await until_stored(2)
+    finally:
+        if loop is not None:
+            await stopped(loop)
         await store.close()

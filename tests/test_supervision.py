@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import random
 import shutil
 import tempfile
 import uuid
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from skilltrack import paths
+from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.ingest.pipeline import Ingest
 from skilltrack.daemon.server import replay, spool
 from skilltrack.daemon.server.lifecycle import Daemon
@@ -93,11 +96,19 @@ async def serving(daemon: Daemon) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 10)
 
 
-async def until(done: Callable[[], bool]) -> None:
-    for _ in range(500):
+async def until(done: Callable[[], bool], daemon: Daemon) -> None:
+    for _ in range(1500):
         if done():
             return
         await asyncio.sleep(0.02)
+    raise AssertionError(f"not done after 30 s; counters: {daemon.counters.as_dict()}")
+
+
+class Ceiling(random.Random):
+    """Backoff's longest wait every time: the retry times as exact as the clock allows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 @pytest.mark.parametrize("fails", [2, 100])
@@ -113,7 +124,7 @@ async def test_a_spool_record_refused_by_a_fault_of_ours_is_retried_then_set_asi
     record = spooled(state)
     daemon = Daemon(state)
     async with serving(daemon):
-        await until(lambda: bool(daemon.counters.stored or daemon.counters.set_aside))
+        await until(lambda: bool(daemon.counters.stored or daemon.counters.set_aside), daemon)
 
     set_aside = state.spool_dir / spool.SET_ASIDE_NAME
     if fails < 3:  # fails twice, then stored on the third try
@@ -133,25 +144,27 @@ async def test_a_record_waiting_for_its_next_try_is_not_read_again_before_it_is_
     # second, which rewrote a spool's worth of failing records each time.
     monkeypatch.setattr(replay, "REPLAY_INTERVAL_S", 0.02)
     monkeypatch.setattr(replay, "REPLAY_BACKOFF_S", 0.4)
+    monkeypatch.setattr(replay, "Backoff", functools.partial(Backoff, rng=Ceiling()))
     fail_enriching(monkeypatch, float("inf"))
-    taken: list[str] = []
+    taken: list[tuple[str, int]] = []  # (the file taken out, the tries refused by then)
     rotate = spool.rotate
 
     def counted(spool_dir: Path, name: str = spool.SPOOL_NAME) -> Path | None:
         rotated = rotate(spool_dir, name)
         if rotated is not None:
-            taken.append(name)
+            taken.append((name, daemon.counters.rejected["internal_error"]))
         return rotated
 
     monkeypatch.setattr(spool, "rotate", counted)
     record = spooled(state)
     daemon = Daemon(state)
     async with serving(daemon):
-        # Tries up to 0.4 and 0.8 s apart (full jitter): many of the loop's passes between.
-        await until(lambda: daemon.counters.rejected["internal_error"] == 3)
-        retry_taken = taken.count(spool.RETRY_NAME)
+        # Tries 0.4 and 0.8 s apart: dozens of the loop's passes in between.
+        await until(lambda: daemon.counters.rejected["internal_error"] >= 3, daemon)
 
-    assert daemon.counters.rejected["internal_error"] == 3
-    assert retry_taken == 2  # once for each try after the first, none in between
+    retry_takes = [tries for name, tries in taken if name == spool.RETRY_NAME]
+    assert [t for t in retry_takes if t <= 2] == [1, 2]  # once after each try, none between
     assert spool.backlog(state.spool_dir)[0] == 1  # still waiting, in the retry file
-    assert (state.spool_dir / spool.RETRY_NAME).read_bytes() == record
+    # (or in a replay file, if the daemon stopped while trying it a fourth time)
+    waiting = [state.spool_dir / spool.RETRY_NAME, *spool.replay_files(state.spool_dir)]
+    assert b"".join(p.read_bytes() for p in waiting if p.exists()) == record
