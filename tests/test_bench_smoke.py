@@ -35,6 +35,7 @@ FIGURES = (
     "Export throughput",
     "Export peak RSS",
     "Database bytes per event",
+    "Report command p50, empty home",
     "Enrichment p50, Bash event",
 )
 
