@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import render_clistart, render_forward, render_reports
+from bench import render_clistart, render_forward, render_reports, render_suite
 from bench.clistart import CliStartResult
 from bench.enrichcost import BASH, EnrichResult
 from bench.forwardload import ForwardResult
@@ -19,6 +19,7 @@ from bench.mdparts import table as _table
 from bench.mdparts import us as _us
 from bench.mdparts import verdict as _verdict
 from bench.reportload import ReportResult
+from bench.suite import SuiteResult
 
 HOOK_RATIO_TARGET = 1.5
 HOOK_WORST_MS = 100.0
@@ -45,6 +46,7 @@ FIGURES = (
     *render_reports.FIGURES,
     *render_clistart.FIGURES,
     "Enrichment p50, Bash event",
+    *render_suite.FIGURES,
 )
 
 
@@ -69,11 +71,12 @@ class Run:
     reports: ReportResult | None = None
     cli: CliStartResult | None = None
     enrich: EnrichResult | None = None
+    suite: SuiteResult | None = None
 
     @property
     def complete(self) -> bool:
         parts = (self.hook, self.loaded, self.ingest, self.replay, self.forward, self.reports,
-                 self.cli, self.enrich)  # fmt: skip
+                 self.cli, self.enrich, self.suite)  # fmt: skip
         return all(part is not None for part in parts)
 
 
@@ -98,6 +101,8 @@ def summary_rows(run: Run) -> list[Row]:
         rows += render_clistart.rows(run.cli)
     if run.enrich is not None:
         rows.append(_enrich_row(run.enrich))
+    if run.suite is not None:
+        rows += render_suite.rows(run.suite)
     figures = tuple(r.figure for r in rows)
     assert figures == (FIGURES if run.complete else tuple(f for f in FIGURES if f in figures))
     return rows
@@ -295,7 +300,7 @@ def checks(run: Run) -> list[Check]:
             Check("replay: records left in the spool", 0, replay.spool_left),
             Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
         ]
-    for part in (run.forward, run.reports, run.cli, run.enrich):
+    for part in (run.forward, run.reports, run.cli, run.enrich, run.suite):
         out += part.checks if part is not None else []
     return out
 
@@ -373,6 +378,8 @@ def markdown(run: Run) -> str:
         out += render_clistart.section(run.cli)
     if run.enrich is not None:
         out += _enrich_section(run.enrich, run.ingest)
+    if run.suite is not None:
+        out += render_suite.section(run.suite)
     out += [*_checks_section(run), *_method()]
     return "\n".join(out)
 

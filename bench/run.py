@@ -15,10 +15,12 @@ of 1,000,000 realistic events (built through the daemon's store and triggers): `
 report --json` and its query alone for five kinds of filter, the dashboard's JSON from a real
 daemon, `skilltrack export` throughput and peak RSS (beside a 10x smaller database), and the
 database's bytes per event; `skilltrack report --json` on an empty home beside `python -c
-pass` (the command's start-up); and, in-process, what the daemon's enrichment stage (and its
-sanitizer alone) costs per event of each kind.
+pass` (the command's start-up); in-process, what the daemon's enrichment stage (and its
+sanitizer alone) costs per event of each kind; and, last, the test suite's wall time (in a
+full run; quick and smoke runs time one small test file).
 
-`--only` runs some parts alone (hook, loaded, ingest, replay, forward, reports, cli, enrich) and
+`--only` runs some parts alone (hook, loaded, ingest, replay, forward, reports, cli, enrich,
+suite) and
 writes a report of those parts only, to the file `--output` names.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
@@ -68,6 +70,7 @@ class Plan:
     report_warmups: int
     cli_runs: int  # timed rounds of the command's start-up beside the bare interpreter
     cli_warmups: int
+    suite_paths: tuple[str, ...]  # what the test suite part runs (empty: all of it)
 
 
 FULL = Plan(
@@ -96,6 +99,7 @@ FULL = Plan(
     report_warmups=1,
     cli_runs=300,
     cli_warmups=10,
+    suite_paths=(),
 )
 QUICK = Plan(
     hook_runs=100,
@@ -123,6 +127,7 @@ QUICK = Plan(
     report_warmups=1,
     cli_runs=30,
     cli_warmups=5,
+    suite_paths=("tests/test_layout.py",),
 )
 # For the test suite (tests/test_bench_smoke.py): every part run and every figure written, on
 # the least work that takes; its figures say nothing about speed.
@@ -152,8 +157,9 @@ SMOKE = Plan(
     report_warmups=1,
     cli_runs=5,
     cli_warmups=1,
+    suite_paths=("tests/test_layout.py",),
 )
-PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "cli", "enrich")
+PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "cli", "enrich", "suite")
 
 
 def log(message: str) -> None:
@@ -238,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
     """Each part asked for, by its name in render.Run, in the order of PARTS."""
-    from bench import clistart, enrichcost, forwardload, hooktime, ingestload, reportload
+    from bench import clistart, enrichcost, forwardload, hooktime, ingestload, reportload, suite
     from bench.daemonproc import home
 
     parts: dict[str, Any] = {}
@@ -295,6 +301,9 @@ def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
     if "enrich" in only:
         # Last, with the daemons gone: it runs in this process and wants a quiet CPU.
         parts["enrich"] = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)
+    if "suite" in only:
+        # After everything: it takes minutes and leaves nothing running.
+        parts["suite"] = suite.measure(plan.suite_paths, log)
     return parts
 
 

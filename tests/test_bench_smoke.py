@@ -37,6 +37,7 @@ FIGURES = (
     "Database bytes per event",
     "Report command p50, empty home",
     "Enrichment p50, Bash event",
+    "Test suite wall time",
 )
 
 
