@@ -45,3 +45,11 @@ def test_a_sinks_policy_hands_its_settings_to_its_backoff() -> None:
     backoff = RetryPolicy(initial_s=0.5, max_s=9.0, retry_after_max_s=42.0).backoff()
     assert (backoff.initial, backoff.cap, backoff.retry_after_cap) == (0.5, 9.0, 42.0)
     assert backoff.delay(1, retry_after=1e9) == 42.0
+
+
+def test_least_keeps_each_wait_in_the_upper_part_of_its_ceiling() -> None:
+    backoff = Backoff(initial=2.0, cap=300.0, least=0.5, rng=random.Random(5))
+    for failures, ceiling in [(1, 2.0), (2, 4.0), (4, 16.0), (12, 300.0)]:
+        delays = [backoff.delay(failures) for _ in range(500)]
+        assert ceiling / 2 <= min(delays) < ceiling * 0.55
+        assert ceiling * 0.95 < max(delays) <= ceiling

@@ -7,7 +7,8 @@ again and the store's unique event id keeps the count exact.
 
 A record refused for a reason of ours (an internal error: a passing fault, or a bug a later
 version fixes) is not deleted: it waits in the retry file, tried again after the daemon's
-Backoff, and after REPLAY_ATTEMPTS tries it is set aside in a file of its own. The retry file
+Backoff (1-2 s, then 2-4 s, … up to 5 min), and after REPLAY_ATTEMPTS tries (over 6 minutes
+at least) it is set aside in a file of its own. The retry file
 is taken out only when its first record is due, not read again every second.
 """
 
@@ -58,7 +59,9 @@ class SpoolReplay:
         # first in the retry file is due (at once for one an earlier daemon left).
         self._tries: dict[str, tuple[int, float]] = {}
         self._retry_due = 0.0
-        self._backoff = Backoff(REPLAY_BACKOFF_S, REPLAY_BACKOFF_MAX_S)
+        # At least half of each wait: the tries before a record is set aside must span
+        # minutes, long enough for a passing fault to pass.
+        self._backoff = Backoff(REPLAY_BACKOFF_S, REPLAY_BACKOFF_MAX_S, least=0.5)
 
     async def run(self) -> None:
         while True:

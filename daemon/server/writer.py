@@ -54,8 +54,9 @@ class Writer:
         self.capacity_bytes = capacity_bytes
         self._bytes = 0  # payload size in the buffer (characters), the batch in commit included
         self._max_batch = max_batch
-        # Only one writer retries (no herd to spread out), and its waits stay short.
-        self._backoff = backoff or Backoff(initial=0.05, cap=2.0)
+        # At least half of each wait: only one writer retries, so there is no herd to spread
+        # out, and a store that is down should not be hammered by near-zero waits.
+        self._backoff = backoff or Backoff(initial=0.05, cap=2.0, least=0.5)
         self._on_commit = on_commit  # told after each commit (the forwarder's wake-up)
         self._pending: deque[Pending] = deque()
         self._in_flight = 0  # taken from _pending for the commit under way
