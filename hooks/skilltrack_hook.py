@@ -12,4 +12,5 @@ try:
     from skilltrack_hook_core import run
 except BaseException:  # never fail a tool call
     os._exit(0)
-run()
+if __name__ == "__main__":  # run by Claude Code; a tool that imports the package must not
+    run()
