@@ -48,7 +48,7 @@ from bench.hooktime import Check
 from bench.stats import Summary
 from skilltrack.daemon.ingest.skill_folders import installed_skills
 from skilltrack.daemon.report import build as report_build
-from skilltrack.daemon.report.queries import Filters
+from skilltrack.daemon.report.filters import Filters
 
 CASES = ("all time", "last 30 days", "skills", "busiest session", "busiest project")
 WAYS = ("query", "command", "dashboard")

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from skilltrack.daemon.ingest.projects import project_of
-from skilltrack.daemon.report.queries import DAY_S, Filters, ReportStore
+from skilltrack.daemon.report.filters import Filters
+from skilltrack.daemon.report.queries import DAY_S, ReportStore
 from skilltrack.daemon.store import durations
 from skilltrack.daemon.store.database import EventRow, Record
 from tests.support.events import START, Generated, generate, record

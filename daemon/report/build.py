@@ -15,7 +15,6 @@ from pathlib import Path
 
 from skilltrack.daemon.ingest.redact_paths import home_redactor
 from skilltrack.daemon.ingest.skill_folders import InstalledSkill
-from skilltrack.daemon.report.filters import ARTIFACT_TYPES as ARTIFACT_TYPES  # re-exported
 from skilltrack.daemon.report.filters import Filters
 from skilltrack.format import iso
 

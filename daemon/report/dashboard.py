@@ -33,7 +33,7 @@ from aiohttp import web
 from skilltrack.daemon.ingest.skill_folders import installed_skills
 from skilltrack.daemon.report import build
 from skilltrack.daemon.report import page as dashboard_page
-from skilltrack.daemon.report.queries import Filters
+from skilltrack.daemon.report.filters import ARTIFACT_TYPES, Filters
 from skilltrack.format import iso
 from skilltrack.paths import Paths
 
@@ -169,8 +169,8 @@ class Dashboard:
         except ValueError as exc:
             raise BadQuery(str(exc)) from None
         kind = query.get("type")
-        if kind is not None and kind not in build.ARTIFACT_TYPES:
-            raise BadQuery(f"type must be one of {', '.join(build.ARTIFACT_TYPES)}")
+        if kind is not None and kind not in ARTIFACT_TYPES:
+            raise BadQuery(f"type must be one of {', '.join(ARTIFACT_TYPES)}")
         if unused_days < 1:
             raise BadQuery("unused_days must be at least 1")
         if since is not None and until is not None and until <= since:

@@ -25,10 +25,11 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from jinja2.ext import Extension
 
+from skilltrack.daemon.report.filters import ARTIFACT_TYPES
+
 NONE = "\u2013"  # an en dash, where a value is missing
 TOP_ARTIFACTS = 15
 RANGES = (("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"), ("", "all time"))
-TYPES = ("skill", "agent", "mcp", "command", "tool")
 
 
 def page(report: dict[str, Any], query: dict[str, str], generated_at: str) -> str:
@@ -69,7 +70,7 @@ def filter_form(query: dict[str, str]) -> Form:
     if since not in {value for value, _ in RANGES}:  # a date from the URL: keep it selectable
         ranges.append(Option(since, f"since {since}", True))
     kind = query.get("type", "")
-    types = [Option("", "every kind", False)] + [Option(t, t, t == kind) for t in TYPES]
+    types = [Option("", "every kind", False)] + [Option(t, t, t == kind) for t in ARTIFACT_TYPES]
     return Form(ranges, types, query.get("project", ""))
 
 

@@ -22,7 +22,7 @@ from itertools import repeat
 from operator import add, sub
 from typing import Any
 
-from skilltrack.daemon.report.filters import Filters as Filters  # re-exported: read from here too
+from skilltrack.daemon.report.filters import Filters
 from skilltrack.daemon.store import durations
 from skilltrack.daemon.store.database import Store
 
