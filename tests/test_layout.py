@@ -107,3 +107,23 @@ def test_every_import_goes_down_the_layers() -> None:
 )
 def test_the_rule_itself_tells_up_from_down(source: str, target: str, ok: bool) -> None:
     assert allowed(layer(source), layer(target)) is ok
+
+
+def test_pyproject_installs_every_package_folder() -> None:
+    # The list is written out (package-dir maps daemon/ and installer/ into the namespace):
+    # a sub-package missing from it would be missing from the wheel and the strict editable
+    # install, and only an import at run time would tell.
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {
+        **{package: folder for folder, package in FOLDERS.items()},
+        "skilltrack.hook": "hooks",
+    }
+    assert setuptools["package-dir"] == folders
+    found = set()
+    for package, folder in folders.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join([package, *parts]))
+    assert sorted(setuptools["packages"]) == sorted(found)
