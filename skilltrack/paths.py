@@ -43,6 +43,15 @@ class Paths:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"Paths({fields})"
 
+    def _fields(self) -> tuple[Path, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:  # by value, as the dataclass it was
+        return isinstance(other, Paths) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
     @property
     def socket(self) -> Path:
         return self.run_dir / "daemon.sock"

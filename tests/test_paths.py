@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,10 @@ def test_without_skilltrack_home_the_platform_state_dir_is_used(
     monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     monkeypatch.setenv("HOME", "/home/ann")
     assert str(paths.resolve().socket) == "/home/ann/.local/state/skilltrack/run/daemon.sock"
+
+
+def test_paths_compare_by_value(tmp_path: Path) -> None:
+    # Not a dataclass (for the commands' start-up), but as equal and hashable as one.
+    assert paths.under(tmp_path) == paths.under(tmp_path)
+    assert paths.under(tmp_path) != paths.under(tmp_path / "other")
+    assert len({paths.under(tmp_path), paths.under(tmp_path)}) == 1
