@@ -1,6 +1,6 @@
 """Merging skilltrack's hook registrations into a Claude Code settings object, and out again.
 
-Pure functions over parsed JSON: no files here (see cli.py). Our entries are recognised by
+Pure functions over parsed JSON: no files here (see files.py). Our entries are recognised by
 their command, which runs `skilltrack_hook.py`; everything else, other tools' hooks on the
 same events included, is kept exactly as it was, in its order.
 """

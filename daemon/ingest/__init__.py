@@ -1,1 +1,1 @@
-"""From a hook's frame to a record to store: validate, sanitize, classify, enrich (pure)."""
+"""From a hook's frame to a record to store: sanitize, validate, classify, enrich."""

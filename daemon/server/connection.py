@@ -2,8 +2,7 @@
 
 Bounded on every side: a frame's size, the bytes buffered over all connections, the number of
 connections (all three kept by the Intake), and how long a frame may take to arrive (its
-sweep). Peers
-with another uid are turned away. The reply protocol is in skilltrack/wire.py.
+sweep). Peers with another uid are turned away. The reply protocol is in skilltrack/wire.py.
 """
 
 from __future__ import annotations

@@ -376,8 +376,6 @@ class Daemon:
             },
         }
 
-    # -- background tasks --------------------------------------------------------------
-
 
 def _is_listening(path: os.PathLike[str]) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
