@@ -11,13 +11,14 @@ included. Regenerate the file after changing the migrations:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import NamedTuple
 
 import aiosqlite
@@ -53,8 +54,7 @@ async def migrate(db: aiosqlite.Connection, steps: Sequence[Migration] | None = 
     applied = []
     for step in MIGRATIONS if steps is None else steps:
         name = step.__name__
-        await db.execute("BEGIN IMMEDIATE")
-        try:
+        async with _immediate(db):
             done = await db.execute_fetchall("SELECT 1 FROM migrations WHERE name = ?", (name,))
             if not done:
                 await step(db)
@@ -62,11 +62,20 @@ async def migrate(db: aiosqlite.Connection, steps: Sequence[Migration] | None = 
                     "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, time.time())
                 )
                 applied.append(name)
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
     return applied
+
+
+@contextlib.asynccontextmanager
+async def _immediate(db: aiosqlite.Connection) -> AsyncIterator[None]:
+    """A write transaction taken at once (no other writer can slip in between a check and
+    the step it decides), committed at the end of the block, rolled back if it raises."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
 
 
 async def _carry_over(db: aiosqlite.Connection) -> None:
@@ -76,8 +85,7 @@ async def _carry_over(db: aiosqlite.Connection) -> None:
     theirs."""
     if not await _legacy_steps(db):
         return  # read outside a write transaction: the common case takes no lock
-    await db.execute("BEGIN IMMEDIATE")
-    try:
+    async with _immediate(db):
         legacy = await _legacy_steps(db)  # again: another process may have carried it over
         if legacy:
             if legacy != list(LEGACY_STEPS):
@@ -102,10 +110,6 @@ async def _carry_over(db: aiosqlite.Connection) -> None:
                 (MIGRATIONS[0].__name__, time.time()),
             )
             log.info("carried over a database made before the squash (%s)", legacy[-1])
-        await db.execute("COMMIT")
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
 
 
 async def _legacy_steps(db: aiosqlite.Connection) -> list[str]:
