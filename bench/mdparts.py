@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.stats import Summary
+
 TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -21,6 +23,13 @@ class Row:
     @property
     def failed(self) -> bool:
         return self.verdict.startswith("**")
+
+
+def timing_cells(label: str, s: Summary, base_p50: float) -> list[str]:
+    """A row of the wall-time tables: the case, n, p50, p90, p99, max, mean (ms) and its p50
+    against the reference case's."""
+    return [label, str(s.n), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max), ms(s.mean),
+            f"{s.p50 / base_p50:.2f} {TIMES}"]  # fmt: skip
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:

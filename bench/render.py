@@ -11,7 +11,7 @@ from bench.forwardload import ForwardResult
 from bench.hooktime import Check, HookResult, LoadedResult
 from bench.ingestload import IngestResult, ReplayResult
 from bench.machine import Machine, Speed
-from bench.mdparts import TIMES, Row
+from bench.mdparts import TIMES, Row, timing_cells
 from bench.mdparts import check_mark as _check
 from bench.mdparts import mib as _mib
 from bench.mdparts import ms as _ms
@@ -394,19 +394,8 @@ def _hook_section(hook: HookResult) -> list[str]:
     base = hook.summary("pass").p50
     rows = []
     for case, label in cases:
-        s = hook.summary(case)
         rows.append(
-            [
-                label,
-                str(s.n),
-                _ms(s.p50),
-                _ms(s.p90),
-                _ms(s.p99),
-                _ms(s.max),
-                _ms(s.mean),
-                f"{s.p50 / base:.2f} {TIMES}",
-                str(hook.over(case, HOOK_WORST_MS)),
-            ]
+            [*timing_cells(label, hook.summary(case), base), str(hook.over(case, HOOK_WORST_MS))]
         )
     return [
         "## Hook wall time per event (whole process)",
@@ -427,9 +416,7 @@ def _loaded_section(loaded: LoadedResult) -> list[str]:
     base = loaded.summary("pass").p50
     rows = []
     for case, label in (("pass", "`python -I -S -c pass`"), ("loaded", "hook, daemon under load")):
-        s = loaded.summary(case)
-        rows.append([label, str(s.n), _ms(s.p50), _ms(s.p90), _ms(s.p99), _ms(s.max),
-                     _ms(s.mean), f"{s.p50 / base:.2f} {TIMES}"])  # fmt: skip
+        rows.append(timing_cells(label, loaded.summary(case), base))
     load = loaded.load
     return [
         "## Hook with the daemon under load",

@@ -4,7 +4,7 @@ beside the bare interpreter."""
 from __future__ import annotations
 
 from bench.clistart import DAEMON_LIBRARIES, CliStartResult
-from bench.mdparts import TIMES, Row, ms, table, verdict
+from bench.mdparts import TIMES, Row, ms, table, timing_cells, verdict
 
 RATIO_TARGET = 3.0  # issue 23: at most 3 times the interpreter's bare start
 FIGURES = ("Report command p50, empty home",)
@@ -36,11 +36,7 @@ def section(r: CliStartResult) -> list[str]:
         ("report", "`skilltrack report --json`, empty home"),
     )
     base = r.summary("pass").p50
-    lines = []
-    for case, label in cases:
-        s = r.summary(case)
-        lines.append([label, str(s.n), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max),
-                      ms(s.mean), f"{s.p50 / base:.2f} {TIMES}"])  # fmt: skip
+    lines = [timing_cells(label, r.summary(case), base) for case, label in cases]
     found = r.daemon_libraries
     return [
         "## Command start-up",
