@@ -10,7 +10,7 @@ import pytest
 
 from skilltrack import config
 from tests.support.events import payload
-from tests.support.home import Home, daemon_processes
+from tests.support.home import Home
 
 
 def test_no_file_means_the_defaults(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_daemon_refuses_a_bad_file_and_hooks_keep_spooling(home: Home) -> None:
     result = home.hook(payload())
     assert (result.returncode, result.stdout) == (0, b"")
     home.wait_for(
-        lambda: home.paths.start_failed.exists() and not daemon_processes(home),
+        home.start_failed_and_gone,
         what="the failed start to be recorded and the daemon to have exited",
     )
     assert "privacy.paths" in home.paths.start_failed.read_text()

@@ -21,7 +21,7 @@ import pytest
 from skilltrack.daemon.server import connection, spool
 from skilltrack.wire import MAX_FRAME, RawFrame, encode_spool_record
 from tests.support.events import frame, payload
-from tests.support.home import DaemonProcess, Home, daemon_processes, exchange
+from tests.support.home import DaemonProcess, Home, exchange
 
 
 def test_status_when_nothing_runs_says_so(home: Home) -> None:
@@ -320,7 +320,7 @@ def test_a_failed_start_is_shown_and_hooks_do_not_retry_it_at_once(home: Home) -
 
     home.hook(payload())
     home.wait_for(
-        lambda: home.paths.start_failed.exists() and not daemon_processes(home),
+        home.start_failed_and_gone,
         what="the failed start to be recorded and the daemon to have exited",
     )
     starts = home.paths.log.read_text().count("not starting")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from skilltrack import paths as paths_mod
-from skilltrack.daemon.server import control
+from skilltrack.daemon.server import control, instance
 from skilltrack.paths import Paths
 from tests.support import cli
 from tests.support.cli import BIN
@@ -132,6 +132,16 @@ class Home:
                     f"timed out after {timeout:.0f}s waiting for {what}\n{self.diagnostics()}"
                 )
             time.sleep(POLL_S)
+
+    def start_failed_and_gone(self) -> bool:
+        """A failed start was recorded and no daemon is left: none in /proc and the instance
+        lock free. Both are needed: an exiting process drops its command line (and so leaves
+        `daemon_processes`) a moment before it closes its files and so releases the lock."""
+        return (
+            self.paths.start_failed.exists()
+            and not daemon_processes(self)
+            and instance.running_pid(self.paths) is None
+        )
 
     def diagnostics(self) -> str:
         """The daemon's log (its end) and the stderr of each daemon the test ran."""
