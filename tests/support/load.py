@@ -16,7 +16,7 @@ import time
 from types import TracebackType
 
 from tests.support.events import payload
-from tests.support.home import Home, daemon_processes
+from tests.support.home import Home, daemon_processes, process_running
 
 
 class HookLoad:
@@ -79,8 +79,10 @@ def kill_daemons(home: Home) -> list[int]:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    # Gone from /proc's command lines is not enough: a dying process drops its command line
+    # before it closes its files (the instance lock), so wait until each has ended.
     home.wait_for(
-        lambda: not set(daemon_processes(home)) & set(pids), what=f"the daemons {pids} to die"
+        lambda: not any(process_running(pid) for pid in pids), what=f"the daemons {pids} to die"
     )
     return pids
 
