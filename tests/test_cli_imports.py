@@ -65,16 +65,16 @@ def test_report_on_an_empty_home_imports_none_of_the_daemons_libraries(tmp_path:
     assert "skilltrack.daemon.report.build" in loaded  # it did build the report
 
 
-def test_report_on_an_empty_home_imports_no_other_command_nor_dataclasses_nor_typing(
+def test_report_on_an_empty_home_imports_no_other_command_nor_heavy_helpers(
     tmp_path: Path,
 ) -> None:
     loaded = _imported(tmp_path, "main", ["report", "--json"])
     # The tree names the other commands without importing their modules.
     commands = {m for m in loaded if m.startswith("skilltrack.cli.")}
     assert commands == {"skilltrack.cli.main", "skilltrack.cli.parsing", "skilltrack.cli.report"}
-    # dataclasses brings inspect, ast, dis and tokenize; typing serves annotations only. Each
-    # costs milliseconds of start-up.
-    assert loaded & {"dataclasses", "inspect", "typing"} == set()
+    # dataclasses brings inspect, ast, dis and tokenize; typing serves annotations only;
+    # shutil (bz2, lzma) comes with argparse's own help formatter. Each costs milliseconds.
+    assert loaded & {"dataclasses", "inspect", "typing", "shutil"} == set()
 
 
 async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:
@@ -116,3 +116,14 @@ def test_the_tree_for_a_named_command_holds_that_command_alone() -> None:
 def test_a_command_line_reads_the_same_with_its_commands_parser_alone(argv: list[str]) -> None:
     alone, whole = main.parser(argv[0]).parse_args(argv), main.parser().parse_args(argv)
     assert vars(alone) == vars(whole)
+
+
+@pytest.mark.parametrize(("columns", "widest"), [("72", 72), ("120", 120)])
+def test_help_is_wrapped_to_the_terminals_width(
+    monkeypatch: pytest.MonkeyPatch, columns: str, widest: int
+) -> None:
+    """The programs' help formatter finds the width as argparse's own does ($COLUMNS first)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    lines = _commands(main.parser("report"))["report"].format_help().splitlines()
+    assert max(map(len, lines)) <= widest
+    assert max(map(len, lines)) > widest - 20  # filled out to it, not cut at 80

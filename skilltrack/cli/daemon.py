@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from skilltrack import paths as paths_mod
-from skilltrack.cli.parsing import DAEMON, Handler, add_json, run
+from skilltrack.cli.parsing import DAEMON, Handler, Parser, add_json, run
 from skilltrack.daemon.server.instance import AlreadyRunning
 from skilltrack.errors import StartupError
 from skilltrack.paths import InsecurePathError, Paths
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog=DAEMON,
         description="The skilltrack daemon: receives Claude Code hook events and stores them.",
     )

@@ -214,7 +214,7 @@ def main_with(argv: Sequence[str] | None, *, home: Path, cwd: Path) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = parsing.Parser(
         prog=PROG,
         description="Register skilltrack's hook in Claude Code's settings.json (or remove it).",
     )

@@ -18,6 +18,7 @@ from importlib import import_module
 from skilltrack import paths as paths_mod
 from skilltrack.cli.parsing import (
     Handler,
+    Parser,
     add_json,
     comment,
     hours,
@@ -32,7 +33,7 @@ from skilltrack.daemon.report.filters import ARTIFACT_TYPES
 # typing.TYPE_CHECKING without importing typing: see daemon/report/filters.py.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+    Commands = argparse._SubParsersAction[Parser]
 
 PROG = "skilltrack"
 
@@ -71,7 +72,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     command line that names a command needs no other. Whatever names none (`--help`, a
     misspelt command) gets them all, for the list or the choices it shows.
     """
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog=PROG,
         description="What Claude Code's skills, subagents, commands and tools were used for.",
     )

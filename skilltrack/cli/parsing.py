@@ -15,12 +15,17 @@ that reason). The argument types are here, not in their commands' modules, becau
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
 from skilltrack.errors import ConfigError, ControlError
 from skilltrack.format import reporting_to_stdout
 from skilltrack.paths import Paths
+
+TYPE_CHECKING = False  # as in skilltrack.format: typing is not imported for annotations
+if TYPE_CHECKING:
+    from typing import Any
 
 DAEMON = "skilltrack-daemon"
 MAX_COMMENT = 2000  # characters of a rating's comment
@@ -37,6 +42,42 @@ class UsageError(Exception):
 
 class CommandError(Exception):
     """A command cannot do what it was asked; the message says why in one line (exit 1)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """The programs' parser: argparse's, with a help formatter that does not import shutil.
+    argparse makes a formatter for every option it adds, and HelpFormatter asks shutil for
+    the terminal's width; shutil (with bz2, lzma, fnmatch) is a good part of a command's
+    start-up, for help text that is rarely printed. Sub-parsers are of the same class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _columns() - 2)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size finds it: $COLUMNS, else standard
+    output's terminal, else 80."""
+    try:
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+        return 80
 
 
 def add_json(parser: argparse.ArgumentParser, help: str = "print JSON for programs") -> None:
