@@ -32,7 +32,7 @@ from bench.daemonproc import BIN
 from bench.hooktime import Check, Spawner
 from bench.stats import Summary
 
-CASES = ("pass", "bare", "report")
+CASES = ("pass", "bare", "report", "default")
 # Only the commands that read a database, the configuration or the daemon need these.
 DAEMON_LIBRARIES = ("asyncio", "aiosqlite", "sqlite3", "pydantic", "aiohttp", "uvloop")
 
@@ -63,19 +63,26 @@ def measure(runs: int, warmups: int, log: Callable[[str], None]) -> CliStartResu
         "pass": [python, "-c", "pass"],
         "bare": [python, "-I", "-S", "-c", "pass"],
         "report": [os.fspath(BIN / "skilltrack"), "report", "--json"],
+        "default": [os.fspath(BIN / "skilltrack"), "report", "--json"],
     }
     with tempfile.TemporaryDirectory(prefix="st-cli-") as tmp:
         empty, out = Path(tmp) / "home", Path(tmp) / "out"
         empty.mkdir()
         # As a user's shell starts them: without this process's PYTHON* variables (one that
         # says PYTHONDONTWRITEBYTECODE would have every module compiled again at every run).
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(SKILLTRACK_HOME=os.fspath(empty), HOME=os.fspath(empty))
+        # "default" is a user who never set SKILLTRACK_HOME: platformdirs' directories, under
+        # the empty HOME, where none exists yet.
+        unset = ("PYTHON", "SKILLTRACK_", "XDG_")
+        default = {k: v for k, v in os.environ.items() if not k.startswith(unset)}
+        default["HOME"] = os.fspath(empty)
+        env = {**default, "SKILLTRACK_HOME": os.fspath(empty)}
+        envs = {case: default if case == "default" else env for case in CASES}
         cwd = os.getcwd()
         os.chdir(empty)  # posix_spawn starts the child in the parent's working directory
         try:
             spawners = {
-                case: Spawner(argv[case], env, Path(os.devnull), out / case) for case in CASES
+                case: Spawner(argv[case], envs[case], Path(os.devnull), out / case)
+                for case in CASES
             }
             log(f"cli: {warmups} warm-up and {runs} timed rounds of {', '.join(CASES)}")
             ms: dict[str, list[float]] = {case: [] for case in CASES}
@@ -89,7 +96,7 @@ def measure(runs: int, warmups: int, log: Callable[[str], None]) -> CliStartResu
         finally:
             os.chdir(cwd)
         result = CliStartResult(runs, warmups, ms, modules, bare_modules)
-        result.checks = _checks(spawners, out / "report" / "stdout", warmups + runs)
+        result.checks = _checks(spawners, out, warmups + runs)
     log(
         f"cli: report --json p50 {result.summary('report').p50:.1f} ms = "
         f"{result.ratio_p50():.2f} x `python -c pass` ({result.summary('pass').p50:.1f} ms)"
@@ -106,14 +113,14 @@ def _imported(args: list[str], env: dict[str, str]) -> list[str]:
     return [line.rsplit("|", 1)[1].strip() for line in lines[1:]]  # [0] is the header
 
 
-def _checks(spawners: dict[str, Spawner], report_out: Path, spawned: int) -> list[Check]:
+def _checks(spawners: dict[str, Spawner], out: Path, spawned: int) -> list[Check]:
     checks = []
     for case, spawner in spawners.items():
         ok = spawned - len(spawner.failures)
         checks.append(Check(f"cli: `{case}` runs that exited 0", spawned, ok))
         checks.append(Check(f"cli: bytes on stderr, `{case}`", 0, spawner.output_bytes()[1]))
-    empty_reports = sum(
-        1 for line in report_out.read_text().splitlines() if json.loads(line)["artifacts"] == []
-    )
-    checks.append(Check("cli: empty reports printed by `report --json`", spawned, empty_reports))
+    for case in ("report", "default"):
+        printed = (out / case / "stdout").read_text().splitlines()
+        empty = sum(1 for line in printed if json.loads(line)["artifacts"] == [])
+        checks.append(Check(f"cli: empty reports printed by `{case}`", spawned, empty))
     return checks
