@@ -15,7 +15,18 @@ HOOK_SCRIPT = "skilltrack_hook.py"
 HOOK_TIMEOUT_S = 5
 # Events whose entries take a tool-name matcher.
 TOOL_EVENTS = ("PostToolUse", "PostToolUseFailure")
-EVENTS = (*TOOL_EVENTS, "UserPromptExpansion", "SessionStart", "SessionEnd")
+# The rest mark where a use ends: a subagent's end, a turn's end, a task notification.
+EVENTS = (
+    *TOOL_EVENTS,
+    "UserPromptExpansion",
+    "UserPromptSubmit",
+    "SubagentStart",
+    "SubagentStop",
+    "Stop",
+    "StopFailure",
+    "SessionStart",
+    "SessionEnd",
+)
 
 Settings = dict[str, Any]
 
