@@ -39,7 +39,7 @@ from skilltrack.config import Settings
 from skilltrack.daemon.ingest.pipeline import Ingest, raw_cwd
 from skilltrack.daemon.ingest.sanitize import sanitizer
 from skilltrack.daemon.ingest.skills import SkillLocator
-from skilltrack.daemon.store.database import Record
+from skilltrack.daemon.store.records import Record
 from skilltrack.wire import RawFrame
 
 ROOT = Path(__file__).resolve().parent.parent

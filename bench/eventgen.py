@@ -40,7 +40,8 @@ from pathlib import Path
 from skilltrack.daemon.ingest.enrich import truncation_marker
 from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.store import durations
-from skilltrack.daemon.store.database import EventRow, Record, SkillVersion, Store
+from skilltrack.daemon.store.database import Store
+from skilltrack.daemon.store.records import EventRow, Record, SkillVersion
 
 DAYS = 90
 BATCH = 5_000  # events per Store.insert (one transaction)

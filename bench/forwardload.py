@@ -35,7 +35,7 @@ from typing import Any
 from bench.daemonproc import BenchError, Daemon, Home, count_events, home, running_daemon
 from bench.hooktime import HOOK, Check, Spawner
 from bench.ingestload import OK, Cpu, Load, run_load, write_spool
-from bench.payloads import post_tool_use, skill_use
+from bench.payloads import post_tool_use, skill_use, stop
 from bench.receiver import Receiver
 from bench.stats import Summary
 
@@ -258,12 +258,14 @@ def measure_drain(kind: str, events: int, concurrency: int, log: Callable[[str],
     """Spool `events`, let the daemon queue them for a sink whose receiver is down, then bring
     the receiver up and time how fast the outbox empties into it."""
     skill = kind == "everyskill"
+    # Skill uses are stored once their work has ended: the turn's Stop, after them, ends it.
+    ending = (stop(),) if skill else ()
     with home(f"fwd-{kind}") as h, Receiver("ok", expect=events) as receiver:
         write_config(h, _drain_sink(kind, receiver.url, concurrency))
-        write_spool(h, events, skill_use if skill else post_tool_use)
+        write_spool(h, events, skill_use if skill else post_tool_use, ending)
         log(f"forward {kind}: {events:,} spooled events, receiver down")
         with running_daemon(h) as daemon:
-            stored = _wait_stored(h, events, 60 + events / 500)
+            stored = _wait_stored(h, events + len(ending), 60 + events / 500) - len(ending)
             queued = int(_wait_backlog(daemon, stored, STATUS_TIMEOUT_S).get("backlog", -1))
             drain_s, cpu = _time_drain(daemon, receiver, events)
             final = _wait_backlog(daemon, 0, STATUS_TIMEOUT_S)

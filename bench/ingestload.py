@@ -302,14 +302,20 @@ def measure_ingest(
     )
 
 
-def write_spool(h: Home, records: int, payload: Callable[[], bytes] = post_tool_use) -> None:
-    """`records` spool records, each a fresh event id and `payload()`, for the next start."""
+def write_spool(
+    h: Home,
+    records: int,
+    payload: Callable[[], bytes] = post_tool_use,
+    then: tuple[bytes, ...] = (),
+) -> None:
+    """`records` spool records, each a fresh event id and `payload()`, then one of each of
+    `then`, for the next start."""
     h.paths.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with h.paths.spool.open("wb") as f:
         h.paths.spool.chmod(0o600)
-        for _ in range(records):
+        for body in [*(payload() for _ in range(records)), *then]:
             now = time.time()
-            frame = RawFrame(new_event_id(now), f"{now:.6f}", "-", payload())
+            frame = RawFrame(new_event_id(now), f"{now:.6f}", "-", body)
             f.write(encode_spool_record(frame))
 
 

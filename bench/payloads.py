@@ -1,5 +1,5 @@
-"""Realistic hook events: a PostToolUse of Bash as Claude Code 2.1.328 sends it, and a
-PostToolUse of the Skill tool (a skill event).
+"""Realistic hook events: a PostToolUse of Bash as Claude Code 2.1.328 sends it, a
+PostToolUse of the Skill tool (a skill event), and the Stop that ends their turn.
 
 Shaped like the samples in shared/claude-code-events.md; the Bash event has about a kilobyte
 of command output in `tool_response` (a typical `ls`/`git status` sized answer).
@@ -15,6 +15,18 @@ _STDOUT = "\n".join(
     f"-rw-r--r--  1 ann ann  {1000 + 37 * i:>6} May  9 07:35 src/module_{i:02d}.py"
     for i in range(18)
 )
+
+
+_COMMON: dict[str, Any] = {
+    "session_id": "8350fdb2-23dd-490c-a332-ff6a54b6b4af",
+    "transcript_path": (
+        "/home/ann/.claude/projects/-home-ann-proj/8350fdb2-23dd-490c-a332-ff6a54b6b4af.jsonl"
+    ),
+    "cwd": "/home/ann/proj",
+    "prompt_id": "3037ca87-25fc-4c40-afe6-f2ebf5821d90",
+    "permission_mode": "default",
+    "effort": {"level": "medium"},
+}
 
 
 def post_tool_use(tool_use_id: str | None = None) -> bytes:
@@ -40,6 +52,12 @@ def skill_use(skill: str = "pdf-helper") -> bytes:
     )
 
 
+def stop() -> bytes:
+    """The JSON bytes of the Stop that ends the turn of these events: the skills' work ends
+    with it, and a skill's use is stored (and forwarded) once its work has ended."""
+    return json.dumps({**_COMMON, "hook_event_name": "Stop", "stop_hook_active": False}).encode()
+
+
 def _post_tool_use(
     *,
     tool_name: str,
@@ -49,14 +67,7 @@ def _post_tool_use(
     duration_ms: int,
 ) -> bytes:
     event: dict[str, Any] = {
-        "session_id": "8350fdb2-23dd-490c-a332-ff6a54b6b4af",
-        "transcript_path": (
-            "/home/ann/.claude/projects/-home-ann-proj/8350fdb2-23dd-490c-a332-ff6a54b6b4af.jsonl"
-        ),
-        "cwd": "/home/ann/proj",
-        "prompt_id": "3037ca87-25fc-4c40-afe6-f2ebf5821d90",
-        "permission_mode": "default",
-        "effort": {"level": "medium"},
+        **_COMMON,
         "hook_event_name": "PostToolUse",
         "tool_name": tool_name,
         "tool_input": tool_input,

@@ -42,9 +42,11 @@ def snippets(home: Home) -> list[dict[str, Any]]:
 
 
 def use(home: Home, stdin: bytes) -> None:
+    """One use in a turn of its own: a skill's use is stored once its turn has ended."""
     before = len(home.events())
     assert home.hook(stdin).returncode == 0
-    home.wait_for(lambda: len(home.events()) == before + 1, what="the use stored")
+    assert home.hook(payload("Stop")).returncode == 0
+    home.wait_for(lambda: len(home.events()) == before + 2, what="the use and its turn's end")
 
 
 @pytest.mark.parametrize("team_allows", [False, True])
@@ -109,7 +111,9 @@ def test_a_replayed_event_gains_no_snippet_it_was_stored_without(home: Home) -> 
     assert exchange(home, same) == b"OK\n"
     home.cli("skilltrack", "consent", "grant")
     assert exchange(home, same) == b"OK\n"
-    assert len(home.events()) == 1
+    stop = encode_frame(str(uuid.uuid4()), time.time() + 1, payload("Stop"))
+    assert exchange(home, stop) == b"OK\n"
+    assert [e["hook_event"] for e in home.events()] == ["Stop", "PostToolUse"]
     assert snippets(home) == []
 
 

@@ -92,6 +92,7 @@ def populate(home: Home, tmp_path: Path) -> Path:
     (skills / "deploy" / "SKILL.md").write_text("---\nname: deploy\ndescription: v2\n---\nMore.\n")
     for _ in range(2):
         use(home, **deploy)
+    use(home, "Stop")  # the turn's end: the skill's work has ended
     use(home)  # Bash
     use(home, "PostToolUseFailure")  # Bash, failed
     use(home, tool_name="mcp__github__create_issue", tool_input={"title": "<b>x</b>"})
@@ -102,7 +103,7 @@ def populate(home: Home, tmp_path: Path) -> Path:
     )
     use(home, tool_name="Read", tool_input={"file_path": "/tmp/x"}, agent_id="a1",
         agent_type="Explore")  # fmt: skip
-    home.wait_for(lambda: len(home.events()) == 11, what="11 events stored")
+    home.wait_for(lambda: len(home.events()) == 12, what="12 events stored")
     home.cli("skilltrack", "rate", "deploy", "4")
     return fake_home
 
@@ -159,7 +160,7 @@ def test_a_project_given_as_an_absolute_path_under_home_matches_its_stored_form(
     served = served_alone
     project = served.fake_home / "work" / "app"
     use(served.home, cwd=str(project))  # stored as `~/work/app`
-    served.home.wait_for(lambda: len(served.home.events()) == 12, what="12 events stored")
+    served.home.wait_for(lambda: len(served.home.events()) == 13, what="13 events stored")
     status, _, body = get(served.url + "api/report?project=" + urllib.parse.quote(str(project)))
     assert status == 200, body
     report = json.loads(body)
@@ -467,7 +468,8 @@ def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
     use(home, tool_name="Agent", tool_input={"subagent_type": agent}, **where)
     use(home, tool_name=tool, agent_id="a1", agent_type=agent, **where)
     use(home, tool_name=mcp, **where)
-    home.wait_for(lambda: len(home.events()) == 5, what="5 events stored")
+    use(home, "Stop", **where)
+    home.wait_for(lambda: len(home.events()) == 6, what="6 events stored")
     comment = "<script>comment</script>"
     home.cli("skilltrack", "rate", skill, "4", "--comment", comment)
     home.cli("skilltrack-daemon", "stop")

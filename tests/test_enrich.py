@@ -7,7 +7,6 @@ versions did not send. The skill files are real files in a temporary home.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -19,22 +18,13 @@ from skilltrack import config
 from skilltrack.daemon.ingest.enrich import cap_payload, shrink, snippet
 from skilltrack.daemon.ingest.pipeline import Ingest, raw_cwd
 from skilltrack.daemon.ingest.skills import SkillLocator, description_of
-from skilltrack.daemon.store.database import Record
+from skilltrack.daemon.store.records import Record
 from skilltrack.wire import RawFrame
+from tests.support.events import REAL, real
 
-DATA = Path(__file__).parent / "data" / "claude_code_2.1.328_events.json"
-EVENTS: dict[str, dict[str, Any]] = {
-    e["title"]: e["payload"] for e in json.loads(DATA.read_text())["events"]
-}
 SKILL_MD = (
     "---\nname: pdf-helper\ndescription: Extract text and tables from PDF files.\n---\n\nDo it.\n"
 )
-
-
-def real(title: str, **changes: Any) -> dict[str, Any]:
-    event = copy.deepcopy(EVENTS[title])
-    event.update(changes)
-    return event
 
 
 def without(event: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -95,17 +85,17 @@ EXPECTED: dict[str, tuple[str, str, bool, int | None, str | None] | None] = {
 
 
 def test_every_recorded_event_has_an_expectation() -> None:
-    assert set(EXPECTED) == set(EVENTS)
+    assert set(EXPECTED) == set(REAL)
 
 
 @pytest.mark.parametrize("title", list(EXPECTED), ids=lambda t: t.replace(" — ", "-"))
 def test_real_payloads_are_classified_and_enriched(tmp_path: Path, title: str) -> None:
     write_skill(tmp_path / "home", "pdf-helper")
-    record = make_ingest(tmp_path).parse(frame(EVENTS[title]))
+    record = make_ingest(tmp_path).parse(frame(REAL[title]))
     row = record.row
-    assert row.hook_event == EVENTS[title]["hook_event_name"]
+    assert row.hook_event == REAL[title]["hook_event_name"]
     assert (row.tenant_id, row.user_id) == ("acme", "ann")
-    assert row.session_id == EVENTS[title]["session_id"]
+    assert row.session_id == REAL[title]["session_id"]
     assert row.received_at >= row.client_ts - 5
     assert row.cwd == "~/proj"
     assert "/home/ann" not in row.payload
@@ -211,10 +201,10 @@ def test_plugin_skill_is_found_in_the_plugin_cache(tmp_path: Path) -> None:
 def test_editing_skill_md_makes_a_new_version_at_the_next_use(tmp_path: Path) -> None:
     path = write_skill(tmp_path / "home", "pdf-helper")
     ingest = make_ingest(tmp_path)
-    first = ingest.parse(frame(EVENTS["PostToolUse — Skill"], 1)).skill
-    same = ingest.parse(frame(EVENTS["PostToolUse — Skill"], 2)).skill
+    first = ingest.parse(frame(REAL["PostToolUse — Skill"], 1)).skill
+    same = ingest.parse(frame(REAL["PostToolUse — Skill"], 2)).skill
     path.write_text(SKILL_MD + "\nAlso handle scanned pages.\n")
-    edited = ingest.parse(frame(EVENTS["PostToolUse — Skill"], 3)).skill
+    edited = ingest.parse(frame(REAL["PostToolUse — Skill"], 3)).skill
     assert first is not None
     assert same is not None
     assert edited is not None
@@ -226,7 +216,7 @@ def test_a_use_from_before_the_last_edit_gets_no_version(tmp_path: Path) -> None
     """An event replayed from the spool after its SKILL.md was edited: the version it ran is
     gone, so it is counted as a use of the skill with no version, not of the new one."""
     write_skill(tmp_path / "home", "pdf-helper")
-    event = EVENTS["PostToolUse — Skill"]
+    event = REAL["PostToolUse — Skill"]
     hour_ago = RawFrame(
         "00000000-0000-4000-8000-000000000001", f"{time.time() - 3600:.6f}", "-",
         json.dumps(event).encode(),
@@ -318,13 +308,13 @@ def test_caps_cut_outputs_with_a_marker_and_keep_attribution(tmp_path: Path) -> 
         "tool", "Bash", True, 9,
     )  # fmt: skip
     assert (stored["tool_use_id"], stored["session_id"]) == (
-        EVENTS["PostToolUse — Bash — inside a subagent"]["tool_use_id"],
-        EVENTS["PostToolUse — Bash — inside a subagent"]["session_id"],
+        REAL["PostToolUse — Bash — inside a subagent"]["tool_use_id"],
+        REAL["PostToolUse — Bash — inside a subagent"]["session_id"],
     )
 
 
 def test_payloads_under_the_caps_are_kept_byte_for_byte() -> None:
-    text = json.dumps(EVENTS["PostToolUse — Skill"])
+    text = json.dumps(REAL["PostToolUse — Skill"])
     assert cap_payload(text, 4096, 4096) == (text, False)
 
 

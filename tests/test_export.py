@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from skilltrack.daemon.store.database import EventRow, Record, Store
+from skilltrack.daemon.store.database import Store
+from skilltrack.daemon.store.records import EventRow, Record
 from tests.support.cli import BIN
 from tests.support.events import payload
 from tests.support.home import DaemonProcess, Home

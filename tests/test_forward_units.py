@@ -21,8 +21,9 @@ from skilltrack.daemon.forward.everyskill import signature, track_body
 from skilltrack.daemon.forward.otlp import OtlpLogSink, logs_request, partial_rejections
 from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
 from skilltrack.daemon.forward.sinks import Answer, HttpBatchSink, batch_id
-from skilltrack.daemon.store.database import ROWS_PER_INSERT, EventRow, Record, TrainingExample
+from skilltrack.daemon.store.database import ROWS_PER_INSERT
 from skilltrack.daemon.store.outbox import DeadLetter, ForwardStore, OutboxEvent, SinkSpec
+from skilltrack.daemon.store.records import EventRow, Record, TrainingExample
 
 # -- the retry policy ------------------------------------------------------------------
 

@@ -30,12 +30,20 @@ from tests.support.receiver import Hang, Receiver, Reset, Respond, running
 
 
 def send(home: Home, n: int, **fields: Any) -> list[str]:
-    """Send `n` events through the hook; returns the stored event ids."""
+    """Send `n` events through the hook; returns the stored event ids. Skill uses are sent
+    in a turn that then ends (Stop): a skill's use is stored once its work has ended."""
     before = {e["event_id"] for e in home.events()}
     for _ in range(n):
         assert home.hook(payload(**fields)).returncode == 0
-    home.wait_for(lambda: len(home.events()) >= len(before) + n, what=f"{n} events stored")
-    return [e["event_id"] for e in home.events() if e["event_id"] not in before]
+    ending = fields.get("tool_name") == "Skill"
+    if ending:
+        assert home.hook(payload("Stop")).returncode == 0
+    home.wait_for(lambda: len(home.events()) >= len(before) + n + ending, what=f"{n} events stored")
+    return [
+        e["event_id"]
+        for e in home.events()
+        if e["event_id"] not in before and e["hook_event"] != "Stop"
+    ]
 
 
 def spool(home: Home, n: int, **fields: Any) -> None:
@@ -97,9 +105,11 @@ def test_receiver_down_then_up_loses_nothing_and_each_sink_gets_each_event_once(
         lambda: all(s["counters"]["retried"] >= 2 for s in home.status()["forwarding"]),
         what="every sink to have failed and retried",
     )
+    stored = {e["event_id"] for e in home.events()}  # the uses, and the Stop after the skills
+    assert len(stored) == 10
     for sink in home.status()["forwarding"]:
         assert "Connect" in (sink["last_error"] or ""), sink
-        assert sink["backlog"] == (3 if sink["kind"] == "everyskill" else 9)
+        assert sink["backlog"] == (3 if sink["kind"] == "everyskill" else 10)
     with running(KEY, port) as receiver:
         home.wait_for(
             lambda: all(s["backlog"] == 0 for s in home.status()["forwarding"]),
@@ -108,12 +118,12 @@ def test_receiver_down_then_up_loses_nothing_and_each_sink_gets_each_event_once(
         )
         for request in receiver.requests:
             assert request.answered == 200, request
-        everything = set(tools) | set(skills)
-        assert receiver.ids("/ingest") == receiver.ids("/v1/logs") == everything
+        assert set(tools) | set(skills) < stored
+        assert receiver.ids("/ingest") == receiver.ids("/v1/logs") == stored
         assert receiver.ids("/api/track") == set(skills)  # only skill events go there
         assert receiver.duplicates == 0
     delivered = {s["name"]: s["counters"]["delivered"] for s in home.status()["forwarding"]}
-    assert delivered == {"collector": 9, "otel": 9, "marketplace": 3}
+    assert delivered == {"collector": 10, "otel": 10, "marketplace": 3}
 
 
 @pytest.mark.parametrize(
@@ -232,11 +242,14 @@ def test_everyskill_signs_each_body_as_the_server_checks_it(home: Home) -> None:
         home.wait_for(lambda: receiver.ids("/api/track") == set(skills), what="3 tracked")
         assert receiver.bad_signatures == 0
         assert receiver.answered() == [200, 200, 200]
-        doc = json.loads(receiver.requests[0].body)
+        request = receiver.requests[0]
+        doc = json.loads(request.body)
         assert doc["skill_id"] == "pdf-helper"  # no SKILL.md on disk here: its name
-        assert (doc["tool_name"], doc["hook_event"], doc["latency_ms"]) == (
-            "Skill", "PostToolUse", 9,
-        )  # fmt: skip
+        assert (doc["tool_name"], doc["hook_event"]) == ("Skill", "PostToolUse")
+        # The use's whole span, to the next skill or its turn's end; the call alone took 9.
+        [stored] = [e for e in home.events() if e["event_id"] == request.headers["Idempotency-Key"]]
+        assert doc["latency_ms"] == stored["duration_ms"] >= 9
+        assert stored["call_ms"] == 9
         assert doc["ts"].endswith("Z")
 
 

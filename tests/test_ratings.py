@@ -17,7 +17,8 @@ SKILL = {"tool_name": "Skill", "tool_input": {"skill": "pdf-helper"}}
 @pytest.fixture
 def used(home: Home, daemon: DaemonProcess) -> Home:
     home.hook(payload("PostToolUse", **SKILL))
-    home.wait_for(lambda: len(home.events()) == 1, what="the skill use stored")
+    home.hook(payload("Stop"))  # a skill's use is stored once its turn has ended
+    home.wait_for(lambda: len(home.events()) == 2, what="the skill use stored")
     return home
 
 

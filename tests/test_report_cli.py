@@ -30,7 +30,8 @@ def test_cleanup_suggests_installed_skills_not_used_lately(
     now = time.time()
     for name in ("used", "stale", "tools:lint"):
         home.hook(payload("PostToolUse", tool_name="Skill", tool_input={"skill": name}))
-    home.wait_for(lambda: len(home.events()) == 3, what="3 skill uses stored")
+    home.hook(payload("Stop"))  # a skill's use is stored once its turn has ended
+    home.wait_for(lambda: len(home.events()) == 4, what="3 skill uses stored")
     # Age the stale one's summary as if its last use was 45 days ago.
     with closing(sqlite3.connect(home.paths.db)) as conn:
         conn.execute(

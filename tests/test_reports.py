@@ -21,7 +21,7 @@ from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.report.filters import Filters
 from skilltrack.daemon.report.queries import DAY_S, ReportStore
 from skilltrack.daemon.store import durations
-from skilltrack.daemon.store.database import EventRow, Record
+from skilltrack.daemon.store.records import EventRow, Record
 from tests.support.events import START, Generated, generate, record
 
 LEGACY_DB = Path(__file__).parent / "data" / "skilltrack-45b8c24.db"
@@ -305,7 +305,7 @@ def _row(ts: float, kind: str, name: str, **fields: Any) -> EventRow:
 
 def _versions_and_subagents() -> list[Record]:
     """Two versions of a skill on two days, and subagents' runs and what ran inside them."""
-    from skilltrack.daemon.store.database import SkillVersion
+    from skilltrack.daemon.store.records import SkillVersion
 
     def version(v: str) -> SkillVersion:
         return SkillVersion("sk1", v, "pdf", "user", "~/.claude/skills/pdf", None, v * 4, START)

@@ -92,7 +92,8 @@ async def test_the_daemon_prunes_after_its_first_delay_and_then_at_each_interval
     """The retention loop itself, in-process on a real store: first with a first delay no
     test outlasts, then with it and its day shortened to 50 ms and 0.2 s."""
     from skilltrack.daemon.server import upkeep
-    from skilltrack.daemon.store.database import Record, Store
+    from skilltrack.daemon.store.database import Store
+    from skilltrack.daemon.store.records import Record
     from tests.support.events import Generated, record
 
     store = await Store.open(tmp_path / "skilltrack.db")

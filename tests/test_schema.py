@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from skilltrack.daemon.store import durations, schema
-from skilltrack.daemon.store.database import EventRow, Record, Store
+from skilltrack.daemon.store.database import Store
 from skilltrack.daemon.store.migrations import LEGACY_STEPS, MIGRATIONS
 from skilltrack.daemon.store.outbox import ForwardStore
+from skilltrack.daemon.store.records import EventRow, Record
 from skilltrack.daemon.store.schema import LegacySchemaError
 from tests.support.home import Home
 
@@ -93,7 +94,8 @@ async def test_a_database_made_before_the_squash_keeps_every_row_and_gets_the_fr
     before = rows(db)
     assert all(before.values()), "the fixture has rows in every table"
     fresh = await schema.fresh_statements()
-    assert set(before) == {s.name for s in fresh if s.kind == "table"}
+    baseline = await schema.fresh_statements(MIGRATIONS[:1])
+    assert set(before) == {s.name for s in baseline if s.kind == "table"}
 
     store = await Store.open(db)
     assert await store.schema_version() == [m.__name__ for m in MIGRATIONS]
@@ -102,6 +104,11 @@ async def test_a_database_made_before_the_squash_keeps_every_row_and_gets_the_fr
 
     after = rows(db)
     assert [name for name, _ in after.pop("migrations")] == [m.__name__ for m in MIGRATIONS]
+    # The steps after the baseline add what no row of the old database has: no open spans,
+    # and no span's end (ended_by) or call time (call_ms) on any event.
+    assert after.pop("spans") == []
+    assert {row[-2:] for row in after["events"]} == {(None, None)}
+    after["events"] = sorted((row[:-2] for row in after["events"]), key=repr)
     assert after == {t: r for t, r in before.items() if t != "migrations"}
     # By name: the legacy steps made the objects in another order, which changes nothing
     # (each trigger on events writes tables that no other one reads).
@@ -190,7 +197,11 @@ async def test_a_later_migration_keeps_an_existing_databases_rows(
     store = await Store.open(legacy)
     assert await store.schema_version() == [m.__name__ for m in later]
     await store.close()
-    assert [r[:-1] for r in rows(legacy)["events"]] == events  # `later` added, NULL
+    now = rows(legacy)["events"]
+    added = len(now[0]) - len(events[0])  # m002_spans' ended_by and call_ms, and `later`
+    assert added == 3
+    assert [r[:-added] for r in now] == events
+    assert {r[-added:] for r in now} == {(None,) * added}
 
 
 def test_a_refused_database_is_one_line_from_the_commands_and_the_daemon(home: Home) -> None:

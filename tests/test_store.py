@@ -10,16 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from skilltrack.daemon.store.database import (
-    ROWS_PER_INSERT,
-    EventRow,
-    Record,
-    SkillVersion,
-    Store,
-    TrainingExample,
-    check_sqlite,
-)
+from skilltrack.daemon.store.database import ROWS_PER_INSERT, Store, check_sqlite
 from skilltrack.daemon.store.migrations import MIGRATIONS
+from skilltrack.daemon.store.records import EventRow, Record, SkillVersion, TrainingExample
 from tests.support.events import row
 
 

@@ -20,7 +20,8 @@ from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.ingest.pipeline import Ingest
 from skilltrack.daemon.server import replay, spool
 from skilltrack.daemon.server.lifecycle import Daemon
-from skilltrack.daemon.store.database import Record, Store
+from skilltrack.daemon.store.database import Store
+from skilltrack.daemon.store.records import Record
 from skilltrack.wire import RawFrame, encode_frame, encode_spool_record
 from tests.support.events import payload
 

@@ -9,7 +9,8 @@ import pytest
 
 from skilltrack.daemon.server.counters import Counters
 from skilltrack.daemon.server.writer import BufferFull, Unstorable, Writer
-from skilltrack.daemon.store.database import Record, Store
+from skilltrack.daemon.store.database import Store
+from skilltrack.daemon.store.records import Record
 from tests.support.events import row
 
 

@@ -12,12 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from skilltrack.daemon.ingest.skills import SkillFile
-from skilltrack.daemon.store.database import SkillVersion
+from skilltrack.daemon.store.records import SkillVersion
 
 # Where each kept field's cap comes from: what went in, and what came out.
 INPUT_FIELDS = ("tool_input", "command_args", "prompt")
 OUTPUT_FIELDS = ("tool_response", "error")
 VERSION_CHARS = 12  # of the SHA-256: plenty to tell a skill's versions apart
+# The conversation's own words in events that mark where uses end: what the user typed and
+# what the model answered are not usage, and are never stored.
+CONVERSATION_FIELDS = {
+    "UserPromptSubmit": ("prompt",),
+    "Stop": ("last_assistant_message",),
+    "SubagentStop": ("last_assistant_message",),
+    "StopFailure": ("last_assistant_message",),
+}
 
 
 def truncation_marker(dropped: int, unit: str) -> str:
@@ -46,6 +54,20 @@ def cap_payload(text: str, max_input: int, max_output: int) -> tuple[str, bool]:
     if not capped:
         return text, False
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")), True
+
+
+def without_conversation(text: str, hook_event: str, added: dict[str, Any] | None = None) -> str:
+    """The payload's JSON text without the fields of CONVERSATION_FIELDS, and with `added`."""
+    fields = CONVERSATION_FIELDS.get(hook_event, ())
+    if not any(f'"{field}"' in text for field in fields) and not added:
+        return text
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        return text
+    for field in fields:
+        data.pop(field, None)
+    data.update(added or {})
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def shrink(value: Any, limit: int) -> Any:

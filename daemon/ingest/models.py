@@ -47,6 +47,7 @@ class HookPayload(BaseModel):
     is_interrupt: bool | None = None
     agent_id: str | None = None
     agent_type: str | None = None
+    prompt: str | None = None
     command_name: str | None = None
     command_args: str | None = None
     command_source: str | None = None

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 
 from skilltrack.config import Settings
-from skilltrack.daemon.ingest import enrich
+from skilltrack.daemon.ingest import enrich, spans
 from skilltrack.daemon.ingest.classify import classify
 from skilltrack.daemon.ingest.models import Frame, parse_frame
 from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.ingest.sanitize import sanitizer
 from skilltrack.daemon.ingest.skills import SkillFile, SkillLocator
-from skilltrack.daemon.store.database import EventRow, Record, SkillVersion, TrainingExample
 from skilltrack.daemon.store.durations import bucket
+from skilltrack.daemon.store.records import EventRow, Record, SkillVersion, TrainingExample
 from skilltrack.wire import FrameError, RawFrame
 
 VERSION_CACHE_MAX = 1024
@@ -94,9 +94,20 @@ class Ingest:
             # version that is gone: its version is unknown rather than the new one's.
             if found is not None and frame.client_ts + EDIT_SLACK_S >= found.modified:
                 skill = self._version_of(found, cwd, frame.client_ts)
+        text, tool_use_id, success = frame.raw, p.tool_use_id, usage.success
+        if p.hook_event_name in enrich.CONVERSATION_FIELDS:
+            # A task notification stays as what it says of its Agent call, the prompt goes.
+            told = spans.task_notification(p.prompt)
+            added = None
+            if told is not None:
+                tool_use_id, success = told.tool_use_id, told.success
+                added = {
+                    "task_notification": {"tool_use_id": told.tool_use_id, "status": told.status}
+                }
+            text = enrich.without_conversation(text, p.hook_event_name, added)
         privacy = self.settings.privacy
         payload, capped = enrich.cap_payload(
-            frame.raw, privacy.max_input_chars, privacy.max_output_chars
+            text, privacy.max_input_chars, privacy.max_output_chars
         )
         row = EventRow(
             event_id=frame.event_id,
@@ -105,7 +116,7 @@ class Ingest:
             received_at=time.time(),
             session_id=p.session_id,
             prompt_id=p.prompt_id,
-            tool_use_id=p.tool_use_id,
+            tool_use_id=tool_use_id,
             tool_name=p.tool_name,
             artifact_type=usage.artifact_type,
             artifact_name=usage.artifact_name,
@@ -113,7 +124,7 @@ class Ingest:
             mcp_server=usage.mcp_server,
             agent_id=p.agent_id,
             agent_type=p.agent_type,
-            success=usage.success,
+            success=success,
             duration_ms=usage.duration_ms,
             cwd=p.cwd,
             truncated=frame.truncated or capped,
@@ -130,7 +141,7 @@ class Ingest:
         # The team's policy first (no I/O), then the user's consent (a stat).
         if kind and name and kind in self._capture_types and self._consented():
             example = self._example(frame, row, kind, name)
-        return Record(row, skill, example, raw)
+        return Record(row, skill, example, raw, spans.opening(p, usage, frame.client_ts))
 
     def _version_of(self, found: SkillFile, cwd: str | None, seen_at: float) -> SkillVersion:
         """The version record of `found`, made once per file content and working directory.

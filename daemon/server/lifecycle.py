@@ -40,8 +40,9 @@ from skilltrack.daemon.server.connection import MAX_CONNECTIONS, Connection, Int
 from skilltrack.daemon.server.counters import Counters
 from skilltrack.daemon.server.replay import SpoolReplay
 from skilltrack.daemon.server.writer import BufferFull, Writer
-from skilltrack.daemon.store.database import Record, check_sqlite, is_corrupt, quarantine
+from skilltrack.daemon.store.database import check_sqlite, is_corrupt, quarantine
 from skilltrack.daemon.store.outbox import ForwardStore, sink_specs
+from skilltrack.daemon.store.records import Record
 from skilltrack.daemon.store.schema import LegacySchemaError
 from skilltrack.errors import StartupError
 from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
@@ -221,6 +222,7 @@ class Daemon:
             asyncio.create_task(replay.run(), name="replay"),
             asyncio.create_task(self.intake.sweep(), name="sweeper"),
             asyncio.create_task(upkeep.checkpoint_loop(self._store), name="checkpointer"),
+            asyncio.create_task(upkeep.span_sweep_loop(self._store), name="span-sweep"),
             asyncio.create_task(
                 upkeep.retention_loop(self._store, self.settings.retention_days),
                 name="retention",

@@ -25,7 +25,7 @@ from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.server import spool
 from skilltrack.daemon.server.counters import Counters
 from skilltrack.daemon.server.writer import BufferFull, Unstorable, Writer
-from skilltrack.daemon.store.database import Record
+from skilltrack.daemon.store.records import Record
 from skilltrack.wire import FrameError, RawFrame, decode_spool_record
 
 log = logging.getLogger(__name__)

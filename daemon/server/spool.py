@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from skilltrack.wire import FLAG_TRUNCATED, RawFrame, encode_spool_record
 
 if TYPE_CHECKING:  # the commands read the spool's backlog without loading the store
-    from skilltrack.daemon.store.database import Record
+    from skilltrack.daemon.store.records import Record
 
 SPOOL_NAME = "events.spool"
 REPLAY_PREFIX = SPOOL_NAME + ".replay-"

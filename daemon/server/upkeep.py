@@ -1,6 +1,7 @@
-"""The store's upkeep while the daemon runs: WAL checkpoints, and retention once a day.
+"""The store's upkeep while the daemon runs: WAL checkpoints, uses whose end never came, and
+retention once a day.
 
-Both only ever skip a round when the store is busy or failing: the writer is what reports the
+Each only ever skips a round when the store is busy or failing: the writer is what reports the
 store's health, and the next round tries again.
 """
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_INTERVAL_S = 1.0
 RETENTION_FIRST_S = 60.0
 RETENTION_INTERVAL_S = 86400.0
+SPAN_SWEEP_INTERVAL_S = 300.0
 
 
 async def checkpoint_loop(store: Store) -> None:
@@ -37,6 +39,19 @@ async def checkpoint_loop(store: Store) -> None:
             wal = await store.checkpoint(restart=restart)
         except sqlite3.Error as exc:  # busy or failing: the writer reports the store's health
             log.debug("checkpoint skipped: %s", exc)
+
+
+async def span_sweep_loop(store: Store) -> None:
+    """Every few minutes, store the uses whose end was not seen within spans.SPAN_TIMEOUT_S
+    (the client was killed, say). Not at once at start: the spool's replay may hold ends."""
+    while True:
+        await asyncio.sleep(SPAN_SWEEP_INTERVAL_S)
+        try:
+            ended = await store.end_stale_spans()
+            if ended:
+                log.info("ended %d uses whose end was never seen", ended)
+        except sqlite3.Error as exc:  # busy or failing: the next round will do
+            log.warning("span sweep skipped: %s", exc)
 
 
 async def retention_loop(store: Store, retention_days: int) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.server.counters import Counters
-from skilltrack.daemon.store.database import ROW_ERRORS, Record, Store
+from skilltrack.daemon.store.database import ROW_ERRORS, Store
+from skilltrack.daemon.store.records import Record
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,14 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import aiosqlite
 
-from skilltrack.daemon.store import schema
+from skilltrack.daemon.store import schema, spans
 from skilltrack.daemon.store.migrations import MIGRATIONS
-from skilltrack.wire import RawFrame
+from skilltrack.daemon.store.records import EventRow, Record, TrainingExample
 
 BUSY_TIMEOUT_MS = 250
 # A WAL holding more than this gets a RESTART checkpoint from the daemon (PASSIVE ones are not
@@ -33,81 +32,6 @@ WAL_LIMIT_BYTES = 64 * 1024 * 1024
 # What SQLite says of a file that is not a database, or one whose pages contradict each
 # other; "locked", "busy", "full" or an I/O error are not this: they pass, or need a person.
 _CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-
-
-class EventRow(NamedTuple):
-    """One row of `events`, in column order."""
-
-    event_id: str
-    hook_event: str
-    client_ts: float
-    received_at: float
-    session_id: str | None
-    prompt_id: str | None
-    tool_use_id: str | None
-    tool_name: str | None
-    artifact_type: str | None
-    artifact_name: str | None
-    plugin: str | None
-    mcp_server: str | None
-    agent_id: str | None
-    agent_type: str | None
-    success: bool | None
-    duration_ms: int | None
-    cwd: str | None
-    truncated: bool
-    payload: str
-    tenant_id: str | None = None
-    user_id: str | None = None
-    skill_id: str | None = None
-    skill_version: str | None = None
-    duration_bucket: int | None = None  # durations.bucket(duration_ms), for p50/p95
-    project: str | None = None  # durations.project_of(cwd), for report --project
-
-
-class SkillVersion(NamedTuple):
-    """A skill version to register before the first event that uses it."""
-
-    skill_id: str
-    version: str
-    name: str
-    source: str  # user | project | plugin
-    location: str  # its folder, with home (or project) paths redacted
-    description: str | None
-    content_hash: str
-    seen_at: float
-
-
-class TrainingExample(NamedTuple):
-    """A captured snippet (already sanitized and capped) of the event `event_id`."""
-
-    event_id: str
-    created_at: float
-    tenant_id: str | None
-    user_id: str | None
-    artifact_type: str
-    artifact_name: str
-    skill_id: str | None
-    skill_version: str | None
-    input_snippet: str | None
-    output_snippet: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What one event stores: its row, the skill version it used, and its snippets."""
-
-    row: EventRow
-    skill: SkillVersion | None = None
-    example: TrainingExample | None = None
-    # The frame as the hook sent it, to spool if the buffer overflows: replayed, it is
-    # enriched again from what Claude Code sent, not from what sanitizing left of it.
-    raw: RawFrame | None = None
-
-    @property
-    def size(self) -> int:
-        """What it holds in memory, roughly: its payload, twice if the raw frame is kept."""
-        return len(self.row.payload) + (len(self.raw.payload) if self.raw else 0)
 
 
 _ROW_PLACES = "({})".format(", ".join("?" * len(EventRow._fields)))
@@ -133,9 +57,9 @@ def check_sqlite(version: tuple[int, int, int] = sqlite3.sqlite_version_info) ->
         )
 
 
-def _insert(records: Sequence[Record]) -> tuple[str, list[Any]]:
-    """The INSERT of `records` (at most ROWS_PER_INSERT) and its values."""
-    return _insert_sql(len(records)), [value for record in records for value in record.row]
+def _insert(rows: Sequence[EventRow]) -> tuple[str, list[Any]]:
+    """The INSERT of `rows` (at most ROWS_PER_INSERT) and its values."""
+    return _insert_sql(len(rows)), [value for row in rows for value in row]
 
 
 @functools.lru_cache(maxsize=ROWS_PER_INSERT)
@@ -157,11 +81,13 @@ _REGISTER_VERSION = """
     VALUES (:skill_id, :version, :content_hash, :description, :seen_at, :seen_at)
     ON CONFLICT (skill_id, version) DO NOTHING
 """
-# Only for an event this very transaction inserted (same id and receive time): a resent event
-# must not gain a snippet captured under a consent it was not stored with.
+# Only for an event this very transaction stored (same id and receive time; a use held open
+# is in spans): a resent event must not gain a snippet captured under a consent it was not
+# stored with.
 _INSERT_EXAMPLE = """
     INSERT INTO training_examples ({}) SELECT {}
     WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ? AND received_at = ?)
+    OR EXISTS (SELECT 1 FROM spans WHERE event_id = ? AND received_at = ?)
     ON CONFLICT (event_id) DO NOTHING
 """.format(", ".join(TrainingExample._fields), ", ".join("?" * len(TrainingExample._fields)))
 KNOWN_VERSIONS_MAX = 10_000
@@ -308,7 +234,9 @@ class Store:
         The INSERT of an event also counts it in every summary and queues it for each sink
         that takes it: the triggers on events (schema.sql) do both inside that statement, so
         the writer, which acknowledges once this returns, never acknowledges an event whose
-        counts or place in the outbox could still be lost.
+        counts or place in the outbox could still be lost. A use that opens a span is held in
+        `spans` instead, and goes into events, counted, in the transaction that sees its end
+        (spans.py).
         """
         if not records:
             return 0
@@ -321,11 +249,18 @@ class Store:
             if skill is not None and (skill.skill_id, skill.version) not in self._known_versions
         }
         examples = [
-            (*r.example, r.row.event_id, r.row.received_at)
+            (*r.example, r.row.event_id, r.row.received_at, r.row.event_id, r.row.received_at)
             for r in records
             if r.example is not None
         ]
-        if not versions and not examples and len(records) <= ROWS_PER_INSERT:
+        held = [r for r in records if r.opening is not None]
+        ending = {
+            r.row.session_id
+            for r in records
+            if r.opening is not None or r.row.hook_event in spans.ENDING_EVENTS
+        }
+        plain = [r for r in records if r.opening is None] if held else records
+        if not versions and not examples and not ending and len(records) <= ROWS_PER_INSERT:
             return await self._insert_at_once(records)
         async with self._transaction():
             if versions:
@@ -335,15 +270,41 @@ class Store:
                 await self._db.executemany(
                     _REGISTER_VERSION, [v._asdict() for v in versions.values()]
                 )
-            inserted = 0
-            for start in range(0, len(records), ROWS_PER_INSERT):
-                cursor = await self._db.execute(*_insert(records[start : start + ROWS_PER_INSERT]))
-                inserted += cursor.rowcount  # rows this statement added, not its triggers'
+            inserted = await self._insert_rows([r.row for r in plain])
+            if held:
+                inserted += await spans.hold(self._db, held)
+            if ending:
+                await self._end_spans(await spans.ended(self._db, ending))
             if examples:
                 await self._db.executemany(_INSERT_EXAMPLE, examples)
         if len(self._known_versions) > KNOWN_VERSIONS_MAX:
             self._known_versions.clear()
         self._known_versions.update(versions)
+        return inserted
+
+    async def end_stale_spans(self, now: float | None = None) -> int:
+        """Store the uses of spans open too long (spans.SPAN_TIMEOUT_S); returns how many."""
+        async with self._transaction():
+            uses = await spans.stale(self._db, time.time() if now is None else now)
+            await self._end_spans(uses)
+        return len(uses)
+
+    async def open_spans(self) -> int:
+        rows = await self._db.execute_fetchall("SELECT count(*) FROM spans")
+        return int(next(iter(rows))[0])
+
+    async def _end_spans(self, uses: Sequence[EventRow]) -> None:
+        """Store ended spans' uses (counted and queued by the triggers) and let them go."""
+        await self._insert_rows(uses)
+        await self._db.executemany(
+            "DELETE FROM spans WHERE event_id = ?", [(u.event_id,) for u in uses]
+        )
+
+    async def _insert_rows(self, rows: Sequence[EventRow]) -> int:
+        inserted = 0
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            cursor = await self._db.execute(*_insert(rows[start : start + ROWS_PER_INSERT]))
+            inserted += cursor.rowcount  # rows this statement added, not its triggers'
         return inserted
 
     async def _insert_at_once(self, records: Sequence[Record]) -> int:
@@ -355,7 +316,7 @@ class Store:
         async with self._writing:
             # Both reach the thread's queue in this order, one after the other: each task
             # queues its call in its first step, and the two steps run in turn.
-            inserting = asyncio.ensure_future(self._db.execute(*_insert(records)))
+            inserting = asyncio.ensure_future(self._db.execute(*_insert([r.row for r in records])))
             committing = asyncio.ensure_future(self._db.commit())
             try:
                 outcomes = await asyncio.gather(inserting, committing, return_exceptions=True)

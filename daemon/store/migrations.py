@@ -641,3 +641,38 @@ _BASELINE = (
     )
     """,
 )
+
+
+@migration
+async def m002_spans(db: aiosqlite.Connection) -> None:
+    for statement in _SPANS:
+        await db.execute(statement)
+
+
+_SPANS = (
+    # A use whose end comes after its event (see skilltrack.daemon.ingest.spans) is stored in
+    # events only once it has ended, with the span as its duration_ms: every summary and sink
+    # sees it once, complete, through the same triggers as any other use. Its `ended_by` says
+    # what ended it (SubagentStop, Stop, next_use, timeout, ...), `call_ms` is the call's own
+    # duration as the client timed it. (Comments here would end up inside events' CREATE.)
+    "ALTER TABLE events ADD COLUMN ended_by TEXT",
+    "ALTER TABLE events ADD COLUMN call_ms INTEGER",
+    """
+    CREATE TABLE spans (
+        -- Uses held open: a background subagent's run, the work a skill or command drives.
+        -- When its end is seen (Store.insert, or the sweep after SPAN_TIMEOUT_S) the use is
+        -- stored in events, its duration the whole span, and its row here goes.
+        event_id TEXT PRIMARY KEY,  -- the event of the use: its id in events, once ended
+        kind TEXT NOT NULL,  -- agent or work
+        session_id TEXT,
+        thread TEXT NOT NULL,  -- '' the main thread, else the agent_id of its subagent
+        prompt_id TEXT,
+        agent_id TEXT,  -- an agent run: the subagent its call launched
+        tool_use_id TEXT,
+        started_at REAL NOT NULL,  -- the event's time less the call's own duration
+        received_at REAL NOT NULL,
+        row TEXT NOT NULL  -- the use's events row, as a JSON array in EventRow's order
+    )
+    """,
+    "CREATE INDEX spans_session ON spans (session_id, started_at)",
+)

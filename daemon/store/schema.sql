@@ -35,7 +35,7 @@ CREATE TABLE events (
     skill_version TEXT,  -- its SKILL.md's content hash
     duration_bucket INTEGER,  -- durations.bucket(duration_ms), for p50 and p95
     project TEXT  -- the cwd's last folder, what `report --project NAME` selects
-);
+, ended_by TEXT, call_ms INTEGER);
 
 CREATE INDEX events_artifact ON events (artifact_type, artifact_name, client_ts);
 
@@ -565,3 +565,21 @@ CREATE TABLE prune_horizon (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     before REAL NOT NULL
 );
+
+CREATE TABLE spans (
+    -- Uses held open: a background subagent's run, the work a skill or command drives.
+    -- When its end is seen (Store.insert, or the sweep after SPAN_TIMEOUT_S) the use is
+    -- stored in events, its duration the whole span, and its row here goes.
+    event_id TEXT PRIMARY KEY,  -- the event of the use: its id in events, once ended
+    kind TEXT NOT NULL,  -- agent or work
+    session_id TEXT,
+    thread TEXT NOT NULL,  -- '' the main thread, else the agent_id of its subagent
+    prompt_id TEXT,
+    agent_id TEXT,  -- an agent run: the subagent its call launched
+    tool_use_id TEXT,
+    started_at REAL NOT NULL,  -- the event's time less the call's own duration
+    received_at REAL NOT NULL,
+    row TEXT NOT NULL  -- the use's events row, as a JSON array in EventRow's order
+);
+
+CREATE INDEX spans_session ON spans (session_id, started_at);

@@ -76,7 +76,7 @@ async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
 def columns() -> list[str]:
     """The columns exported: the stored event's fields, but its duration's bucket (the
     reports' index, not a fact about the event)."""
-    from skilltrack.daemon.store.database import EventRow
+    from skilltrack.daemon.store.records import EventRow
 
     return [c for c in EventRow._fields if c != "duration_bucket"]
 

@@ -3,18 +3,32 @@ store's rows, and generated usage whose report figures are known."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.report.queries import DAY_S
 from skilltrack.daemon.store import durations
-from skilltrack.daemon.store.database import EventRow, Record
+from skilltrack.daemon.store.records import EventRow, Record
 from skilltrack.wire import encode_frame
+
+REAL_EVENTS = Path(__file__).parent.parent / "data" / "claude_code_2.1.328_events.json"
+REAL: dict[str, dict[str, Any]] = {
+    e["title"]: e["payload"] for e in json.loads(REAL_EVENTS.read_text())["events"]
+}
+
+
+def real(title: str, **changes: Any) -> dict[str, Any]:
+    """The payload Claude Code 2.1.328 sent for the event `title` of REAL_EVENTS, changed."""
+    event = copy.deepcopy(REAL[title])
+    event.update(changes)
+    return event
 
 
 def payload(hook_event: str = "PostToolUse", **fields: Any) -> bytes:
