@@ -48,6 +48,12 @@ EXPECTED_EVENTS = Counter(
     {
         ("SessionStart", None, None, False): 2,
         ("SessionEnd", None, None, False): 2,
+        # "do it", the background subagent's task notification, the typed skill.
+        ("UserPromptSubmit", None, None, False): 3,
+        # The turn that launched the subagent, the notification's, the typed skill's.
+        ("Stop", None, None, False): 3,
+        ("SubagentStart", None, None, True): 1,
+        ("SubagentStop", None, None, True): 1,
         ("PostToolUse", "skill", "pdf-helper", False): 1,
         ("PostToolUseFailure", "tool", "Bash", False): 1,
         ("PostToolUse", "mcp", "mcp__echo__echo", False): 1,
@@ -122,7 +128,7 @@ def test_real_claude_code_sessions_are_recorded_through_the_hook(
         if e["hook_event"] in ("SessionStart", "SessionEnd")
     )
 
-    inside = [e for e in events if e["agent_type"] is not None]
+    inside = [e for e in events if e["agent_type"] is not None and e["tool_name"]]
     assert {e["tool_name"] for e in inside} == {"Skill", "Bash"}
     assert {e["agent_type"] for e in inside} == {"general-purpose"}
     [agent_id] = {e["agent_id"] for e in inside}

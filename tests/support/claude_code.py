@@ -16,7 +16,17 @@ from tests.support.home import HOOK, ROOT, Home
 MCP_ECHO = ROOT / "tests" / "e2e" / "mcp_echo.py"
 ALLOWED_TOOLS = "Bash Skill Agent mcp__echo__echo"
 TOOL_EVENTS = ("PostToolUse", "PostToolUseFailure")  # take a tool-name matcher
-HOOKED_EVENTS = (*TOOL_EVENTS, "UserPromptExpansion", "SessionStart", "SessionEnd")
+HOOKED_EVENTS = (
+    *TOOL_EVENTS,
+    "UserPromptExpansion",
+    "UserPromptSubmit",
+    "SubagentStart",
+    "SubagentStop",
+    "Stop",
+    "StopFailure",
+    "SessionStart",
+    "SessionEnd",
+)
 CLAUDE_TIMEOUT_S = 180
 STORE_TIMEOUT_S = 30  # the hook may spool while the daemon it started comes up; replay is ~1 s
 

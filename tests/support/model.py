@@ -28,15 +28,27 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """An HTTP error answered instead of a reply (Claude Code retries, then gives up)."""
+
+    status: int
+
+
+@dataclass(frozen=True)
 class Conversation:
-    """Tool calls made one per request, then `final` as text for every request after."""
+    """Tool calls made one per request, then `final` as text for every request after (or,
+    with `fail_with`, that HTTP error); each reply waits `delay_s` first, as a model thinks."""
 
     calls: Sequence[ToolCall]
     final: str = "done"
     marker: str | None = None  # picks this conversation when its first user message has it
+    delay_s: float = 0.0
+    fail_with: int | None = None
 
-    def reply(self, tool_results: int) -> ToolCall | str:
-        return self.calls[tool_results] if tool_results < len(self.calls) else self.final
+    def reply(self, tool_results: int) -> ToolCall | str | Failure:
+        if tool_results < len(self.calls):
+            return self.calls[tool_results]
+        return self.final if self.fail_with is None else Failure(self.fail_with)
 
 
 @dataclass
@@ -46,7 +58,7 @@ class Request:
     path: str
     body: Any
     conversation: str | None = None
-    answer: ToolCall | str | None = None
+    answer: ToolCall | str | Failure | None = None
 
 
 @dataclass
@@ -60,21 +72,22 @@ class ScriptedModel:
     subagents: Sequence[Conversation] = ()
     requests: list[Request] = field(default_factory=list)
 
-    def choose(self, body: Mapping[str, Any]) -> tuple[str, ToolCall | str]:
-        """(which conversation the request belongs to, the reply it gets)."""
+    def conversation(self, body: Mapping[str, Any]) -> tuple[str, Conversation]:
+        """Which conversation a request belongs to: (its name, its script)."""
         messages = body.get("messages") or []
         first = _text(messages[0].get("content")) if messages else ""
-        done = _count_tool_results(messages)
         for sub in self.subagents:
             if sub.marker is not None and sub.marker in first:
-                return sub.marker, sub.reply(done)
-        return "main", self.main.reply(done)
+                return sub.marker, sub
+        return "main", self.main
 
     def summary(self) -> str:
         """One line per request, for assertion messages."""
         lines = []
         for r in self.requests:
             answer = r.answer.name if isinstance(r.answer, ToolCall) else r.answer
+            if isinstance(r.answer, Failure):
+                answer = f"HTTP {r.answer.status}"
             lines.append(f"{r.path} [{r.conversation}] -> {answer}")
         return "\n".join(lines)
 
@@ -142,8 +155,15 @@ def _events(model: str, answer: ToolCall | str) -> list[bytes]:
 def make_app(script: ScriptedModel) -> web.Application:
     async def messages(request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        conversation, answer = script.choose(body)
-        script.requests.append(Request(request.path, body, conversation, answer))
+        name, conversation = script.conversation(body)
+        answer = conversation.reply(_count_tool_results(body.get("messages") or []))
+        script.requests.append(Request(request.path, body, name, answer))
+        if conversation.delay_s:
+            await asyncio.sleep(conversation.delay_s)
+        if isinstance(answer, Failure):
+            kind = "invalid_request_error" if answer.status == 400 else "api_error"
+            error = {"type": kind, "message": f"scripted failure {answer.status}"}
+            return web.json_response({"type": "error", "error": error}, status=answer.status)
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
