@@ -19,7 +19,16 @@ def iso(ts: float | None) -> str | None:
     """A Unix time as ISO 8601 in UTC, to the millisecond."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError, OSError):  # beyond what a date can say (year 9999)
+        return f"{ts:.3f} (Unix time)"
+
+
+def iso_day(ts: float) -> str:
+    """The UTC day of a Unix time, as an ISO 8601 date (or as `iso` says what it cannot)."""
+    text = iso(ts) or ""
+    return text[:10] if text[4:5] == "-" else text
 
 
 def reporting_to_stdout(command: Callable[[], int]) -> int:

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from skilltrack.daemon.ingest.classify import Usage, classify
-from skilltrack.daemon.ingest.models import Frame, HookPayload, parse_frame
+from skilltrack.daemon.ingest.models import (
+    CLIENT_AHEAD_S,
+    CLIENT_PAST_S,
+    Frame,
+    HookPayload,
+    parse_frame,
+)
 from skilltrack.daemon.ingest.skills import SkillLocator
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
 
@@ -169,6 +175,29 @@ def test_a_bad_header_is_refused_with_its_reason(
     with pytest.raises(FrameError) as refused:
         parse_frame(RawFrame(event_id, client_ts, "-", text.encode()), text)
     assert refused.value.reason == reason
+
+
+NOW = 1_780_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("client_ts", "stored"),
+    [
+        ("1780000000.25", 1_780_000_000.25),  # the daemon's own time
+        (f"{NOW - 30 * 86400}", NOW - 30 * 86400),  # a month old: spooled, replayed late
+        (f"{NOW + 3600}", NOW + 3600),  # a clock an hour ahead: within the window
+        (f"{NOW - CLIENT_PAST_S - 1}", NOW),  # before the window
+        (f"{NOW + CLIENT_AHEAD_S + 1}", NOW),  # after it
+        ("1e13", NOW),  # year 318857
+        ("1", NOW),  # 1970
+    ],
+)
+def test_a_client_time_far_off_the_daemons_clock_becomes_the_daemons(
+    client_ts: str, stored: float
+) -> None:
+    text = '{"hook_event_name": "PostToolUse"}'
+    raw = RawFrame("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", client_ts, "-", text.encode())
+    assert parse_frame(raw, text, now=NOW).client_ts == stored
 
 
 @pytest.mark.parametrize(

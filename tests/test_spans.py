@@ -25,7 +25,7 @@ from skilltrack.daemon.store.records import Record
 from skilltrack.wire import RawFrame
 from tests.support.events import real
 
-T0 = 1_800_000_000.0
+T0 = 1_780_000_000.0  # a past time: the daemon takes a client time ahead of its own as its own
 AGENT_ID = "ad9efd887f8677e85"  # the subagent of the recorded Agent call
 PROMPT = "3037ca87-25fc-4c40-afe6-f2ebf5821d90"  # the recorded turn's prompt_id
 SESSION = "8350fdb2-23dd-490c-a332-ff6a54b6b4af"  # the recorded session's

@@ -16,12 +16,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
+
+# The client's clock is taken within this window of the daemon's: a time outside it (a broken
+# clock, a hostile frame) would count the use on a day that is not its own and stretch every
+# report over the years between. Such a use is stored at the daemon's time instead (counted).
+# The past reaches far: a spool can hold events from long before it is replayed.
+CLIENT_PAST_S = 10 * 365 * 86400
+CLIENT_AHEAD_S = 86400
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -66,9 +74,10 @@ class Frame:
     raw: str  # the payload's JSON text, kept as stored
 
 
-def parse_frame(raw: RawFrame, text: str) -> Frame:
+def parse_frame(raw: RawFrame, text: str, now: float | None = None) -> Frame:
     """Validate a frame whose payload, decoded (and sanitized), is `text`; a `FrameError`
-    names the counted reason it was refused."""
+    names the counted reason it was refused. A client time outside the window around `now`
+    (the daemon's clock) becomes `now`."""
     # The header first: it is cheap, and a frame with a bad one is refused whatever it holds.
     if not _UUID.match(raw.event_id):
         raise FrameError("bad_header", "event_id is not a lowercase UUID")
@@ -78,6 +87,9 @@ def parse_frame(raw: RawFrame, text: str) -> Frame:
         raise FrameError("bad_header", "client time is not a number") from None
     if not math.isfinite(client_ts) or client_ts <= 0:
         raise FrameError("bad_header", "client time must be a positive finite number")
+    now = time.time() if now is None else now
+    if not now - CLIENT_PAST_S <= client_ts <= now + CLIENT_AHEAD_S:
+        client_ts = now
     if not text.strip():
         raise FrameError("empty_payload")
     try:

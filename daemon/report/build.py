@@ -16,7 +16,7 @@ from pathlib import Path
 from skilltrack.daemon.ingest.redact_paths import home_redactor
 from skilltrack.daemon.ingest.skill_folders import InstalledSkill
 from skilltrack.daemon.report.filters import Filters
-from skilltrack.format import iso
+from skilltrack.format import iso, iso_day
 
 # typing.TYPE_CHECKING without importing typing (~3 ms of `skilltrack report`'s start-up, for
 # names only annotations use): mypy honours the name wherever it is defined (see PEP 781).
@@ -140,7 +140,7 @@ async def build(
         a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
     report["artifacts"] = artifacts
     report["per_day"] = [
-        {"day": datetime.fromtimestamp(d["day"], UTC).date().isoformat(),
+        {"day": iso_day(d["day"]),
          "uses": d["uses"], "failures": d["failures"]}
         for d in per_day
     ]  # fmt: skip

@@ -27,6 +27,7 @@ from skilltrack.daemon.store import durations
 from skilltrack.daemon.store.database import Store
 
 DAY_S = 86400
+MAX_FILLED_DAYS = 3660  # per_day fills the gaps of ten years at most
 
 
 def _per_key(keys: str, per_bucket: str) -> str:
@@ -349,10 +350,15 @@ class ReportStore(Store):
         if not counts:
             return []
         first_day, last_day = min(counts), max(counts)
+        # Days without use in between too, unless that would be more than MAX_FILLED_DAYS
+        # (a database holding a time from a broken clock): then the days with use alone.
+        days: Sequence[int] = range(first_day, last_day + 1)
+        if len(days) > MAX_FILLED_DAYS:
+            days = sorted(counts)
         return [
             {"day": day * DAY_S, "uses": counts.get(day, [0, 0])[0],
              "failures": counts.get(day, [0, 0])[1]}
-            for day in range(first_day, last_day + 1)
+            for day in days
         ]  # fmt: skip
 
     async def rate(

@@ -324,7 +324,10 @@ class Daemon:
         raw = None
         try:
             raw = decode(data)
-            return self.ingest.parse(raw)
+            record = self.ingest.parse(raw)
+            if record.row.client_ts != float(raw.client_ts):
+                self.counters.clock_clamped += 1
+            return record
         except FrameError as exc:
             self.reject(exc.reason)
             raise
