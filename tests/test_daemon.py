@@ -20,6 +20,7 @@ import pytest
 
 from skilltrack.daemon.server import connection, spool
 from skilltrack.wire import MAX_FRAME, RawFrame, encode_spool_record
+from tests.support.cli import BIN
 from tests.support.events import frame, payload
 from tests.support.home import DaemonProcess, Home, exchange
 
@@ -357,3 +358,56 @@ def test_on_an_sqlite_too_old_the_daemon_refuses_to_start_and_says_why(home: Hom
     assert f"not starting: {why}" in home.paths.log.read_text()
     assert home.paths.start_failed.read_text() == f"{why}\n"
     assert not home.paths.socket.exists()
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` read-only to this user: its mode for anyone else; for root, whom no mode stops,
+    a read-only bind mount of the file over itself."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        return
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+@pytest.mark.parametrize("database", ["read-only", "a folder"])
+def test_a_database_it_cannot_use_fails_the_start_at_once_and_says_why(
+    home: Home, database: str
+) -> None:
+    # A start that fails after the store is open (the read-only file opens, and the first
+    # write fails) used to leave its connection's thread running: the process never exited,
+    # and every hook started another.
+    home.paths.run_dir.mkdir(mode=0o700, parents=True)
+    held: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if database == "a folder":
+        home.paths.db.mkdir()
+        why = "unable to open database file"
+    else:
+        home.start_daemon().terminate()  # a database of the current schema
+        held = read_only(home.paths.db)
+        why = "attempt to write a readonly database"
+    with held:
+        result = subprocess.run(
+            [str(BIN / "skilltrack-daemon"), "run"],
+            env=home.env,
+            capture_output=True,
+            text=True,
+            timeout=60,  # a bound for a hang, not a measure: it exits as soon as it has failed
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert why in result.stderr
+        assert why in home.paths.start_failed.read_text()
+        status = home.status()
+        assert status["running"] is False
+        assert why in status["problem"]
+        # A hook meanwhile keeps its event, and does not start the daemon again at once.
+        assert home.hook(payload()).returncode == 0
+        assert home.status()["spool"]["records"] == 1

@@ -98,17 +98,24 @@ class Daemon:
         lock_fd = self._prepare()
         try:
             self._store = await self._open_store()
-            # The sinks that new events are queued for: none, if forwarding is off.
-            await self._store.configure_sinks(sink_specs(self.settings))
             forward_store = None
             try:
-                if self.settings.forward:
-                    # Imported only when used: aiohttp costs a daemon without sinks ~10 MiB.
-                    from skilltrack.daemon.forward.forwarder import Forwarder
+                # What can fail before the socket serves fails the start: stated in one line
+                # (StartupError: the start-failed note, status, the hooks' backing off), not
+                # left to a traceback and a connection thread that keeps the process alive.
+                try:
+                    # The sinks that new events are queued for: none, if forwarding is off.
+                    await self._store.configure_sinks(sink_specs(self.settings))
+                    if self.settings.forward:
+                        # Imported only when used: aiohttp costs a daemon without sinks ~10 MiB.
+                        from skilltrack.daemon.forward.forwarder import Forwarder
 
-                    # Its own connection (and thread): forwarding never queues behind commits.
-                    forward_store = await ForwardStore.open(self.paths.db)
-                    self._forwarder = Forwarder(self.settings, forward_store)
+                        # Its own connection (and thread): forwarding never queues behind
+                        # commits.
+                        forward_store = await ForwardStore.open(self.paths.db)
+                        self._forwarder = Forwarder(self.settings, forward_store)
+                except sqlite3.Error as exc:
+                    raise StartupError(f"cannot write to {self.paths.db}: {exc}") from exc
                 server = await self._listen()
                 try:
                     await self._run(server, loop, keys)
@@ -129,16 +136,19 @@ class Daemon:
         """The store; a file SQLite cannot read as a database is moved aside (never
         deleted or written over) and a fresh one made, so that events keep being stored."""
         try:
-            return await ForwardStore.open(self.paths.db)
-        except LegacySchemaError as exc:  # readable, and the user's: never moved aside
-            raise StartupError(f"cannot use {self.paths.db}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            if not is_corrupt(exc):
-                raise
-            moved = quarantine(self.paths.db)
-            self.quarantined = f"{self.paths.db} was unreadable ({exc}): moved to {moved}"
-            log.error("%s; starting a fresh database", self.quarantined)
-            return await ForwardStore.open(self.paths.db)
+            try:
+                return await ForwardStore.open(self.paths.db)
+            except LegacySchemaError as exc:  # readable, and the user's: never moved aside
+                raise StartupError(f"cannot use {self.paths.db}: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                if not is_corrupt(exc):
+                    raise
+                moved = quarantine(self.paths.db)
+                self.quarantined = f"{self.paths.db} was unreadable ({exc}): moved to {moved}"
+                log.error("%s; starting a fresh database", self.quarantined)
+                return await ForwardStore.open(self.paths.db)
+        except (sqlite3.Error, OSError) as exc:  # read-only, a folder, no space, ...
+            raise StartupError(f"cannot open {self.paths.db}: {exc}") from exc
 
     def _prepare(self) -> int:
         os.umask(0o077)

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
@@ -112,7 +113,17 @@ async def _connect(
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> aiosqlite.Connection:
     check_sqlite()
-    db = await aiosqlite.connect(database, isolation_level=isolation_level, uri=uri)
+    connecting = aiosqlite.connect(database, isolation_level=isolation_level, uri=uri)
+    try:
+        db = await connecting
+    except BaseException:
+        # aiosqlite stops its thread after a failed connect without waiting for it, and the
+        # thread then reports to the event loop: if that loop has closed meanwhile (a daemon
+        # whose start failed), it dies with a traceback on stderr. Waited for here, briefly.
+        thread = getattr(connecting, "_thread", None)
+        if isinstance(thread, threading.Thread) and thread.is_alive():
+            thread.join(1.0)
+        raise
     try:
         db.row_factory = sqlite3.Row
         await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
