@@ -75,6 +75,38 @@ def test_an_unreadable_database_is_moved_aside_and_a_fresh_one_takes_events(
     assert "QUARANTINED" in home.cli("skilltrack-daemon", "status").stdout
 
 
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_deleted_or_replaced_under_the_daemon_loses_no_later_event(
+    home: Home, how: str
+) -> None:
+    db = home.paths.db
+    home.start_daemon()
+    assert home.hook(payload(tool_name="Read")).returncode == 0
+    home.wait_for(lambda: len(home.events()) == 1, what="the first event stored")
+    if how == "deleted":  # as `rm` does: the daemon's open file lives on, nameless
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    else:  # another database moved over its name
+        other = db.with_name("other.db")
+        sqlite3.connect(other).close()
+        other.replace(db)
+    # Committed into the file that is gone, these must not be acknowledged as stored: the
+    # daemon stops, spools them, and the daemon a hook starts next stores them in a new file.
+    sent = []
+    for _ in range(3):
+        stdin = payload()
+        sent.append(json.loads(stdin)["tool_use_id"])
+        assert home.hook(stdin).returncode == 0
+    home.wait_for(
+        lambda: {e["tool_use_id"] for e in home.events() if e["artifact_name"] == "Bash"}
+        == set(sent),
+        timeout=60,
+        what="every event sent after the database went to be in the new one",
+    )
+    log = home.paths.log.read_text()
+    assert f"{db} was {how} while in use" in log
+
+
 def test_quarantine_never_replaces_an_earlier_one(tmp_path: Path) -> None:
     db = tmp_path / "skilltrack.db"
     moved = []

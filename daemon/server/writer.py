@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.server.counters import Counters
-from skilltrack.daemon.store.database import ROW_ERRORS, Store
+from skilltrack.daemon.store.database import ROW_ERRORS, Store, StoreReplaced
 from skilltrack.daemon.store.records import Record
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,12 @@ class Writer:
             # aside, not the events that came with it.
             self._in_flight = 0
             return await self._commit_singly(batch)
+        except StoreReplaced as exc:
+            # Committed into a file that is gone: not acknowledged. The writer stops, the
+            # daemon with it (the batch is spooled), and the next start makes a new database.
+            log.error("%s: stopping, so that nothing is acknowledged into it", exc)
+            self._in_flight = 0
+            return self._put_back(batch, exc)
         except BaseException as exc:
             # Also when cancelled at shutdown: the batch goes back to be spooled (it may still
             # commit in the store's thread; its ids make the replay harmless).

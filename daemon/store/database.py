@@ -133,6 +133,16 @@ async def _connect(
     return db
 
 
+class StoreReplaced(Exception):
+    """The database file was deleted or replaced while open (not a passing store failure:
+    retrying would write into the lost file again)."""
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def _readonly_uri(path: Path) -> str:
     return f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
 
@@ -147,6 +157,7 @@ class Store:
         self._frame_bytes = 0  # known once the checkpointer is open
         self._known_versions: set[tuple[str, str]] = set()  # registered and committed
         self._writing = asyncio.Lock()  # held for each write transaction (_transaction)
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file written to
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Self:
@@ -165,6 +176,7 @@ class Store:
             await db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             store = cls(db, path)
             await store.migrate()
+            store._file = _file_id(path)
         except BaseException:
             await db.close()
             raise
@@ -272,7 +284,9 @@ class Store:
         }
         plain = [r for r in records if r.opening is None] if held else records
         if not versions and not examples and not ending and len(records) <= ROWS_PER_INSERT:
-            return await self._insert_at_once(records)
+            inserted = await self._insert_at_once(records)
+            self._check_file()
+            return inserted
         async with self._transaction():
             if versions:
                 await self._db.executemany(
@@ -288,10 +302,24 @@ class Store:
                 await self._end_spans(await spans.ended(self._db, ending))
             if examples:
                 await self._db.executemany(_INSERT_EXAMPLE, examples)
+        self._check_file()
         if len(self._known_versions) > KNOWN_VERSIONS_MAX:
             self._known_versions.clear()
         self._known_versions.update(versions)
         return inserted
+
+    def _check_file(self) -> None:
+        """Raise StoreReplaced if the database's path no longer names the file this store
+        writes to: what it commits then is lost with that file, and must not be
+        acknowledged. One stat a commit."""
+        if self._file is None:
+            return
+        try:
+            now = _file_id(self.path)
+        except FileNotFoundError:
+            raise StoreReplaced(f"{self.path} was deleted while in use") from None
+        if now != self._file:
+            raise StoreReplaced(f"{self.path} was replaced while in use")
 
     async def end_stale_spans(self, now: float | None = None) -> int:
         """Store the uses of spans open too long (spans.SPAN_TIMEOUT_S); returns how many."""
