@@ -16,6 +16,12 @@ several milliseconds), parses nothing on the fast path, and:
   exit as a hook error and may show stdout to the model).
 
 Paths must match skilltrack/paths.py (tests/test_paths.py proves they agree).
+
+It runs under any Python from 3.8 on (the plugin form runs whatever `python3` it finds):
+the standard library of 3.8, its syntax, and a def's annotations in quotes: they are evaluated
+when the def runs, and 3.8 fails on `tuple[...]` and `X | None` (`from __future__ import
+annotations` would cost an import on every call). tests/test_hook_compat.py checks all three
+and runs this under the oldest interpreter it finds.
 """
 
 import os
@@ -35,7 +41,7 @@ ID_TIME_LIMIT_S = (1 << 48) / 1000  # what an event id's 48 bits of milliseconds
 # environment (a valid value: a bad one falls back to the default). With ~15-25 ms of
 # interpreter start before it and a few ms of spooling after, a wedged daemon costs a tool
 # call under 100 ms; MAX_AGE_S keeps it so when the start itself was slow.
-def _deadline() -> tuple[float, bool]:
+def _deadline() -> "tuple[float, bool]":
     try:
         ms = float(os.environ["SKILLTRACK_HOOK_TIMEOUT_MS"])
     except (KeyError, ValueError):
@@ -66,7 +72,7 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise _Deadline
 
 
-def state_dirs() -> tuple[str, str]:
+def state_dirs() -> "tuple[str, str]":
     """(run dir, spool dir), exactly as skilltrack.paths.resolve() computes them."""
     env = os.environ
     home = env.get("SKILLTRACK_HOME")
@@ -93,7 +99,7 @@ def _home() -> str:
     return pwd.getpwuid(os.getuid()).pw_dir.rstrip("/") or "/"
 
 
-def read_stdin() -> tuple[bytes, bytes, int]:
+def read_stdin() -> "tuple[bytes, bytes, int]":
     """(the first MAX_PAYLOAD bytes, the last bytes read past them, the total size)."""
     chunks = []
     size = 0
@@ -112,7 +118,7 @@ def read_stdin() -> tuple[bytes, bytes, int]:
     return b"".join(chunks), tail, size
 
 
-def cut_down(data: bytes, tail: bytes, size: int) -> tuple[bytes, bool]:
+def cut_down(data: bytes, tail: bytes, size: int) -> "tuple[bytes, bool]":
     """The event to send, and whether it had to be cut down to a marked, valid event."""
     if size <= MAX_PAYLOAD:
         return data, False
@@ -172,7 +178,7 @@ def new_event_id(now: float) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def process_age_s() -> float | None:
+def process_age_s() -> "float | None":
     """Seconds since this process started, interpreter start-up included (overstated by up
     to a clock tick, 10 ms: rounding toward an earlier give-up), or None where /proc cannot
     say."""
@@ -190,7 +196,7 @@ def process_age_s() -> float | None:
         return None
 
 
-def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
+def send(sock_path: str, frame: bytes) -> "tuple[bool, bool]":
     """(acknowledged, nobody listening) after trying to hand `frame` to the daemon."""
     import _socket
 
@@ -213,7 +219,7 @@ def send(sock_path: str, frame: bytes) -> tuple[bool, bool]:
             s.settimeout(max(wait if aged else min(wait, QUICK_REPLY_S), 0.001))
             try:
                 chunk = s.recv(256)
-            except TimeoutError:
+            except _socket.timeout:  # = TimeoutError from 3.10 on; an OSError before
                 if aged or time.monotonic() >= deadline:
                     return False, False
                 aged = True
@@ -321,7 +327,7 @@ _KEEP_ENV = frozenset({"HOME", "PATH", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR"
 _KEEP_PREFIXES = ("SKILLTRACK_", "XDG_", "LC_")
 
 
-def _daemon_executable() -> str | None:
+def _daemon_executable() -> "str | None":
     import stat
 
     beside = os.path.join(os.path.dirname(sys.executable), "skilltrack-daemon")

@@ -268,6 +268,7 @@ class _SocketClock:
             AF_UNIX=_socket.AF_UNIX,
             SOCK_STREAM=_socket.SOCK_STREAM,
             SHUT_WR=_socket.SHUT_WR,
+            timeout=_socket.timeout,
         )
 
 

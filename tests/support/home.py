@@ -59,11 +59,16 @@ class Home:
         return paths_mod.under(self.dir)
 
     def hook(
-        self, stdin: bytes, *, extra_env: dict[str, str] | None = None, timeout: float = 30
+        self,
+        stdin: bytes,
+        *,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 30,
+        python: str = sys.executable,
     ) -> subprocess.CompletedProcess[bytes]:
-        """Run the real hook script as Claude Code does."""
+        """Run the real hook script as Claude Code does (under `python`)."""
         return subprocess.run(
-            [sys.executable, "-I", "-S", str(HOOK)],
+            [python, "-I", "-S", str(HOOK)],
             input=stdin,
             capture_output=True,
             env={**self.env, **(extra_env or {})},
