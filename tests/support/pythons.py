@@ -1,9 +1,9 @@
 """The Python interpreters on this machine other than the test's own, for running the hook
 under old versions.
 
-Found where version managers put them (pyenv, asdf, mise, uv) and on PATH as `pythonX.Y`.
-Each is asked its version; the tests pick the oldest that the hook supports, and every one
-too old for it.
+Found where version managers and this project put them (pyenv, asdf, mise, uv), on PATH as
+`pythonX.Y`, and in .cache/ (scripts/install-old-python: Debian's CPython 3.9). Each is asked
+its version; the tests pick the oldest that the hook supports, and every one too old for it.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _candidates() -> list[str]:
         home / ".local" / "share" / "mise" / "installs" / "python",
         home / ".local" / "share" / "uv" / "python",
     ]
-    out: list[str] = []
+    out = [str(p) for p in sorted((ROOT / ".cache" / "old-python").glob("*/usr/bin/python*.*"))]
     for root in roots:
         for version_dir in sorted(root.glob("*")):
             out += [str(p) for p in sorted(version_dir.glob("bin/python[23].*")) if _plain(p)]
@@ -96,6 +96,8 @@ def _version(path: str) -> tuple[int, int, int] | None:
 
 
 def _origin(path: str) -> str:
+    if str(ROOT / ".cache") in path:
+        return "debian-bullseye"
     for name in ("pyenv", "asdf", "mise", "uv"):
         if f"/{name}/" in path or f"/.{name}/" in path:
             return name
