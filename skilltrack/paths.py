@@ -70,6 +70,12 @@ class Paths:
         return self.run_dir / "start-failed"
 
     @property
+    def hook_fallback_note(self) -> Path:
+        """Why the hook last ran its fallback (hooks/skilltrack_hook_fallback.py), and under
+        which Python; `skilltrack doctor` reports it."""
+        return self.run_dir / "hook-fallback"
+
+    @property
     def spool(self) -> Path:
         return self.spool_dir / "events.spool"
 

@@ -25,6 +25,7 @@ from tests.support.events import payload
 from tests.support.home import HOOK, WAIT_FOR_ACK, DaemonProcess, Home
 
 CORE = HOOK.with_name("skilltrack_hook_core.py")
+FALLBACK = HOOK.with_name("skilltrack_hook_fallback.py")
 VERMIN = BIN / "vermin"
 OLDEST = pythons.oldest_supported()
 
@@ -47,6 +48,13 @@ def vermin(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_hook_core_needs_nothing_newer_than_python_3_8() -> None:
     result = vermin("-t=3.8-", str(CORE))
+
+    assert result.returncode == 0, result.stdout
+
+
+def test_the_hook_script_and_its_fallback_need_nothing_newer_than_2_7_and_3_0() -> None:
+    # Whatever python3 the plugin finds must at least parse these, to spool the event.
+    result = vermin("-t=2.7-", "-t=3.0-", str(HOOK), str(FALLBACK))
 
     assert result.returncode == 0, result.stdout
 

@@ -14,14 +14,16 @@ from skilltrack import paths
 from tests.support.home import HOOK
 
 PROBE = (
-    "import sys, json; sys.path.insert(0, sys.argv[1]);"
-    "import skilltrack_hook_core as h; print(json.dumps(h.state_dirs()))"
+    "import sys, json, importlib; sys.path.insert(0, sys.argv[1]);"
+    "print(json.dumps(importlib.import_module(sys.argv[2]).state_dirs()))"
 )
+# The core, and the fallback that runs under a Python too old for it.
+HOOK_MODULES = ("skilltrack_hook_core", "skilltrack_hook_fallback")
 
 
-def hook_dirs(env: dict[str, str]) -> tuple[str, str]:
+def hook_dirs(env: dict[str, str], module: str) -> tuple[str, str]:
     out = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", PROBE, str(HOOK.parent)],
+        [sys.executable, "-I", "-S", "-c", PROBE, str(HOOK.parent), module],
         env=env,
         capture_output=True,
         text=True,
@@ -44,8 +46,9 @@ def hook_dirs(env: dict[str, str]) -> tuple[str, str]:
     ],
     ids=["home", "relative-home", "xdg", "relative-xdg", "empty-xdg", "other-home", "defaults"],
 )
+@pytest.mark.parametrize("module", HOOK_MODULES)
 def test_hook_and_package_agree_on_socket_and_spool(
-    overrides: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    overrides: dict[str, str], module: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in [*os.environ]:
         if name.startswith("SKILLTRACK_") or name == "XDG_STATE_HOME":
@@ -53,7 +56,7 @@ def test_hook_and_package_agree_on_socket_and_spool(
     for name, value in overrides.items():
         monkeypatch.setenv(name, value)
 
-    run_dir, spool_dir = hook_dirs(dict(os.environ))
+    run_dir, spool_dir = hook_dirs(dict(os.environ), module)
 
     expected = paths.resolve()
     assert run_dir == str(expected.run_dir)
