@@ -372,10 +372,35 @@ def main() -> None:
                 autostart(run_dir)
 
 
+def remember_interpreter(cache: str) -> None:
+    """Write this interpreter's path to `cache` (atomically), for the plugin's launcher
+    (hooks/skilltrack_hook.sh) to run it directly rather than through `python3` on PATH,
+    which may be a version manager's slow shim."""
+    exe = sys.executable
+    if not exe.startswith("/") or not os.access(exe, os.X_OK):
+        return  # an embedded or unknown interpreter: keep going through PATH
+    os.umask(0o077)
+    os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+    temporary = f"{cache}.{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, os.fsencode(exe) + b"\n")
+    finally:
+        os.close(fd)
+    os.replace(temporary, cache)
+
+
 def run() -> None:
     """Handle this process's event and exit 0, whatever happens."""
     try:
         main()
     except BaseException:  # never fail a tool call, never print: the event is best-effort here
         pass
+    # The plugin's launcher found no interpreter it could run directly: remember this one,
+    # once the event is handled.
+    if len(sys.argv) == 3 and sys.argv[1] == "--resolve":
+        try:
+            remember_interpreter(sys.argv[2])
+        except BaseException:  # it asks again next time
+            pass
     os._exit(0)

@@ -9,6 +9,8 @@ the core cannot be imported. Then, rather than drop the event silently:
   daemon stores it at its next replay;
 - a note, `hook-fallback` in the run directory, says which Python ran and why, for
   `skilltrack doctor` to report;
+- run by the plugin's launcher on the interpreter it had cached, it removes that file, so
+  that the next run finds `python3` on PATH again (hooks/skilltrack_hook.sh);
 - it exits 0 with nothing on stdout, as the core does.
 
 It neither talks to the daemon nor starts one: a daemon started otherwise (`skilltrack-daemon
@@ -48,7 +50,10 @@ def keep(problem):  # type: (str) -> None
         header = "ST1 %s %.6f %s" % (new_event_id(now), now, "t" if truncated else "-")
         spool(spool_dir, header.encode("ascii"), payload)
     finally:
-        leave_note(run_dir, problem)
+        try:
+            leave_note(run_dir, problem)
+        finally:
+            forget_interpreter(sys.argv[1:])
 
 
 def read_stdin():  # type: () -> tuple[bytes, bool]
@@ -169,6 +174,16 @@ def leave_note(run_dir, problem):  # type: (str, str) -> None
     with open(temporary, "w") as f:
         f.write(json.dumps(note) + "\n")
     os.rename(temporary, path)
+
+
+def forget_interpreter(args):  # type: (list[str]) -> None
+    """Run by the plugin's launcher on the interpreter it had cached (`--cached FILE`), which
+    is too old now: remove the file, so that its next run looks on PATH again."""
+    if len(args) == 2 and args[0] == "--cached":
+        try:
+            os.unlink(args[1])
+        except OSError:
+            pass
 
 
 def _cwd():  # type: () -> str | None

@@ -76,6 +76,11 @@ class Paths:
         return self.run_dir / "hook-fallback"
 
     @property
+    def hook_python(self) -> Path:
+        """The interpreter the plugin's hook runs directly (hooks/skilltrack_hook.sh)."""
+        return self.run_dir / "hook-python"
+
+    @property
     def spool(self) -> Path:
         return self.spool_dir / "events.spool"
 

@@ -21,7 +21,7 @@ import pytest
 from skilltrack import paths
 from skilltrack.cli import install as cli
 from skilltrack.installer import files
-from skilltrack.installer.settings import hook_command, our_entries
+from skilltrack.installer.settings import HOOK_SCRIPT, hook_command, our_entries
 
 GOLDEN = Path(__file__).parent / "golden" / "settings"
 CASES = sorted(p.name for p in GOLDEN.iterdir())
@@ -436,8 +436,12 @@ def test_the_template_shows_what_the_installer_registers() -> None:
 
 def test_the_plugin_registers_the_same_hooks_through_its_root() -> None:
     hooks = json.loads((ROOT / "hooks" / "hooks.json").read_text())
-    command = 'python3 -I -S "${CLAUDE_PLUGIN_ROOT}/hooks/skilltrack_hook.py"'
+    # Its launcher, sourced in Claude Code's /bin/sh, runs the same hook script with the
+    # interpreter behind `python3` (tests/test_plugin_launcher.py runs it).
+    command = '. "${CLAUDE_PLUGIN_ROOT}/hooks/skilltrack_hook.sh"'
     assert hooks["hooks"] == our_entries(command)
+    launcher = (ROOT / "hooks" / "skilltrack_hook.sh").read_text()
+    assert f"skilltrack_hook=$CLAUDE_PLUGIN_ROOT/hooks/{HOOK_SCRIPT}\n" in launcher
     plugin = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())
     market = json.loads((ROOT / ".claude-plugin" / "marketplace.json").read_text())
     assert plugin["name"] == files.PLUGIN_NAME
