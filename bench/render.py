@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import render_clistart, render_forward, render_reports, render_suite
+from bench import render_clistart, render_forward, render_plugin, render_reports, render_suite
 from bench.clistart import CliStartResult
 from bench.enrichcost import BASH, EnrichResult
 from bench.forwardload import ForwardResult
@@ -18,6 +18,7 @@ from bench.mdparts import ms as _ms
 from bench.mdparts import table as _table
 from bench.mdparts import us as _us
 from bench.mdparts import verdict as _verdict
+from bench.plugintime import PluginResult
 from bench.reportload import ReportResult
 from bench.suite import SuiteResult
 
@@ -35,6 +36,7 @@ FIGURES = (
     "Hook worst case, daemon down",
     "Hook worst case, daemon wedged",
     "Hook p50, daemon under load",
+    *render_plugin.FIGURES,
     "Daemon ingest rate",
     "Ingest latency p50",
     "Ingest latency p99",
@@ -65,6 +67,7 @@ class Run:
     load_after: str
     hook: HookResult | None = None
     loaded: LoadedResult | None = None
+    plugin: PluginResult | None = None
     ingest: IngestResult | None = None
     replay: ReplayResult | None = None
     forward: ForwardResult | None = None
@@ -75,8 +78,8 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        parts = (self.hook, self.loaded, self.ingest, self.replay, self.forward, self.reports,
-                 self.cli, self.enrich, self.suite)  # fmt: skip
+        parts = (self.hook, self.loaded, self.plugin, self.ingest, self.replay, self.forward,
+                 self.reports, self.cli, self.enrich, self.suite)  # fmt: skip
         return all(part is not None for part in parts)
 
 
@@ -87,6 +90,8 @@ def summary_rows(run: Run) -> list[Row]:
         rows += _hook_rows(run.hook)
     if run.loaded is not None:
         rows.append(_loaded_row(run.loaded))
+    if run.plugin is not None:
+        rows += render_plugin.rows(run.plugin)
     if run.ingest is not None:
         rows += _ingest_rows(run.ingest, run.machine)
     if run.replay is not None:
@@ -300,7 +305,7 @@ def checks(run: Run) -> list[Check]:
             Check("replay: records left in the spool", 0, replay.spool_left),
             Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
         ]
-    for part in (run.forward, run.reports, run.cli, run.enrich, run.suite):
+    for part in (run.plugin, run.forward, run.reports, run.cli, run.enrich, run.suite):
         out += part.checks if part is not None else []
     return out
 
@@ -366,6 +371,8 @@ def markdown(run: Run) -> str:
         out += _hook_section(run.hook)
     if run.loaded is not None:
         out += _loaded_section(run.loaded)
+    if run.plugin is not None:
+        out += render_plugin.section(run.plugin)
     if run.ingest is not None:
         out += _ingest_section(run.ingest)
     if run.replay is not None:
@@ -629,6 +636,9 @@ def _method() -> list[str]:
         "the backlog and the sink's counters are `skilltrack-daemon status --json`'s "
         "`forwarding` entry; lost events are the stored event ids (read-only) the receiver "
         "never accepted. The hung-receiver hook runs are spawned as in the hook section.",
+        "- Plugin with a shim: `/bin/sh -c COMMAND` spawned and timed as the hook is, with "
+        "`CLAUDE_PLUGIN_ROOT` the checkout and `PATH` the shim's folder, then `/usr/bin:/bin`; "
+        "the shim logs each run to a file per case, which the checks count.",
         "- Hook under load: the background load is `bench/pacedload.py` (one uvloop process, "
         "each event a fresh connection and frame, sent on a fixed schedule and counted when "
         "answered); the hook and `pass` are spawned as above, against a daemon of their own, "

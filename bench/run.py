@@ -6,6 +6,7 @@
 Measures, against the targets of design.md ("Guarantees, in numbers") and the issues': the
 hook's wall time per event (daemon up, down, wedged) beside `python -I -S -c pass`, and again
 while another process keeps the daemon busy with a steady rate of other sessions' events; the
+plugin's hook where `python3` is a version manager's shim, beside the shim alone; the
 daemon's ingest rate with one connection per event, end to end into SQLite, and the count in
 the database afterwards; the spool replay rate; the daemon's RSS idle and after the load;
 forwarding: how fast a full outbox drains into a local receiver (`http` and `everyskill`
@@ -19,8 +20,8 @@ pass` (the command's start-up); in-process, what the daemon's enrichment stage (
 sanitizer alone) costs per event of each kind; and, last, the test suite's wall time (in a
 full run; quick and smoke runs time one small test file).
 
-`--only` runs some parts alone (hook, loaded, ingest, replay, forward, reports, cli, enrich,
-suite) and
+`--only` runs some parts alone (hook, loaded, plugin, ingest, replay, forward, reports, cli,
+enrich, suite) and
 writes a report of those parts only, to the file `--output` names.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Plan:
     hook_runs: int
     hook_warmups: int
+    plugin_runs: int  # rounds of the plugin's hook with a shim (each pays ~0.2 s of shim)
     ingest_events: int
     ingest_warmup: int
     concurrency: int
@@ -76,6 +78,7 @@ class Plan:
 FULL = Plan(
     hook_runs=1000,
     hook_warmups=30,
+    plugin_runs=200,
     ingest_events=50_000,
     ingest_warmup=1_000,
     concurrency=32,
@@ -104,6 +107,7 @@ FULL = Plan(
 QUICK = Plan(
     hook_runs=100,
     hook_warmups=10,
+    plugin_runs=50,
     ingest_events=5_000,
     ingest_warmup=200,
     concurrency=32,
@@ -134,6 +138,7 @@ QUICK = Plan(
 SMOKE = Plan(
     hook_runs=10,
     hook_warmups=2,
+    plugin_runs=5,
     ingest_events=500,
     ingest_warmup=50,
     concurrency=32,
@@ -159,7 +164,9 @@ SMOKE = Plan(
     cli_warmups=1,
     suite_paths=("tests/test_layout.py",),
 )
-PARTS = ("hook", "loaded", "ingest", "replay", "forward", "reports", "cli", "enrich", "suite")
+PARTS = (
+    "hook", "loaded", "plugin", "ingest", "replay", "forward", "reports", "cli", "enrich", "suite",
+)  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -244,7 +251,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
     """Each part asked for, by its name in render.Run, in the order of PARTS."""
-    from bench import clistart, enrichcost, forwardload, hooktime, ingestload, reportload, suite
+    from bench import (
+        clistart,
+        enrichcost,
+        forwardload,
+        hooktime,
+        ingestload,
+        plugintime,
+        reportload,
+        suite,
+    )
     from bench.daemonproc import home
 
     parts: dict[str, Any] = {}
@@ -254,6 +270,8 @@ def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
         parts["loaded"] = hooktime.measure_loaded(
             plan.loaded_runs, plan.hook_warmups, plan.loaded_rate, log
         )
+    if "plugin" in only:
+        parts["plugin"] = plugintime.measure(plan.plugin_runs, plan.hook_warmups, log)
     if "ingest" in only:
         with home("ingest") as h:
             parts["ingest"] = ingestload.measure_ingest(

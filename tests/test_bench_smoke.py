@@ -18,6 +18,7 @@ FIGURES = (
     "Hook worst case, daemon down",
     "Hook worst case, daemon wedged",
     "Hook p50, daemon under load",
+    "Plugin hook p50, python3 a shim",
     "Daemon ingest rate",
     "Ingest latency p50",
     "Ingest latency p99",
