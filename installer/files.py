@@ -186,6 +186,16 @@ def _every_scope(home: Path, cwd: Path) -> Iterator[tuple[str, Path, Any]]:
         yield scope, path, settings
 
 
+def scope_settings(home: Path, cwd: Path) -> Iterator[tuple[Path, Any]]:
+    """Each settings file Claude Code reads (once: from the home folder, the project's are
+    the user's) with what it holds, for those that read as JSON."""
+    seen: list[Path] = []
+    for _, path, settings in _every_scope(home, cwd):
+        if path not in seen:
+            seen.append(path)
+            yield path, settings
+
+
 def plugin_enabled(home: Path, cwd: Path) -> Path | None:
     """The settings file that enables the skilltrack plugin, if any does."""
     for _, path, settings in _every_scope(home, cwd):

@@ -135,6 +135,19 @@ def installed_events(settings: Any) -> list[str]:
     ]
 
 
+def our_commands(settings: Any) -> list[str]:
+    """The distinct commands of our entries, in the order they come."""
+    hooks = settings.get("hooks") if isinstance(settings, dict) else None
+    found: list[str] = []
+    for groups in hooks.values() if isinstance(hooks, dict) else []:
+        for group in groups if isinstance(groups, list) else []:
+            members = group.get("hooks") if isinstance(group, dict) else None
+            for hook in members if isinstance(members, list) else []:
+                if is_ours(hook) and hook["command"] not in found:
+                    found.append(hook["command"])
+    return found
+
+
 def _has_exactly(settings: Settings, event: str, group: dict[str, Any]) -> bool:
     groups = settings.get("hooks", {}).get(event, [])
     ours = [g for g in groups if any(is_ours(h) for h in g.get("hooks", []))]

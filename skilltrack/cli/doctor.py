@@ -1,23 +1,30 @@
 """`skilltrack doctor`: what a user needs to know to trust that tracking works, a line each.
 
-Each check returns a Finding; any `fail` makes the command exit 1.
+Each check returns a Finding; any `fail` makes the command exit 1. The `python` check runs
+the interpreter each registered form of the hook would run (skilltrack/cli/hookpython.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import stat
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skilltrack.errors import ConfigError
 from skilltrack.paths import Paths
 
+if TYPE_CHECKING:
+    from skilltrack.cli.hookpython import Interpreter
+
 STALE_SPOOL_RECORDS = 1  # with the daemon running, the spool should drain within seconds
+FALLBACK_NEWS_S = 86400  # a note from the hook's fallback older than a day is history
+NEWER_FIRST = "put Python 3.8 or newer first on PATH as python3"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,133 @@ def check_hooks(home: Path, cwd: Path) -> list[Finding]:
             )
         ]
     return [Finding("ok", "hooks", f"registered in {path}")]
+
+
+def check_python(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
+    """The interpreter each registered form of the hook runs: it must run and be 3.8 or
+    newer; its start-up is what every tool call pays before the hook's own work."""
+    import shlex
+
+    from skilltrack.installer.files import plugin_enabled, scope_settings
+    from skilltrack.installer.settings import our_commands
+
+    findings = []
+    for path, settings in scope_settings(home, cwd):
+        for command in our_commands(settings):
+            findings.append(_installed_python(shlex.split(command)[0], path))
+    if plugin_enabled(home, cwd) is not None:
+        findings += _plugin_python(paths)
+    return findings
+
+
+def _installed_python(python: str, settings: Path) -> Finding:
+    found = _ask(python)
+    if isinstance(found, str):
+        return Finding("fail", "python", f"{python} ({settings}) {found}: run skilltrack-install")
+    if found.too_old:
+        return Finding("fail", "python", f"{python} ({settings}): {_too_old(found)}")
+    return Finding("ok", "python", f"the hook runs {_described(found)}")
+
+
+def _plugin_python(paths: Paths) -> list[Finding]:
+    """The plugin's hook runs the interpreter its launcher kept, else python3 from PATH."""
+    from skilltrack.cli.hookpython import on_path
+
+    located = on_path()
+    on_path_found = _ask(located) if located else f"none on PATH ({os.environ.get('PATH', '')})"
+    label = f"python3 on PATH, {located}" if located else "python3"
+    kept = _kept_python(paths)
+    if kept is None:
+        if isinstance(on_path_found, str):
+            why = f"{label}: {on_path_found}: the plugin's hook cannot run, and each event is lost"
+            return [Finding("fail", "python", why)]
+        if on_path_found.too_old:
+            why = f"{label}: {_too_old(on_path_found)}; {NEWER_FIRST}"
+            return [Finding("fail", "python", why)]
+        message = f"the plugin's hook runs python3 from PATH: {_described(on_path_found)}"
+        if on_path_found.is_shim:
+            message += f"; from its second run on, {_behind(on_path_found)} directly"
+        return [Finding("ok", "python", message)]
+    found = _ask(kept)
+    if isinstance(found, str):
+        why = f"{kept} {found}: the plugin's hook fails; delete {paths.hook_python}"
+        return [Finding("fail", "python", why)]
+    if found.too_old:
+        why = f"{kept}, kept in {paths.hook_python}: {_too_old(found)}; its next run forgets it"
+        return [Finding("fail", "python", why)]
+    message = f"the plugin's hook runs {_described(found)}, kept in {paths.hook_python}"
+    if isinstance(on_path_found, str) or on_path_found.too_old:
+        why = on_path_found if isinstance(on_path_found, str) else _too_old(on_path_found)
+        later = (
+            f"{label}: {why}; it runs the hook once {paths.hook_python} "
+            f"is gone (a plugin update); {NEWER_FIRST}"
+        )
+        return [Finding("ok", "python", message), Finding("warn", "python", later)]
+    return [Finding("ok", "python", f"{message}; python3 on PATH: {_described(on_path_found)}")]
+
+
+def _ask(python: str) -> Interpreter | str:
+    """What `python` is (or, as a string, why it could not say)."""
+    from skilltrack.cli.hookpython import ProbeError, probe
+
+    try:
+        return probe(python)
+    except ProbeError as exc:
+        return str(exc)
+
+
+def _described(found: Interpreter) -> str:
+    text = f"{found.path} (Python {found.version_text}), {found.start_ms:.0f} ms to start"
+    return f"{text}, a shim for {found.executable}" if found.is_shim else text
+
+
+def _behind(shim: Interpreter) -> str:
+    behind = _ask(shim.executable)
+    if isinstance(behind, str):
+        return shim.executable
+    return f"{shim.executable} ({behind.start_ms:.0f} ms to start)"
+
+
+def _too_old(found: Interpreter) -> str:
+    return (
+        f"Python {found.version_text} is too old for the hook, which needs 3.8 or newer; a "
+        "fallback keeps its events in the spool, without the daemon's acknowledgement or start"
+    )
+
+
+def _kept_python(paths: Paths) -> str | None:
+    """The interpreter the plugin's launcher runs directly, if it would (hooks/
+    skilltrack_hook.sh: an executable file named in run/hook-python)."""
+    try:
+        kept = paths.hook_python.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return kept if kept and os.access(kept, os.X_OK) else None
+
+
+def check_fallback(paths: Paths) -> list[Finding]:
+    """The hook ran its fallback (a Python too old for it, or a broken install) lately, and
+    no interpreter was kept for the plugin's hook since: its note says when, which Python,
+    why and in which folder (a project can pick its own python3)."""
+    note_file = paths.hook_fallback_note
+    try:
+        note = json.loads(note_file.read_text())
+        written = note_file.stat().st_mtime
+    except (OSError, ValueError):
+        return []
+    try:
+        superseded = paths.hook_python.stat().st_mtime > written
+    except OSError:
+        superseded = False
+    age = time.time() - written
+    if superseded or age > FALLBACK_NEWS_S or not isinstance(note, dict):
+        return []
+    message = (
+        f"the hook ran its fallback {_ago(age)} ago, under {note.get('executable')} "
+        f"(Python {note.get('python')}) in {note.get('cwd')}: {note.get('problem')}; the "
+        f"events it kept wait in the spool (delete {note_file} once this is fixed)"
+    )
+    return [Finding("fail", "fallback", message)]
 
 
 def check_daemon(paths: Paths, status: dict[str, Any]) -> list[Finding]:
@@ -172,6 +306,8 @@ def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
     status = collect_status(paths)
     return [
         *check_hooks(home, cwd),
+        *check_python(paths, home, cwd),
+        *check_fallback(paths),
         *check_config(paths),
         *check_daemon(paths, status),
         *check_permissions(paths),
