@@ -98,8 +98,9 @@ def test_a_database_deleted_or_replaced_under_the_daemon_loses_no_later_event(
         sent.append(json.loads(stdin)["tool_use_id"])
         assert home.hook(stdin).returncode == 0
     home.wait_for(
-        lambda: {e["tool_use_id"] for e in home.events() if e["artifact_name"] == "Bash"}
-        == set(sent),
+        lambda: (
+            {e["tool_use_id"] for e in home.events() if e["artifact_name"] == "Bash"} == set(sent)
+        ),
         timeout=60,
         what="every event sent after the database went to be in the new one",
     )
