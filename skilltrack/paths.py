@@ -81,6 +81,24 @@ class Paths:
         return self.run_dir / "hook-python"
 
     @property
+    def fallback_spool_dir(self) -> Path:
+        """Where the daemon keeps, at shutdown, what the spool's disk takes no more of (full):
+        memory-backed and the user's own (the runtime directory, else /dev/shm), a folder
+        per state directory. Collected into the spool at the next start."""
+        import zlib  # here: only the daemon's shutdown and start look
+
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        base = Path(runtime) if os.path.isabs(runtime) else Path("/dev/shm")
+        tag = zlib.crc32(os.fsencode(self.spool_dir))
+        return base / f"skilltrack-{os.getuid()}-{tag:08x}"
+
+    @property
+    def lost_note(self) -> Path:
+        """What a shutdown could keep nowhere, said for status and doctor until the next
+        start that reads it."""
+        return self.run_dir / "lost-events"
+
+    @property
     def spool(self) -> Path:
         return self.spool_dir / "events.spool"
 

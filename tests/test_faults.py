@@ -13,6 +13,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -198,6 +199,49 @@ def test_a_full_disk_delays_events_in_memory_and_loses_none(small_disk: Home) ->
     )
     assert home.status()["store"]["healthy"] is True
     assert home.report()[0]["uses"] == 21  # each once, whichever way it came
+
+
+@pytest.mark.parametrize("fallback", ["usable", "blocked"])
+def test_sigterm_on_a_full_disk_keeps_the_buffer_in_memory_backed_storage(
+    small_disk: Home, fallback: str
+) -> None:
+    home = small_disk
+    daemon = home.start_daemon()
+    with closing(sqlite3.connect(home.paths.db)) as db:  # as above: commits now need blocks
+        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    kept = home.paths.fallback_spool_dir
+    if fallback == "blocked":  # a file where the folder would go: nowhere left to keep them
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text("in the way")
+    try:
+        filler = _fill(home.dir)
+        sent = [f"toolu_full_{i}" for i in range(5)]
+        for tool_use_id in sent:
+            assert home.hook(payload(tool_use_id=tool_use_id)).returncode == 0
+        home.wait_for(
+            lambda: (home.live_status() or {}).get("buffer", {}).get("pending") == len(sent),
+            what="the events held in the daemon's buffer",
+        )
+        assert daemon.terminate() == 0
+        log = home.paths.log.read_text()
+        assert f"could not spool {len(sent)} events" in log
+        filler.unlink()
+        home.start_daemon()
+        if fallback == "usable":
+            home.wait_for(
+                lambda: sorted(e["tool_use_id"] for e in home.events()) == sent,
+                what="the kept events stored after the restart",
+            )
+            assert not (kept / "events.spool").exists()
+        else:
+            lost = home.status()["store"]["lost_at_last_shutdown"]
+            assert f"{len(sent)} events lost at shutdown" in lost
+            assert "LOST" in home.cli("skilltrack-daemon", "status").stdout
+    finally:
+        if kept.is_dir():
+            shutil.rmtree(kept)
+        else:
+            kept.unlink(missing_ok=True)
 
 
 # -- a database locked by another process ----------------------------------------------------

@@ -45,7 +45,8 @@ from skilltrack.daemon.store.outbox import ForwardStore, sink_specs
 from skilltrack.daemon.store.records import Record
 from skilltrack.daemon.store.schema import LegacySchemaError
 from skilltrack.errors import StartupError
-from skilltrack.paths import MAX_SOCKET_PATH, Paths, ensure_private_dir
+from skilltrack.format import iso
+from skilltrack.paths import MAX_SOCKET_PATH, InsecurePathError, Paths, ensure_private_dir
 from skilltrack.wire import ACK_SPOOLED, FrameError, RawFrame, split_frame
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 FRAME_TIMEOUT_S = 5.0  # a connection must deliver its whole frame within this
 DRAIN_TIMEOUT_S = 3.0
+SPOOL_RETRY_S = 2.0  # at shutdown, how long a failing spool is tried before the fallback
+LOST_NOTE_BYTES = 4096
 
 
 class Daemon:
@@ -85,6 +88,7 @@ class Daemon:
         self._forwarder: Forwarder | None = None
         self._dashboard: Dashboard | None = None
         self.quarantined: str | None = None  # what happened to an unreadable database
+        self.lost_at_last_shutdown: str | None = None  # the note a failed shutdown left
         self.dashboard_error: str | None = None
 
     @property
@@ -97,6 +101,8 @@ class Daemon:
         keys = config.read_sink_keys(self.settings)  # before anything: a missing key stops us
         lock_fd = self._prepare()
         try:
+            self._collect_fallback()
+            self._read_lost_note()
             self._store = await self._open_store()
             forward_store = None
             try:
@@ -257,7 +263,7 @@ class Daemon:
         await asyncio.gather(*tasks, return_exceptions=True)
         leftover = self.writer.take_uncommitted()
         if leftover:
-            spooled = self.spool_records([record for record, _ in leftover])
+            spooled = await self._keep([record for record, _ in leftover])
             for _, future in leftover:
                 if future.done():
                     continue
@@ -362,6 +368,73 @@ class Daemon:
         self.counters.spooled += len(records)
         return True
 
+    async def _keep(self, records: list[Record]) -> bool:
+        """At shutdown, spool what could not be committed: the spool again for up to
+        SPOOL_RETRY_S (a full disk may free up), then the private fallback folder; only then
+        are they lost, counted in the log and in a note the next start's status shows."""
+        lines = [spool.line_of(r) for r in records]
+        deadline = time.monotonic() + SPOOL_RETRY_S
+        while True:
+            try:
+                spool.append(self.paths.spool_dir, lines)
+                self.counters.spooled += len(records)
+                return True
+            except OSError as exc:
+                error = exc
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.2)
+        fallback = self.paths.fallback_spool_dir
+        log.error(
+            "could not spool %d events (%s): keeping them in %s", len(records), error, fallback
+        )
+        try:
+            ensure_private_dir(fallback)
+            spool.append(fallback, lines)
+        except (OSError, InsecurePathError) as exc:
+            why = f"{len(records)} events lost at shutdown: spool: {error}; {fallback}: {exc}"
+            log.critical("%s", why)
+            self.counters.dropped["spool_failed"] += len(records)
+            # Written over the blank the start reserved: a full disk has no block for a new
+            # file, but can take bytes in one it already gave.
+            note = f"{iso(time.time())} {why}".encode()[:LOST_NOTE_BYTES]
+            with contextlib.suppress(OSError), self.paths.lost_note.open("r+b") as f:
+                f.write(note.ljust(LOST_NOTE_BYTES))
+            return False
+        self.counters.spooled += len(records)
+        return True
+
+    def _read_lost_note(self) -> None:
+        """What the last shutdown could keep nowhere: logged, and shown by this run's status.
+        The note is then blanked: LOST_NOTE_BYTES of spaces, reserved on disk for this run's
+        shutdown to write over."""
+        with contextlib.suppress(OSError):
+            self.lost_at_last_shutdown = self.paths.lost_note.read_text().strip() or None
+        if self.lost_at_last_shutdown:
+            log.error("the last shutdown lost events: %s", self.lost_at_last_shutdown)
+        try:
+            self.paths.lost_note.write_bytes(b" " * LOST_NOTE_BYTES)
+        except OSError as exc:
+            log.warning("could not reserve %s: %s", self.paths.lost_note, exc)
+
+    def _collect_fallback(self) -> None:
+        """Move what a shutdown kept in the fallback folder into the spool, to be replayed."""
+        kept = self.paths.fallback_spool_dir / spool.SPOOL_NAME
+        try:
+            lines = [line.rstrip(b"\n") + b"\n" for line in spool.records(kept)]
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("could not read %s: %s", kept, exc)
+            return
+        try:
+            spool.append(self.paths.spool_dir, lines)
+        except OSError as exc:  # the disk still full: they wait there for the next start
+            log.warning("could not move %d kept events from %s: %s", len(lines), kept, exc)
+            return
+        kept.unlink()
+        log.info("moved %d events kept at the last shutdown from %s to the spool", len(lines), kept)
+
     def status(self) -> dict[str, Any]:
         writer = self.writer
         return {
@@ -376,6 +449,7 @@ class Daemon:
                 "healthy": writer.healthy,
                 "last_error": writer.last_error,
                 "quarantined": self.quarantined,
+                "lost_at_last_shutdown": self.lost_at_last_shutdown,
             },
             "settings": {
                 "tenant_id": self.settings.tenant_id,

@@ -101,6 +101,8 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
         )
         if store.get("quarantined"):
             print(f"  QUARANTINED {store['quarantined']}")
+        if store.get("lost_at_last_shutdown"):
+            print(f"  LOST       {store['lost_at_last_shutdown']}")
         print(
             f"  since start: {c['stored']} stored, {c['duplicates']} duplicates, "
             f"{c['replayed']} replayed from spool, {c['spooled']} spooled"
