@@ -241,8 +241,8 @@ def send(sock_path: str, frame: bytes) -> "tuple[bool, bool]":
 
 
 def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
-    """Append one record to the spool, one line per event, under the spool's lock (or
-    without it, if a peer holds it for long).
+    """Append one record to the spool, one line per event, under the spool's lock; or, if a
+    peer holds the lock for long, put it in a file of its own for the replay to collect.
 
     The daemon replays the spool by renaming it under the same lock; a writer that opened the
     old file just before finds its inode gone from the path after locking and opens anew.
@@ -262,7 +262,11 @@ def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
                     break
                 except BlockingIOError:
                     time.sleep(0.0005)
-            # Without the lock after ~20 ms, append anyway: a lost event is worse.
+            else:
+                # Not within ~20 ms. Appending without the lock could land in a file the
+                # replay has just read: this record goes in a file of its own instead.
+                spool_alone(spool_dir, record)
+                return
             st = os.fstat(fd)
             try:
                 cur = os.stat(path)
@@ -279,6 +283,21 @@ def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
             return
         finally:
             os.close(fd)
+
+
+def spool_alone(spool_dir: str, records: bytes) -> None:
+    """Put `records` in a spool file of their own, named as one the daemon has moved aside
+    for replay; made under another name and renamed, so that it is read only whole."""
+    name = f"events.spool.replay-{time.time_ns()}-{os.getpid()}"
+    partial = os.path.join(spool_dir, ".partial-" + name)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(records)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.rename(partial, os.path.join(spool_dir, name))
 
 
 def autostart(run_dir: str) -> None:

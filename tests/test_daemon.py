@@ -411,3 +411,20 @@ def test_a_database_it_cannot_use_fails_the_start_at_once_and_says_why(
         # A hook meanwhile keeps its event, and does not start the daemon again at once.
         assert home.hook(payload()).returncode == 0
         assert home.status()["spool"]["records"] == 1
+
+
+def test_the_daemons_spool_append_never_writes_without_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    record = encode_spool_record(RawFrame("0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b", "1", "-", b"{}"))
+    tmp_path.chmod(0o700)
+    fd = os.open(tmp_path / spool.SPOOL_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a peer holds it
+        spool.append(tmp_path, [record, record])
+        assert (tmp_path / spool.SPOOL_NAME).read_bytes() == b""
+        [alone] = spool.replay_files(tmp_path)
+        assert list(spool.records(alone)) == [record, record]
+        assert spool.backlog(tmp_path) == (2, 2 * len(record))
+    finally:
+        os.close(fd)

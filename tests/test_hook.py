@@ -438,3 +438,27 @@ def test_secrets_and_home_paths_never_reach_the_database_file(
     )  # the database, its WAL and shared memory: wherever SQLite put the bytes
     for secret in (aws, github, f"{user_home}/proj"):
         assert secret.encode() not in raw
+
+
+def test_a_spool_locked_for_long_gets_the_event_in_a_file_of_its_own(home: Home) -> None:
+    # A peer that holds the spool's lock (a replay renaming it, a stuck writer): the hook does
+    # not wait on it, nor append without it (its write could land in a file a replay has just
+    # read and deleted), but leaves the record in a replay file of its own.
+    import fcntl
+
+    home.paths.spool_dir.mkdir(mode=0o700, parents=True)
+    fd = os.open(home.paths.spool, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = home.hook(payload(tool_use_id="toolu_alone"), extra_env=NO_AUTOSTART)
+        assert (result.returncode, result.stdout) == (0, b"")
+        assert spool_lines(home) == []  # nothing written to the locked file
+        [alone] = home.paths.spool_dir.glob("events.spool.replay-*")
+        assert stat.S_IMODE(alone.stat().st_mode) == 0o600
+        assert not list(home.paths.spool_dir.glob(".partial-*"))
+        home.start_daemon()
+        home.wait_for(lambda: len(home.events()) == 1, what="the event replayed from its file")
+    finally:
+        os.close(fd)
+    assert home.events()[0]["tool_use_id"] == "toolu_alone"
+    assert not alone.exists()

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # the commands read the spool's backlog without loading the s
 
 SPOOL_NAME = "events.spool"
 REPLAY_PREFIX = SPOOL_NAME + ".replay-"
+# A spool file still being written by a writer that could not take the lock; renamed to a
+# REPLAY_PREFIX name once whole.
+PARTIAL_PREFIX = ".partial-"
 # Records the daemon refused for a reason of its own (an internal error), waiting for their
 # next try; and those it gave up after many: kept, never replayed by itself, for a person or
 # a later version to look at. Only the daemon writes either.
@@ -45,14 +48,18 @@ def line_of(record: Record) -> bytes:
 
 
 def append(spool_dir: Path, records: Sequence[bytes]) -> None:
-    """Append whole records (each one line) to the spool; raises OSError if it cannot."""
+    """Append whole records (each one line) to the spool; raises OSError if it cannot. If a
+    peer holds the spool's lock for long, they go in a replay file of their own instead
+    (appending without the lock could land in a file a replay has already read)."""
     spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = spool_dir / SPOOL_NAME
     data = b"".join(records)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            _lock(fd)
+            if not _lock(fd):
+                _append_alone(spool_dir, data)
+                return
             if not _is_current(fd, path):
                 continue
             if _cut_short(fd):  # disk full, a killed writer: it must not swallow these
@@ -63,6 +70,21 @@ def append(spool_dir: Path, records: Sequence[bytes]) -> None:
             return
         finally:
             os.close(fd)
+
+
+def _append_alone(spool_dir: Path, data: bytes) -> None:
+    """`data` in a replay file of its own, made under another name and renamed whole (as
+    the hook's spool_alone does)."""
+    name = f"{REPLAY_PREFIX}{time.time_ns()}-{os.getpid()}"
+    partial = spool_dir / f"{PARTIAL_PREFIX}{name}"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.rename(partial, spool_dir / name)
 
 
 def rotate(spool_dir: Path, name: str = SPOOL_NAME) -> Path | None:
@@ -166,8 +188,8 @@ def _cut_short(fd: int) -> bool:
 def _lock(fd: int) -> bool:
     """Take the spool lock within LOCK_WAIT_S; returns whether it was taken.
 
-    Writers hold it for one append. If it stays taken longer, a writer appends anyway rather
-    than wait on a stuck peer (an O_APPEND write of a whole record is still one piece).
+    Writers hold it for one append. If it stays taken longer, a writer writes a file of its
+    own rather than wait on a stuck peer.
     """
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
