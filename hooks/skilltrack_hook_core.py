@@ -379,7 +379,10 @@ def main() -> None:
         return
     payload, truncated = cut_down(*raw)
     now = time.time()
-    header = b"ST1 %s %.6f %s" % (new_event_id(now).encode(), now, b"t" if truncated else b"-")
+    # Flags: `t` if cut down, `-` if not, then `n` and the payload's length, which lets the
+    # daemon tell a frame cut short by a slow send from a bad one.
+    flags = b"%sn%d" % (b"t" if truncated else b"-", len(payload))
+    header = b"ST1 %s %.6f %s" % (new_event_id(now).encode(), now, flags)
     run_dir, spool_dir = state_dirs()
     acked, nobody = send(os.path.join(run_dir, "daemon.sock"), header + b"\n" + payload)
     if not acked:

@@ -55,11 +55,25 @@ class RawFrame:
 
 
 def split_frame(data: bytes) -> RawFrame:
-    """Split a received frame into header fields and payload bytes."""
+    """Split a received frame into header fields and payload bytes. A frame shorter than its
+    header says was cut short by its sender (a send too slow for the hook's deadline): it is
+    refused as `slow`, to retry (the hook spools it), not taken for bad JSON."""
     end = data.find(b"\n", 0, MAX_HEADER)
     if end < 0:
         raise FrameError("bad_header", "no header line")
-    return RawFrame(*_header_fields(data[:end]), payload=data[end + 1 :])
+    frame = RawFrame(*_header_fields(data[:end]), payload=data[end + 1 :])
+    declared = _declared_length(frame.flags)
+    if declared is not None and len(frame.payload) != declared:
+        if len(frame.payload) < declared:
+            raise FrameError("slow", f"{len(frame.payload)} of {declared} bytes", retry=True)
+        raise FrameError("bad_header", f"{len(frame.payload)} bytes, {declared} declared")
+    return frame
+
+
+def _declared_length(flags: str) -> int | None:
+    """The payload length a frame's flags declare (`n<length>`; hooks before it sent none)."""
+    _, n, length = flags.partition("n")
+    return int(length) if n and length.isdigit() else None
 
 
 def _header_fields(line: bytes) -> tuple[str, str, str]:

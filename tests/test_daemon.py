@@ -428,3 +428,16 @@ def test_the_daemons_spool_append_never_writes_without_the_lock(tmp_path: Path) 
         assert spool.backlog(tmp_path) == (2, 2 * len(record))
     finally:
         os.close(fd)
+
+
+def test_a_frame_cut_short_by_a_slow_sender_is_counted_as_slow(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    # The hook gives up on a send that does not finish by its deadline (a loaded machine, a
+    # large event) and spools the event: what reached the daemon is not bad JSON.
+    body = payload()
+    header = f"ST1 0b1f6c1e-8d3a-4f0e-9a57-3c2d1e0f4a5b {time.time():.6f} -n{len(body)}\n"
+    assert exchange(home, header.encode() + body[: len(body) // 2]) == b"BUSY slow\n"
+    assert exchange(home, header.encode() + body) == b"OK\n"
+    assert home.status()["counters"]["rejected"] == {"slow": 1}
+    assert len(home.events()) == 1
