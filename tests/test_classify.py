@@ -16,7 +16,7 @@ from skilltrack.daemon.ingest.models import (
     HookPayload,
     parse_frame,
 )
-from skilltrack.daemon.ingest.skills import SkillLocator
+from skilltrack.daemon.ingest.skills import SkillFile, SkillLocator
 from skilltrack.wire import FLAG_TRUNCATED, FrameError, RawFrame
 
 SESSION = {"session_id": "8350fdb2", "cwd": "/home/ann/proj", "prompt_id": "3037ca87"}
@@ -133,10 +133,9 @@ def test_user_typed_slash_name_is_a_skill_when_one_is_installed() -> None:
         command_source="userSettings",
         prompt="/pdf-helper extract report.pdf",
     )
-    assert classify(typed, lambda name: name == "pdf-helper") == Usage(
-        "skill", "pdf-helper", success=True
-    )
-    assert classify(typed, lambda name: False) == Usage("command", "pdf-helper", success=True)
+    found = SkillFile("pdf-helper", "skill", "user", "/s/SKILL.md", None, "0" * 64, 0.0)
+    assert classify(typed, found) == Usage("skill", "pdf-helper", success=True)
+    assert classify(typed, None) == Usage("command", "pdf-helper", success=True)
 
 
 def test_unknown_fields_are_kept_in_the_stored_text_not_parsed() -> None:

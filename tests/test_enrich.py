@@ -186,18 +186,6 @@ def test_user_skill_wins_over_a_project_skill_of_the_same_name(tmp_path: Path) -
     assert (record.skill.source, record.skill.description) == ("user", "user one")
 
 
-def test_plugin_skill_is_found_in_the_plugin_cache(tmp_path: Path) -> None:
-    plugin_root = tmp_path / "home" / ".claude" / "plugins" / "cache" / "mkt" / "docs" / "1.0.0"
-    skill = plugin_root / "skills" / "pdf-helper" / "SKILL.md"
-    skill.parent.mkdir(parents=True)
-    skill.write_text("---\ndescription: 'from the plugin'\n---\n")
-    event = real("PostToolUse — Skill", tool_input={"skill": "docs:pdf-helper"})
-    record = make_ingest(tmp_path).parse(frame(event))
-    assert record.skill is not None
-    assert (record.skill.source, record.skill.description) == ("plugin", "from the plugin")
-    assert record.row.plugin == "docs"
-
-
 def test_editing_skill_md_makes_a_new_version_at_the_next_use(tmp_path: Path) -> None:
     path = write_skill(tmp_path / "home", "pdf-helper")
     ingest = make_ingest(tmp_path)

@@ -8,6 +8,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from tests.support.artifacts import Layout
 from tests.support.cli import Result
 from tests.support.events import payload
 from tests.support.home import DaemonProcess, Home
@@ -16,19 +17,21 @@ from tests.support.home import DaemonProcess, Home
 def test_cleanup_suggests_installed_skills_not_used_lately(
     home: Home, daemon: DaemonProcess, tmp_path: Path
 ) -> None:
-    fake_home, project = tmp_path / "home", tmp_path / "proj"
+    tree = Layout(tmp_path)  # a plugin installed from a marketplace folder, as Claude Code does
+    fake_home, project = tree.home, tree.project
+    tree.plugin(tree.market / "toolbox", {"lint-fix": None, "old-fix": None})
+    tree.marketplace(["toolbox"])
+    tree.registry("directory marketplace")
     for base, names in (
         (fake_home / ".claude" / "skills", ["used", "stale", "never"]),
         (project / ".claude" / "skills", ["proj-never"]),
-        (fake_home / ".claude" / "plugins" / "cache" / "mkt" / "tools" / "1.2.0" / "skills",
-         ["lint"]),
-    ):  # fmt: skip
+    ):
         for name in names:
             (base / name).mkdir(parents=True)
             (base / name / "SKILL.md").write_text(f"---\nname: {name}\n---\n")
     (fake_home / ".claude" / "skills" / "not-a-skill").mkdir()  # no SKILL.md
     now = time.time()
-    for name in ("used", "stale", "tools:lint"):
+    for name in ("used", "stale", "toolbox:lint-fix"):
         home.hook(payload("PostToolUse", tool_name="Skill", tool_input={"skill": name}))
     home.hook(payload("Stop"))  # a skill's use is stored once its turn has ended
     home.wait_for(lambda: len(home.events()) == 4, what="3 skill uses stored")
@@ -41,7 +44,8 @@ def test_cleanup_suggests_installed_skills_not_used_lately(
         conn.commit()
     result = _report(home, fake_home, project, "--json")
     cleanup = {c["name"]: c for c in json.loads(result.stdout)["cleanup"]}
-    assert set(cleanup) == {"never", "proj-never", "stale"}
+    assert set(cleanup) == {"never", "proj-never", "stale", "toolbox:old-fix"}
+    assert cleanup["toolbox:old-fix"]["location"] == f"{tree.market}/toolbox/skills/old-fix"
     assert cleanup["never"] == {"name": "never", "source": "user",
                                 "location": "~/.claude/skills/never", "last_used": None,
                                 "never_used": True}  # fmt: skip

@@ -1,11 +1,11 @@
 """What a hook event was a use of: pure functions, no I/O.
 
-- `Skill` (`tool_input.skill`, maybe `plugin:name`)              → skill
-- `Agent` / `Task` (`tool_input.subagent_type`)                   → agent (the subagent type)
-- `mcp__<server>__<tool>`                                         → mcp (of that server)
-- any other tool                                                  → tool
-- `UserPromptExpansion` of a user-typed `/name`                   → skill if a skill of that
-  name is installed, else command
+- `Skill` (`tool_input.skill`)                     → what the name resolves to (skills.py): a
+  skill or a command, under its canonical name; a name found nowhere → skill, as given
+- `UserPromptExpansion` of a user-typed `/name`    → the same; a name found nowhere → command
+- `Agent` / `Task` (`tool_input.subagent_type`)    → agent (the subagent type)
+- `mcp__<server>__<tool>`                          → mcp (of that server)
+- any other tool                                   → tool
 
 Only `PostToolUse`, `PostToolUseFailure` and `UserPromptExpansion` are uses; other events
 (session boundaries, subagent start/stop, …) are stored but count towards no artifact.
@@ -13,9 +13,9 @@ Only `PostToolUse`, `PostToolUseFailure` and `UserPromptExpansion` are uses; oth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from skilltrack.daemon.ingest.models import HookPayload
 
@@ -39,35 +39,67 @@ class Usage:
 NOT_A_USE = Usage(None, None)
 
 
-def classify(event: HookPayload, is_skill: Callable[[str], bool] = lambda name: False) -> Usage:
-    """Classify one event; `is_skill(name)` says whether a user-typed `/name` is a skill."""
+class Resolved(Protocol):
+    """What a skill or command name was found to be (skills.SkillFile is one)."""
+
+    @property
+    def name(self) -> str: ...  # the canonical name
+    @property
+    def kind(self) -> str: ...  # skill | command
+    @property
+    def plugin(self) -> str | None: ...
+
+
+def named_artifact(event: HookPayload) -> tuple[str, str | None] | None:
+    """The skill or command name a use event gives, to be resolved, with the typed name's
+    `command_source`; None for every other event."""
+    hook = event.hook_event_name
+    if hook == "UserPromptExpansion":
+        name = (event.command_name or "").strip().lstrip("/")
+        return (name, event.command_source) if name else None
+    if hook in USE_EVENTS and event.tool_name == "Skill":
+        skill = _mapping(event.tool_input).get("skill")
+        if isinstance(skill, str) and skill.strip().lstrip("/"):
+            return skill.strip().lstrip("/"), None
+    return None
+
+
+def classify(event: HookPayload, found: Resolved | None = None) -> Usage:
+    """Classify one event; `found` is what its `named_artifact` resolved to, if anything."""
     hook = event.hook_event_name
     if hook not in USE_EVENTS:
         return NOT_A_USE
+    named = named_artifact(event)
     if hook == "UserPromptExpansion":
-        name = (event.command_name or "").lstrip("/")
-        if not name:
+        if named is None:
             return NOT_A_USE
-        kind = "skill" if is_skill(name) else "command"
-        return Usage(kind, name, plugin=_plugin_of(name), success=True)
+        kind, name, plugin = _named(named[0], found, unknown="command")
+        return Usage(kind, name, plugin=plugin, success=True)
     if not event.tool_name:
         return NOT_A_USE
     success = hook == "PostToolUse" and not _reports_failure(event.tool_response)
     duration = None if event.duration_ms is None else round(event.duration_ms)
+    if named is not None:
+        kind, name, plugin = _named(named[0], found, unknown="skill")
+        return Usage(kind, name, plugin, None, success, duration)
     kind, name, plugin, server = tool_artifact(event.tool_name, _mapping(event.tool_input))
     return Usage(kind, name, plugin, server, success, duration)
+
+
+def _named(name: str, found: Resolved | None, unknown: str) -> tuple[str, str, str | None]:
+    if found is not None:
+        return found.kind, found.name, found.plugin
+    # Found nowhere (a built-in skill, a plugin loaded with --plugin-dir, one since removed):
+    # the name as given, its plugin read from it.
+    return unknown, name, _plugin_of(name)
 
 
 def tool_artifact(
     tool_name: str, tool_input: Mapping[str, Any]
 ) -> tuple[str, str, str | None, str | None]:
-    """(artifact type, name, plugin, MCP server) of a tool call."""
+    """(artifact type, name, plugin, MCP server) of a tool call other than a named `Skill`."""
     if tool_name == "Skill":
-        skill = tool_input.get("skill")
-        if isinstance(skill, str) and skill.strip():
-            name = skill.strip().lstrip("/")
-            return "skill", name, _plugin_of(name), None
-        return "tool", tool_name, None, None
+        return "tool", tool_name, None, None  # a Skill call naming nothing
     if tool_name in AGENT_TOOLS:
         subagent = tool_input.get("subagent_type")
         name = subagent if isinstance(subagent, str) and subagent else DEFAULT_SUBAGENT

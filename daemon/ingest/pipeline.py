@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from skilltrack.config import Settings
 from skilltrack.daemon.ingest import enrich, spans
-from skilltrack.daemon.ingest.classify import classify
+from skilltrack.daemon.ingest.classify import classify, named_artifact
 from skilltrack.daemon.ingest.models import Frame, parse_frame
 from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.ingest.sanitize import sanitizer
@@ -79,21 +79,14 @@ class Ingest:
         """The record of a validated frame; `cwd` is the unsanitized working directory and
         `raw` the frame as received (kept to spool it again if need be)."""
         p = frame.payload
-        looked_up: dict[str, SkillFile | None] = {}
-
-        def find(name: str) -> SkillFile | None:
-            if name not in looked_up:
-                looked_up[name] = self._skills.resolve(name, cwd)
-            return looked_up[name]
-
-        usage = classify(p, lambda name: find(name) is not None)
+        named = named_artifact(p)
+        found = None if named is None else self._skills.resolve(named[0], cwd, named[1])
+        usage = classify(p, found)
         skill: SkillVersion | None = None
-        if usage.artifact_type == "skill" and usage.artifact_name:
-            found = find(usage.artifact_name)
-            # A use from before the file's last edit (replayed from the spool, say) ran a
-            # version that is gone: its version is unknown rather than the new one's.
-            if found is not None and frame.client_ts + EDIT_SLACK_S >= found.modified:
-                skill = self._version_of(found, cwd, frame.client_ts)
+        # A use from before the file's last edit (replayed from the spool, say) ran a version
+        # that is gone: its version is unknown rather than the new one's.
+        if found is not None and frame.client_ts + EDIT_SLACK_S >= found.modified:
+            skill = self._version_of(found, cwd, frame.client_ts)
         text, tool_use_id, success = frame.raw, p.tool_use_id, usage.success
         if p.hook_event_name in enrich.CONVERSATION_FIELDS:
             # A task notification stays as what it says of its Agent call, the prompt goes.

@@ -1,5 +1,11 @@
-"""Where skills are on disk: the user's `~/.claude/skills`, a project's `.claude/skills`, and
-installed plugins' `skills/` folders, each skill a folder with a SKILL.md.
+"""Where skills and commands are on disk, as Claude Code 2.1.328 looks for them.
+
+- The user's: `~/.claude/skills/<folder>/SKILL.md` (one level: a SKILL.md deeper down is not
+  a skill) and `~/.claude/commands/**.md` (`commands/a/b.md` is `a:b`).
+- The project's: the same under `.claude/` in the working directory and each folder above it,
+  nearest first, up to the root of the git repository it is in (else up to `/`); the home
+  folder's `.claude` is the user's, not a project's.
+- Installed plugins' (plugins.py): `plugin:<folder>` and `plugin:a:b`.
 
 Apart from skills.py, which resolves the names events give and reads what it finds, so that
 `skilltrack report` lists the installed skills without loading that (nor `dataclasses`, with
@@ -11,7 +17,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PLUGIN_SEARCH_DEPTH = 7
+from skilltrack.daemon.ingest.plugins import enabled_plugins
+
+MAX_COMMAND_DEPTH = 8  # folders below commands/: deeper ones are not looked into
 
 
 class InstalledSkill:
@@ -20,7 +28,7 @@ class InstalledSkill:
     __slots__ = ("name", "path", "source")
 
     def __init__(self, name: str, source: str, path: str) -> None:
-        self.name = name  # as events name it: `plugin:skill` for a plugin's
+        self.name = name  # as the client names it: `plugin:folder` for a plugin's
         self.source = source  # user | project | plugin
         self.path = path  # its folder
 
@@ -29,44 +37,58 @@ class InstalledSkill:
 
 
 def installed_skills(home: Path, cwd: Path | None) -> list[InstalledSkill]:
-    """Every skill on disk: the user's, the project's at `cwd`, and installed plugins'."""
-    found = []
-    for source, base in (("user", home / ".claude" / "skills"),
-                         ("project", cwd / ".claude" / "skills" if cwd else None)):  # fmt: skip
-        if base is None or not base.is_dir():
-            continue
-        for folder in sorted(base.iterdir()):
-            if (folder / "SKILL.md").is_file():
-                found.append(InstalledSkill(folder.name, source, str(folder)))
-    seen: set[Path] = set()
-    for (plugin, skill), skill_md in sorted(plugin_skills(home).items()):
-        skill_dir = Path(skill_md).parent
-        parts = skill_dir.parts
-        # `…/<plugin>/skills/<skill>`, or `…/<plugin>/<version>/skills/<skill>` in the cache;
-        # the index holds both folders above `skills/` as plugin names: keep the real one.
-        owner = parts[-4] if parts[-3][:1].isdigit() else parts[-3]
-        if skill_dir not in seen and plugin == owner:
-            seen.add(skill_dir)
-            found.append(InstalledSkill(f"{plugin}:{skill}", "plugin", str(skill_dir)))
+    """Every skill on disk: the user's, the project's at `cwd`, and enabled plugins'."""
+    found = [InstalledSkill(name, "user", folder)
+             for name, folder in skill_folders(f"{home}/.claude/skills")]  # fmt: skip
+    if cwd is not None:
+        for project in project_dirs(str(cwd), str(home)):
+            for name, folder in skill_folders(f"{project}/.claude/skills"):
+                found.append(InstalledSkill(name, "project", folder))
+    for plugin in enabled_plugins(str(home), None if cwd is None else str(cwd)):
+        for base in plugin.skill_dirs:
+            for name, folder in skill_folders(base):
+                found.append(InstalledSkill(f"{plugin.name}:{name}", "plugin", folder))
     return found
 
 
-def plugin_skills(home: Path) -> dict[tuple[str, str], str]:
-    """Every plugin skill under `~/.claude/plugins`: its SKILL.md by (plugin, skill)."""
-    index: dict[tuple[str, str], str] = {}
-    base = home / ".claude" / "plugins"
-    for dirpath, dirnames, _ in os.walk(base):
-        here = Path(dirpath)
-        if len(here.relative_to(base).parts) >= PLUGIN_SEARCH_DEPTH:
+def project_dirs(cwd: str, home: str) -> list[str]:
+    """The folders whose `.claude` holds the project's skills and commands for a session at
+    `cwd`: it and those above it, nearest first, up to its git repository's root."""
+    folders = []
+    here = os.path.normpath(cwd)
+    while True:
+        folders.append(here)
+        if os.path.lexists(f"{here}/.git"):  # a folder, or a file in a worktree
+            break
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    home = os.path.normpath(home)
+    return [f for f in folders if f != home]
+
+
+def skill_folders(base: str) -> list[tuple[str, str]]:
+    """(folder name, folder) of each skill in `base`, sorted."""
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        return []
+    return [(n, f"{base}/{n}") for n in names if os.path.isfile(f"{base}/{n}/SKILL.md")]
+
+
+def command_files(base: str) -> list[tuple[str, str]]:
+    """(name, path) of each command under `base`: `a/b.md` is `a:b`."""
+    found = []
+    base = base.rstrip("/")
+    for dirpath, dirnames, filenames in os.walk(base):
+        relative = dirpath[len(base) + 1 :]
+        depth = relative.count("/") + 1 if relative else 0
+        if depth >= MAX_COMMAND_DEPTH:
             dirnames.clear()
-        if here.name != "skills":
-            continue
-        dirnames.clear()  # a skills folder holds skills, not more plugins
-        for skill in os.listdir(here):
-            skill_md = here / skill / "SKILL.md"
-            if skill_md.is_file():
-                # The plugin is the folder holding `skills/`, or above it a version folder
-                # (`cache/<marketplace>/<plugin>/<version>/skills`): index under both.
-                for plugin in here.parts[-3:-1]:
-                    index.setdefault((plugin, skill), str(skill_md))
-    return index
+        dirnames.sort()
+        prefix = relative.replace("/", ":") + ":" if relative else ""
+        for filename in sorted(filenames):
+            if filename.endswith(".md"):
+                found.append((prefix + filename[: -len(".md")], f"{dirpath}/{filename}"))
+    return found
