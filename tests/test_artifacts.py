@@ -250,6 +250,26 @@ def test_a_plugin_skills_bare_front_matter_name_is_that_skill(tree: Layout) -> N
         assert where(record) == ("plugin", str(root / "skills" / "pfolder"))
 
 
+def test_a_plugin_from_a_git_marketplace_is_read_from_its_install_and_keeps_its_history(
+    tree: Layout,
+) -> None:
+    toolbox(tree, "git marketplace")
+    releases = tree.home / ".claude" / "plugins" / "cache" / "devmarket" / "toolbox"
+    daemon = Daemon(tree)
+    first = daemon.parse("Skill toolbox:lint-fix")
+    cached = "~/.claude/plugins/cache/devmarket/toolbox"
+    assert where(first) == ("plugin", f"{cached}/1.0.0/skills/lint-fix")
+    # `claude plugin update` after a version bump: a new cache folder, installPath moved.
+    tree.plugin(releases / "1.1.0", {"lint-fix": "lint-fix"})
+    tree.registry("git marketplace after a version bump")
+    second = daemon.parse("Skill lint-fix: bare plugin skill name")
+    assert where(second) == ("plugin", f"{cached}/1.1.0/skills/lint-fix")
+    assert first.skill is not None
+    assert second.skill is not None
+    assert first.skill.skill_id == second.skill.skill_id  # one skill, two versions
+    assert first.skill.version != second.skill.version
+
+
 def test_a_project_install_from_a_marketplace_file_counts_only_in_that_project(
     tree: Layout,
 ) -> None:

@@ -209,6 +209,19 @@ async def test_skill_versions_are_registered_and_counted_per_version(tmp_path: P
     await store.close()
 
 
+async def test_a_skill_lives_where_its_newest_version_was_read_from(tmp_path: Path) -> None:
+    # A plugin from a git marketplace: each release is read from its own cache folder.
+    store = await Store.open(tmp_path / "s.db")
+    cache = "~/.claude/plugins/cache/mkt/tools"
+    v1 = skill_version("aaaa")._replace(source="plugin", location=f"{cache}/1.0.0/skills/pdf")
+    v2 = skill_version("bbbb")._replace(source="plugin", location=f"{cache}/1.1.0/skills/pdf")
+    await store.insert([skill_use(v1)])
+    await store.insert([skill_use(v2)])
+    (skill,) = await store.skills()
+    assert (skill["location"], len(skill["versions"])) == (f"{cache}/1.1.0/skills/pdf", 2)
+    await store.close()
+
+
 async def test_a_rolled_back_batch_registers_no_version(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s.db")
     v1 = skill_version("aaaa")

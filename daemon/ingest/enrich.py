@@ -124,9 +124,18 @@ def snippet(value: Any, limit: int) -> str | None:
 def skill_version(
     found: SkillFile, redact_path: Callable[[str], str], seen_at: float
 ) -> SkillVersion:
-    """The version record of a skill found on disk, its location redacted like any path."""
+    """The version record of a skill or command found on disk, its location (a skill's
+    folder, a command's .md) redacted like any path.
+
+    A user's or a project's is one skill per (source, location, name). A plugin's is one per
+    plugin and name, wherever the plugin is read from: a plugin from a git marketplace moves to
+    a new cache folder with each release, and its versions are still one skill's.
+    """
     location = redact_path(found.path.removesuffix("/SKILL.md"))
-    identity = f"{found.source}\n{location}\n{found.name}".encode()
+    if found.plugin_id is not None:
+        identity = f"plugin\n{found.plugin_id}\n{found.kind}\n{found.name}".encode()
+    else:
+        identity = f"{found.source}\n{location}\n{found.name}".encode()
     description = None if found.description is None else redact_path(found.description)
     return SkillVersion(
         skill_id=hashlib.sha256(identity).hexdigest()[:16],

@@ -72,10 +72,13 @@ def _insert_sql(rows: int) -> str:
     )
 
 
+# A skill's location is where its newest version was read from (a plugin's moves with each
+# release from a git marketplace: enrich.skill_version).
 _REGISTER_SKILL = """
     INSERT INTO skills (skill_id, name, source, location, description, first_seen, last_seen)
     VALUES (:skill_id, :name, :source, :location, :description, :seen_at, :seen_at)
-    ON CONFLICT (skill_id) DO UPDATE SET description = excluded.description
+    ON CONFLICT (skill_id) DO UPDATE SET
+        description = excluded.description, location = excluded.location
 """
 _REGISTER_VERSION = """
     INSERT INTO skill_versions (skill_id, version, content_hash, description, first_seen, last_seen)
