@@ -303,9 +303,19 @@ def test_a_plugin_the_client_does_not_load_gives_no_version(
     assert record.skill is None
 
 
+def test_a_plugin_skill_without_a_front_matter_name_has_no_bare_name(tree: Layout) -> None:
+    tree.plugin(tree.market / "toolbox", {"lint-fix": None})
+    tree.marketplace(["toolbox"])
+    tree.registry("directory marketplace")
+    daemon = Daemon(tree)
+    bare = daemon.parse("Skill lint-fix: bare plugin skill name")
+    assert (use(bare), bare.skill) == (("skill", "lint-fix", None), None)
+    assert where(daemon.parse("Skill toolbox:lint-fix"))[0] == "plugin"
+
+
 def test_a_bare_name_two_plugins_share_is_no_ones(tree: Layout) -> None:
     for name in ("toolbox", "otherbox"):
-        tree.plugin(tree.market / name, {"lint-fix": None})
+        tree.plugin(tree.market / name, {"lint-fix": "lint-fix"})
     tree.marketplace(["toolbox", "otherbox"])
     tree.registry("directory marketplace", plugins=["toolbox", "otherbox"])
     daemon = Daemon(tree)

@@ -10,10 +10,11 @@ rules, seen with Claude Code 2.1.328 (where the files are: skill_folders.py, plu
    enabled plugin's commands and skills (`plugin:name`). A skill's name is its folder's; a
    command's is its path under `commands/`, with `:` for `/`.
 2. Else the first alias: a skill's front-matter `name` where it differs from the folder's, and
-   for a plugin's skill `plugin:<front-matter name>` and that name bare (`lint-fix` runs
-   `toolbox:lint-fix`). A bare plugin name that several entries could mean (two plugins' skills,
-   or any name ending in `:lint-fix`) is refused by the client: it resolves to nothing here.
-   An entry whose name an earlier one took is hidden, with its aliases.
+   for a plugin's skill with a front-matter `name`, `plugin:<name>` and that name bare
+   (`lint-fix` runs `toolbox:lint-fix`; with no `name:` there is no bare name). A bare plugin
+   name that several entries could mean (two plugins' skills, or any name ending in
+   `:lint-fix`) is refused by the client: it resolves to nothing here. An entry whose name an
+   earlier one took is hidden, with its aliases.
 3. A typed `/name` (canonical already) is looked for in its `command_source` first.
 
 A version is the SHA-256 of the SKILL.md or of the command's .md: an edit is a new version.
@@ -269,10 +270,11 @@ class SkillLocator:
                     entries.append(_Entry(prefix + name, "command", "plugin", path, plugin, ()))
             for base in plugin.skill_dirs:
                 for folder, path in skill_folders(base):
-                    named = _front_matter_name(f"{path}/SKILL.md") or folder
+                    named = _front_matter_name(f"{path}/SKILL.md")
+                    aliases = (prefix + named, named) if named else ()
                     entries.append(
                         _Entry(prefix + folder, "skill", "plugin", f"{path}/SKILL.md", plugin,
-                               (prefix + named, named))
+                               aliases)
                     )  # fmt: skip
         return entries
 
