@@ -139,7 +139,7 @@ def _rate(sub: Commands) -> None:
 
 
 def _skills(sub: Commands) -> None:
-    cmd = sub.add_parser("skills", help="the skills seen, with their versions")
+    cmd = sub.add_parser("skills", help="the skills and commands seen, with their versions")
     add_json(cmd)
     cmd.set_defaults(handler="events:skills_command")
 
