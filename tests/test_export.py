@@ -39,6 +39,19 @@ def test_jsonl_holds_what_events_shows_with_the_payload(home: Home, daemon: Daem
     assert [e["client_ts"] for e in exported] == sorted(e["client_ts"] for e in exported)
 
 
+def test_each_jsonl_record_is_one_line_whatever_the_payload_looked_like(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    # Claude Code's stdin ends in a newline, and a payload may come indented: stored as
+    # received, each is still one line in the export.
+    home.hook(payload("PostToolUse") + b"\n")
+    home.hook(json.dumps(json.loads(payload("PostToolUse", tool_name="Read")), indent=2).encode())
+    home.wait_for(lambda: len(home.events()) == 2, what="2 events stored")
+    lines = home.cli("skilltrack", "export").stdout.splitlines()
+    assert len(lines) == 2
+    assert {json.loads(line)["payload"]["tool_name"] for line in lines} == {"Bash", "Read"}
+
+
 def test_csv_has_a_header_and_a_row_per_event_in_the_range(
     home: Home, daemon: DaemonProcess
 ) -> None:

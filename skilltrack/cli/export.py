@@ -88,5 +88,10 @@ def _json_line(row: sqlite3.Row, names: list[str]) -> str:
     fields["success"] = None if fields["success"] is None else bool(fields["success"])
     fields["truncated"] = bool(fields["truncated"])
     head = json.dumps(fields, ensure_ascii=False)
-    # The stored payload is JSON text already: spliced in, not parsed and dumped again.
-    return f'{head[:-1]}, "payload": {row["payload"]}}}\n'
+    # The stored payload is JSON text already: spliced in, not parsed and dumped again,
+    # unless it spans lines (stored as Claude Code sent it: with a final newline, or
+    # indented), which a JSON Lines record may not.
+    stored: str = row["payload"]
+    if "\n" in stored or "\r" in stored:
+        stored = json.dumps(json.loads(stored), ensure_ascii=False, separators=(",", ":"))
+    return f'{head[:-1]}, "payload": {stored}}}\n'
