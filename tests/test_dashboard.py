@@ -7,6 +7,7 @@ rating; and one installed skill never used.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -29,6 +30,7 @@ from tests.support.browser import chromium
 from tests.support.cli import BIN
 from tests.support.events import payload
 from tests.support.home import ROOT, Home, isolated_home
+from tests.support.stand_in_browser import seen_by_others
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SINCE = "2026-01-01"
@@ -130,6 +132,92 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def served_alone(home: Home, tmp_path: Path) -> Served:
     """The same, made for one test that adds to what is served."""
     return serve(home, tmp_path)
+
+
+STAND_IN = ROOT / "tests" / "support" / "stand_in_browser.py"
+
+
+@dataclass
+class Opened:
+    """`skilltrack dashboard` run with a stand-in browser: its own output, and the record
+    each stand-in process wrote (by its name: `browser`, and `xdg-open` if it was used)."""
+
+    result: subprocess.CompletedProcess[str]
+    records: dict[str, dict[str, Any]]
+
+
+def open_with_stand_in(served: Served, tmp_path: Path, route: str, *args: str) -> Opened:
+    """The real command, as a process with a display, whose `webbrowser` finds only the
+    stand-in: named by $BROWSER, or as `xdg-open` on PATH (which starts the browser)."""
+    bin_dir, records = tmp_path / "bin", tmp_path / "records"
+    for folder in (bin_dir, records):
+        folder.mkdir(exist_ok=True)
+    for name in ("browser", "xdg-open"):
+        program = bin_dir / name
+        program.write_text(f"#!{sys.executable} -I\n" + STAND_IN.read_text())
+        program.chmod(0o755)
+    env = {
+        **served.home.env,
+        "PATH": str(bin_dir),
+        "DISPLAY": ":0",
+        "STAND_IN_RECORDS": str(records),
+        "STAND_IN_BROWSER": str(bin_dir / "browser"),
+    }
+    env.pop("BROWSER", None)
+    if route == "BROWSER":
+        env["BROWSER"] = str(bin_dir / "browser")  # `webbrowser` waits for it
+    result = subprocess.run(
+        [str(BIN / "skilltrack"), "dashboard", *args],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    if "--no-open" not in args:
+        # Through xdg-open, `webbrowser` does not wait for the browser to finish.
+        served.home.wait_for((records / "browser.json").exists, what="the stand-in's record")
+    found = {path.stem: json.loads(path.read_text()) for path in records.glob("*.json")}
+    return Opened(result, found)
+
+
+@pytest.mark.parametrize("route", ["BROWSER", "xdg-open"])
+def test_the_browser_is_given_a_private_page_that_leads_to_the_dashboard_not_the_token(
+    served: Served, tmp_path: Path, route: str
+) -> None:
+    opened = open_with_stand_in(served, tmp_path, route)
+    assert opened.result.stdout == served.url + "\n"  # the URL is printed for the user
+    assert set(opened.records) == ({"browser"} if route == "BROWSER" else {"browser", "xdg-open"})
+
+    # What another local user reads in /proc: of each process the command started, and of
+    # the daemon that serves the page, neither arguments nor environment hold the token.
+    seen = list(opened.records.values())
+    seen.append({"name": "daemon", **seen_by_others(served.home.status()["pid"])})
+    for process in seen:
+        assert "error" not in process, process
+        assert [a for a in process["cmdline"] if served.token in a] == [], process["name"]
+        assert [e for e in process["environ"] if served.token in e] == [], process["name"]
+
+    # What the browser was given: a page only this user can read.
+    browser = opened.records["browser"]
+    page = served.home.paths.run_dir / "dashboard.html"
+    assert browser["cmdline"][-1] == page.as_uri()
+    for path, mode in ((page, 0o600), (page.parent, 0o700)):
+        st = path.lstat()
+        assert (stat.S_IMODE(st.st_mode), st.st_uid) == (mode, os.getuid()), path
+
+    # Followed as a browser would, it leads to the page, at the URL a bookmark keeps.
+    assert browser["visited"] == [page.as_uri(), served.url]
+    assert (browser["url"], browser["status"]) == (served.url, 200)
+    assert "<title>skilltrack dashboard</title>" in browser["body"]
+    assert get(browser["url"])[0] == 200  # reloaded
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_no_open_prints_the_url_and_starts_no_browser(
+    served: Served, tmp_path: Path, as_json: bool
+) -> None:
+    args = ["--no-open", "--json"] if as_json else ["--no-open"]
+    opened = open_with_stand_in(served, tmp_path, "BROWSER", *args)
+    printed = json.dumps({"url": served.url}) if as_json else served.url
+    assert opened.result.stdout == printed + "\n"
+    assert opened.records == {}  # `webbrowser` waits for $BROWSER: none was started
 
 
 def test_the_json_endpoint_is_what_report_json_prints(served: Served) -> None:
@@ -332,6 +420,22 @@ async def test_the_page_in_a_real_chromium(served: Served) -> None:
         assert page.statuses[origin] == 403
         assert "lacks the dashboard's token" in await page.evaluate("document.body.innerText")
         assert all(url.startswith(origin) or url.startswith("data:") for url in page.requests)
+
+
+async def test_a_real_chromium_given_the_private_page_lands_on_the_dashboard(
+    served: Served, tmp_path: Path
+) -> None:
+    opened = await asyncio.to_thread(open_with_stand_in, served, tmp_path, "BROWSER")
+    given = opened.records["browser"]["cmdline"][-1]
+    assert given.startswith("file:///")
+    async with chromium() as page:
+        await page.goto(given)
+        await page.wait_until(
+            f"location.href === {json.dumps(served.url)} && document.readyState === 'complete'"
+        )
+        assert await page.evaluate("document.title") == "skilltrack dashboard"
+        assert page.statuses[served.url] == 200
+        assert await page.evaluate("document.querySelectorAll('svg[data-chart]').length") > 0
 
 
 # Text meant to break out of an element, an attribute (either quote), the style sheet or a

@@ -95,6 +95,18 @@ class Page:
     def expect_load(self) -> None:
         self._loaded.clear()
 
+    async def wait_until(self, expression: str) -> None:
+        """Wait until `expression` is true in the page: for navigations the page makes on its
+        own (a refresh). While the page changes, an evaluation may fail: it is tried again."""
+        deadline = time.monotonic() + LOAD_TIMEOUT_S
+        while True:
+            with contextlib.suppress(AssertionError):  # the old page's context went away
+                if await self.evaluate(expression):
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{expression!r} not true in {LOAD_TIMEOUT_S:.0f}s")
+            await asyncio.sleep(0.05)
+
     async def evaluate(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
         if "exceptionDetails" in result:
