@@ -315,7 +315,7 @@ def test_only_get_is_answered_and_the_token_is_private(served: Served) -> None:
     assert refused.value.code == 405
     token_file = served.home.paths.data_dir / "dashboard.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    assert token_file.read_text().strip() == served.token
+    assert token_file.read_text().splitlines()[-1] == served.token
     assert served.token not in (served.home.dir / "daemon.log").read_text()  # no access log
 
 
@@ -635,3 +635,17 @@ def test_token_file_is_not_world_readable_even_with_a_loose_umask(home: Home) ->
     assert load_token(home.paths) == token  # kept, not remade
     path.write_text("garbage\n")
     assert load_token(home.paths) != token  # a damaged file is replaced
+
+
+def test_a_token_made_before_the_browser_got_a_private_page_is_replaced_once(
+    home: Home,
+) -> None:
+    """Such a token was on the browser's command line, where any user could read it."""
+    from skilltrack.daemon.report.dashboard import load_token
+
+    home.paths.data_dir.mkdir(parents=True, exist_ok=True)
+    old = "k5Jd0Rw8mX2vQ7nLp4sT9yBcE1fGhA3uZ6iOjK0lMnP"  # as earlier versions wrote it
+    (home.paths.data_dir / "dashboard.token").write_text(old + "\n")
+    token = load_token(home.paths)
+    assert token != old
+    assert load_token(home.paths) == token  # once: the new one is kept

@@ -67,18 +67,25 @@ def token_path(paths: Paths) -> Path:
     return paths.data_dir / "dashboard.token"
 
 
+# The first line of a token file made since `skilltrack dashboard` stopped giving the URL to
+# the browser as an argument. A token without it was on command lines any user could read,
+# and may still be on a running browser's: it is replaced, once.
+_HEADER = "# skilltrack's dashboard token; never on a command line"
+
+
 def load_token(paths: Paths) -> str:
     """The user's dashboard token, made (0600) on first use."""
     path = token_path(paths)
     with contextlib.suppress(FileNotFoundError):
-        token = path.read_text(encoding="ascii").strip()
-        if _TOKEN.match(token):
-            return token
-        path.unlink()  # damaged: a new one (old URLs stop working, as they should)
+        lines = path.read_bytes().decode("ascii", "replace").splitlines()
+        if len(lines) == 2 and lines[0] == _HEADER and _TOKEN.match(lines[1]):
+            return lines[1]
+        # Damaged, or from before: a new one (old URLs stop working, as they should).
+        path.unlink()
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(token + "\n")
+        f.write(f"{_HEADER}\n{token}\n")
     return token
 
 
