@@ -125,7 +125,7 @@ async def test_a_background_agent_lasts_from_its_launch_to_its_subagents_end(
 ) -> None:
     await client.send(0.0, launched())
     assert await client.uses() == {}  # launched: its run has not ended
-    assert await client.store.open_spans() == 1
+    assert await client.store.count_open_spans() == 1
     await client.send(0.01, real("SubagentStart — inside a subagent"))
     await client.send(40.0, bash("toolu_b1"))
     await client.send(107.0, subagent_stop())
@@ -134,7 +134,7 @@ async def test_a_background_agent_lasts_from_its_launch_to_its_subagents_end(
     assert agent["ms"] == 107_012
     assert (agent["success"], agent["ended_by"], agent["call_ms"]) == (1, "SubagentStop", 12)
     assert agent["at"] == T0  # counted on the day and at the time it was launched
-    assert await client.store.open_spans() == 0
+    assert await client.store.count_open_spans() == 0
     [summary] = [s for s in await client.store.artifact_summary() if s["artifact_type"] == "agent"]
     assert (summary["uses"], summary["failures"], summary["total_duration_ms"]) == (1, 0, 107_012)
 
@@ -173,7 +173,7 @@ async def test_a_foreground_agent_is_complete_at_its_post_tool_use(client: Clien
     await client.send(95.0, launched(tool_response=response, duration_ms=95_120))
     agent = (await client.uses())["general-purpose"]
     assert (agent["ms"], agent["success"], agent["ended_by"]) == (95_120, 1, None)
-    assert await client.store.open_spans() == 0
+    assert await client.store.count_open_spans() == 0
 
 
 async def test_an_agent_still_running_when_its_session_ends_failed_at_its_last_event(
@@ -270,7 +270,7 @@ async def test_a_failed_skill_call_is_complete_at_once(client: Client) -> None:
     await client.send(0.0, failed)
     gone = (await client.uses())["gone"]
     assert (gone["success"], gone["ended_by"]) == (0, None)
-    assert await client.store.open_spans() == 0
+    assert await client.store.count_open_spans() == 0
 
 
 # -- exactly once, and nothing of the conversation ----------------------------------------
@@ -283,7 +283,7 @@ async def test_resent_events_count_a_span_once(client: Client) -> None:
     assert await client.store.insert([opener]) == 0  # held already
     assert await client.store.insert([end]) == 1
     assert await client.store.insert([opener, end]) == 0  # ended already
-    assert await client.store.open_spans() == 0
+    assert await client.store.count_open_spans() == 0
     [summary] = [s for s in await client.store.artifact_summary() if s["artifact_type"] == "agent"]
     assert summary["uses"] == 1
 

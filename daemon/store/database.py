@@ -331,7 +331,7 @@ class Store:
             await self._end_spans(uses)
         return len(uses)
 
-    async def open_spans(self) -> int:
+    async def count_open_spans(self) -> int:
         rows = await self._db.execute_fetchall("SELECT count(*) FROM spans")
         return int(next(iter(rows))[0])
 
