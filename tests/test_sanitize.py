@@ -21,6 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from skilltrack.daemon.ingest import sanitize as sanitize_mod
+from skilltrack.daemon.ingest import secret_rules
 from skilltrack.daemon.ingest.redact_paths import home_redactor
 from skilltrack.daemon.ingest.sanitize import redact_secrets, sanitizer
 from tests.support.secrets import B36, NEGATIVES, POSITIVES
@@ -170,7 +171,7 @@ def test_only_two_characters_lower_to_ascii_and_re_folds_only_four_to_it() -> No
 
 @pytest.mark.parametrize(
     ("rule", "needle"),
-    [(i, n) for i, rule in enumerate(sanitize_mod._RULES) for n in rule.needles],
+    [(i, n) for i, rule in enumerate(secret_rules.RULES) for n in rule.needles],
 )
 def test_every_needle_lets_its_rule_run_and_any_needle_inside_it(rule: int, needle: str) -> None:
     # A needle the gate misses is a secret kept; the gates are built, not written by hand.
@@ -178,14 +179,14 @@ def test_every_needle_lets_its_rule_run_and_any_needle_inside_it(rule: int, need
         run = sanitize_mod._rules_to_run(text)
         assert rule in run
         inner = {
-            i for i, other in enumerate(sanitize_mod._RULES) for n in other.needles if n in needle
+            i for i, other in enumerate(secret_rules.RULES) for n in other.needles if n in needle
         }
         assert inner <= run.keys()
 
 
 def test_gates_refuse_two_needles_that_one_anchor_could_hold() -> None:
     # The gate names one needle per anchor: `sk-ant-` would hide `sk-` (and its rule).
-    rule = sanitize_mod._rule("x", "x", ("sk-", "sk-ant-"))
+    rule = secret_rules.rule("x", "x", ("sk-", "sk-ant-"))
     with pytest.raises(ValueError, match="share their anchor"):
         sanitize_mod._gates([rule])
 
