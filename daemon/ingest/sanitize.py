@@ -7,9 +7,10 @@ sanitizing twice changes nothing. Replacements never contain a quote or a backsl
 match starts on the letter of a JSON escape (the `n` of `\\n`) or ends inside one, so JSON
 text stays valid JSON.
 
-The rules, and what a secret is replaced by, are in `secret_rules`.
+The rules, and what a secret is replaced by, are in `secret_rules` (secrets known by their
+shape) and `secret_fields` (known by where they stand).
 
-Most events hold no secret, and a regex scan per rule would cost most of the daemon's budget
+Most events hold no secret, and seventy regex scans would cost more than the daemon's budget
 for one, so every rule names needles (one of them is in each of its matches) and runs only if
 a needle is in the text; one scan of RE2's (`_needle_set`) finds which are.
 """
@@ -22,10 +23,15 @@ from typing import Literal
 import re2
 
 from skilltrack.daemon.ingest.redact_paths import home_redactor, parent_remover
-from skilltrack.daemon.ingest.secret_rules import RULES as _RULES
+from skilltrack.daemon.ingest.secret_fields import FIELDS
+from skilltrack.daemon.ingest.secret_rules import FORMATS
 from skilltrack.daemon.ingest.secret_rules import Rule as _Rule
 
 PathMode = Literal["home", "project"]
+
+# Applied in this order: a secret known by its shape is named by it, before the key it stands
+# after could name it an assignment.
+_RULES = (*FORMATS, *FIELDS)
 
 
 def _needle_set(
@@ -34,7 +40,7 @@ def _needle_set(
     """One scan that says which needles a text holds (every needle lowercased, looked for in
     the lowercased text: a few more false alarms for the rules whose needles have capitals),
     and for each needle, the rules it lets run. RE2's set of literals, a DFA over the text:
-    3 µs for an event of 1.75 KB."""
+    3 µs for an event of 1.75 KB, where looking for each of the 108 needles took 40."""
     rules_of: dict[str, list[tuple[int, str]]] = {}
     for i, rule in enumerate(rules):
         for needle in rule.needles:
