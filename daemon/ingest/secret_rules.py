@@ -199,7 +199,7 @@ _PREFIXED: tuple[tuple[str, str, tuple[str, ...], _Accept], ...] = (
     ("supabase_token", rf"{word('sbp_')}{_HEX}{{40}}{_NO_MORE_ALNUM}", ("sbp_",), None),
     ("supabase_token", rf"{word('sb_secret_')}{_TOKEN}{{20,}}", ("sb_secret_",), None),
     ("groq_key", rf"{word('gsk_')}{_ALNUM}{{48,}}", ("gsk_",), None),
-    ("age_secret_key", r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}(?![A-Z0-9]|\[REDACTED:)",
+    ("age_secret_key", rf"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{{58}}{_NO_MORE_ALNUM}",
      ("AGE-SECRET-KEY-1",), None),
     ("discord_webhook", r"discord(?:app)?\.com/api/webhooks/\d+/(?P<v>[A-Za-z0-9_\-]{30,})",
      ("/api/webhooks/",), None),
@@ -285,10 +285,12 @@ FORMATS: tuple[Rule, ...] = (
     rule("npm_token", rf"{word('npm_')}[A-Za-z0-9]{{36}}{_NO_MORE_ALNUM}", ("npm_",)),
     rule("pypi_token", rf"{_PYPI}{_KEY}{{40,}}", (_PYPI,)),
     *(rule(kind, pattern, needles, accept=accept) for kind, pattern, needles, accept in _PREFIXED),
-    # Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34.
+    # Azure AD client secrets: three characters, a digit, `Q~`, then 31 to 34. Not glued to a
+    # marker either side: the first pass saw there what the marker replaced.
     rule(
         "azure_secret",
-        r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}+(?![A-Za-z0-9_~.\-])",
+        r"(?<![A-Za-z0-9_~.\-\]])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}+"
+        r"(?![A-Za-z0-9_~.\-]|\[REDACTED:)",
         ("Q~",),
     ),
     # A PEM private key in base64 (Kubernetes secrets: `tls.key: LS0tLS1CRUdJTi…`); a
