@@ -5,7 +5,9 @@
 Prints p50 and p99 in µs per call (each sample is the mean of 10 calls: in a VM, reading the
 clock costs 0.1-0.3 µs, too much beside a single call) of `redact_secrets` and of the daemon's whole
 `sanitize` (home and project mode) for: events without a secret (of which "needles" holds words
-that make rules run: `token`, a URL, `secret`), and events with secrets.
+that make rules run: `token`, a URL, `secret`), and events with secrets; two of each are 2 KB
+(the size the sanitizer's figure is quoted at): a Bash event with ordinary output, and one with
+what `aws sts assume-role` prints (a key id, a secret key and a session token).
 """
 
 from __future__ import annotations
@@ -72,6 +74,37 @@ _DIRTY = (
 )
 
 
+_SESSION_TOKEN = (  # made up, in the shape of a real one
+    "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDfakeFAKEfake0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/0123456789fakeSessionTokenBodyForTests=="
+)
+_ASSUME_ROLE = f"""{{
+    "Credentials": {{
+        "AccessKeyId": "ASIAY34FZKBOKMUTVV7A",
+        "SecretAccessKey": "Zq8+Wm3/Yk7nRt2LpX9vBc4dHj6sFg1aTe5uKo0i",
+        "SessionToken": "{_SESSION_TOKEN}",
+        "Expiration": "2026-11-22T15:04:05+00:00"
+    }},
+    "AssumedRoleUser": {{
+        "AssumedRoleId": "AROA3XFRBF535PLBIFPI4:ci",
+        "Arn": "arn:aws:sts::123456789012:assumed-role/deploy/ci"
+    }}
+}}
+"""
+
+_LS = "".join(
+    f"-rw-r--r--  1 ann  staff  {1000 + 37 * i:5d} Nov 22 14:0{i % 10} module_{i:02d}.py\n"
+    for i in range(40)
+)
+
+
+def _sized(event: str, size: int = 2048) -> str:
+    """`event` with its empty stderr padded with spaces so that its UTF-8 length is `size`."""
+    short = size - len(event.encode())
+    assert short >= 0, "event over size"
+    return event.replace('"stderr": ""', '"stderr": "' + " " * short + '"', 1)
+
+
 def _event(tool: str, tool_input: dict[str, Any], response: Any) -> str:
     event = {
         "session_id": "8350fdb2-23dd-490c-a332-ff6a54b6b4af",
@@ -104,6 +137,16 @@ def payloads() -> dict[str, str]:
         ),
         "needles: Read .py": _event("Read", read, {"type": "text", "content": _NEEDLES}),
         "dirty: Bash": _event("Bash", {"command": _DIRTY}, {"stdout": _CODE, "stderr": ""}),
+        "clean: 2 KB Bash ls -l": _sized(
+            _event("Bash", {"command": "ls -l src/"}, {"stdout": _LS[:1200], "stderr": ""})
+        ),
+        "dirty: 2 KB aws sts": _sized(
+            _event(
+                "Bash",
+                {"command": "aws sts assume-role --role-arn arn:aws:iam::123456789012:role/ci"},
+                {"stdout": _ASSUME_ROLE, "stderr": ""},
+            )
+        ),
     }
 
 
@@ -128,7 +171,7 @@ def main() -> int:
     from skilltrack.daemon.ingest.sanitize import redact_secrets, sanitizer
 
     home, project = sanitizer(HOME), sanitizer(HOME, "project")
-    print(f"{'payload':22} {'bytes':>6}  {'redact_secrets':>15}  {'sanitize home':>15}  "
+    print(f"{'payload':24} {'bytes':>6}  {'redact_secrets':>15}  {'sanitize home':>15}  "
           f"{'sanitize project':>16}   (p50 / p99 µs)")  # fmt: skip
     for name, text in payloads().items():
         cells = [
@@ -137,7 +180,7 @@ def main() -> int:
             _percentiles(lambda: project(text, CWD), args.runs),  # noqa: B023
         ]
         row = "  ".join(f"{p50:6.1f} / {p99:6.1f}" for p50, p99 in cells)
-        print(f"{name:22} {len(text.encode()):6}  {row}")
+        print(f"{name:24} {len(text.encode()):6}  {row}")
     return 0
 
 
