@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -52,6 +53,11 @@ def test_the_corpus_is_big_enough_to_mean_something() -> None:
     assert len(POSITIVES) + len(NEGATIVES) >= 150
     # Every kind a rule can name has a sample: a rule without one is a rule never tried.
     assert {k for k, _, _ in POSITIVES} == {rule.kind for rule in sanitize_mod._RULES}
+
+
+def test_every_kind_is_in_the_documentation() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "secrets.md").read_text(encoding="utf-8")
+    assert {r.kind for r in sanitize_mod._RULES if f"`{r.kind}`" not in doc} == set()
 
 
 def test_every_rule_takes_a_secret_of_the_corpus() -> None:
