@@ -36,6 +36,14 @@ api_key_file = "~/.config/skilltrack/collector.key"
 [forward.otel]
 type = "otlp"               # OTLP/HTTP JSON logs to {endpoint}/v1/logs
 endpoint = "http://localhost:4318"
+
+# Prices per model (US dollars per million tokens), over the shipped table's.
+[prices."claude-opus-4-5"]
+input = 5
+output = 25
+cache_write_5m = 6.25
+cache_write_1h = 10
+cache_read = 0.5
 ```
 """
 
@@ -173,6 +181,19 @@ class OtlpSink(_Sink):
     artifact_types: tuple[ArtifactType, ...] | None = Field(default=None, strict=False)
 
 
+class Price(_Section):
+    """A model's prices, US dollars per million tokens (daemon/ingest/prices.py)."""
+
+    input: float = Field(ge=0, le=10_000, strict=False)
+    output: float = Field(ge=0, le=10_000, strict=False)
+    cache_write_5m: float = Field(ge=0, le=10_000, strict=False)
+    cache_write_1h: float = Field(ge=0, le=10_000, strict=False)
+    cache_read: float = Field(ge=0, le=10_000, strict=False)
+
+
+ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")]
+
+
 Sink = Annotated[EverySkillSink | HttpSink | OtlpSink, Field(discriminator="type")]
 _SINK_TYPES = frozenset(("everyskill", "http", "otlp"))
 
@@ -186,6 +207,8 @@ class Settings(_Section):
     privacy: Privacy = Privacy()
     capture: Capture = Capture()
     forward: dict[SinkName, Sink] = Field(default_factory=dict)
+    # Per model, replacing or adding to the shipped price table.
+    prices: dict[ModelName, Price] = Field(default_factory=dict)
 
 
 def load(path: Path) -> Settings:
