@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from skilltrack.daemon.ingest import transcripts
-from skilltrack.daemon.ingest.attribution import Cursor, Use, attribute
+from skilltrack.daemon.ingest.attribution import Cursor, attribute
 from skilltrack.daemon.ingest.transcripts import Request, Usage
+from skilltrack.daemon.store.tokens import Owner as Use
 from tests.support.transcripts import SECRET, Transcript, project_dir, usage, worked_example
 
 ALPHA = Use("ev-alpha", "skill", "alpha-skill")

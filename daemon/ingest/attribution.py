@@ -16,23 +16,17 @@ segments a subagent's own skills.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from skilltrack.daemon.ingest.transcripts import Request
 
-
-@dataclass(frozen=True, slots=True)
-class Use:
-    """A stored (or held) use that can own requests."""
-
-    event_id: str
-    artifact_type: str
-    artifact_name: str
+Use = TypeVar("Use", bound=Hashable)  # whatever names a use: the store's Owner
 
 
 @dataclass(frozen=True, slots=True)
-class Cursor:
+class Cursor(Generic[Use]):
     """Where a thread's segmentation stands between two passes over its file."""
 
     prompt_id: str | None = None  # the prompt of the last request attributed
@@ -41,15 +35,15 @@ class Cursor:
 
 def attribute(
     requests: Iterable[Request],
-    cursor: Cursor,
+    cursor: Cursor[Use],
     calls: Mapping[str, Use],
     typed: Mapping[str, Use],
-) -> tuple[list[tuple[Request, Use | None]], Cursor]:
+) -> tuple[list[tuple[Request, Use | None]], Cursor[Use]]:
     """Each request with its owner, and the cursor after them.
 
     `calls`: the thread's successful skill and command uses by their `tool_use_id`; `typed`:
     typed uses by `prompt_id` (empty for a subagent's thread)."""
-    owned = []
+    owned: list[tuple[Request, Use | None]] = []
     prompt, owner = cursor.prompt_id, cursor.owner
     for request in requests:
         if request.prompt_id != prompt:

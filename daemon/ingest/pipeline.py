@@ -19,6 +19,7 @@ from skilltrack.daemon.ingest.models import Frame, parse_frame
 from skilltrack.daemon.ingest.projects import project_of
 from skilltrack.daemon.ingest.sanitize import sanitizer
 from skilltrack.daemon.ingest.skills import SkillFile, SkillLocator
+from skilltrack.daemon.ingest.transcripts import READ_AT
 from skilltrack.daemon.store.durations import bucket
 from skilltrack.daemon.store.records import EventRow, Record, SkillVersion, TrainingExample
 from skilltrack.wire import FrameError, RawFrame
@@ -134,7 +135,10 @@ class Ingest:
         # The team's policy first (no I/O), then the user's consent (a stat).
         if kind and name and kind in self._capture_types and self._consented():
             example = self._example(frame, row, kind, name)
-        return Record(row, skill, example, raw, spans.opening(p, usage, frame.client_ts))
+        transcript = p.transcript_path if p.hook_event_name in READ_AT else None
+        return Record(
+            row, skill, example, raw, spans.opening(p, usage, frame.client_ts), transcript
+        )
 
     def _version_of(self, found: SkillFile, cwd: str | None, seen_at: float) -> SkillVersion:
         """The version record of `found`, made once per file content and working directory.

@@ -26,6 +26,9 @@ from typing import Any
 MAX_LINE_BYTES = 8 << 20  # a line longer than this is skipped (counted), not parsed
 MAX_READ_BYTES = 64 << 20  # read at most this much of a file per pass; the rest next time
 SYNTHETIC = "<synthetic>"
+# The hook events after which a session's transcripts are read: a turn's, a subagent's or the
+# session's end (a span closes only at one of these, or at a next use, in its own turn).
+READ_AT = frozenset({"Stop", "StopFailure", "SubagentStop", "SessionEnd"})
 
 # Reasons a transcript (or a part of it) gave nothing, as `status` counts them.
 MISSING = "missing"
@@ -75,10 +78,14 @@ class Chunk:
 
 def under_projects(path: str | os.PathLike[str], home: str | os.PathLike[str]) -> Path | None:
     """`path` resolved, if it is a `.jsonl` file under `home`'s `.claude/projects`; else None:
-    a transcript path comes from an event, and an event must not make us read any file."""
+    a transcript path comes from an event, and an event must not make us read any file.
+    A path the event's redaction wrote from `~/` is taken from `home`."""
     root = Path(home, ".claude", "projects").resolve()
+    text = os.fspath(path)
+    if text.startswith("~/"):
+        text = os.path.join(home, text[2:])
     try:
-        resolved = Path(path).resolve()
+        resolved = Path(text).resolve()
     except (OSError, RuntimeError, ValueError):
         return None
     if resolved.suffix != ".jsonl" or not resolved.is_relative_to(root) or resolved == root:

@@ -39,11 +39,13 @@ from skilltrack.daemon.server import instance, spool, upkeep
 from skilltrack.daemon.server.connection import MAX_CONNECTIONS, Connection, Intake
 from skilltrack.daemon.server.counters import Counters
 from skilltrack.daemon.server.replay import SpoolReplay
+from skilltrack.daemon.server.usage import UsageReader
 from skilltrack.daemon.server.writer import BufferFull, Writer
 from skilltrack.daemon.store.database import check_sqlite, is_corrupt, quarantine
 from skilltrack.daemon.store.outbox import ForwardStore, sink_specs
 from skilltrack.daemon.store.records import Record
 from skilltrack.daemon.store.schema import LegacySchemaError
+from skilltrack.daemon.store.tokens import TokenStore
 from skilltrack.errors import StartupError
 from skilltrack.format import iso
 from skilltrack.paths import MAX_SOCKET_PATH, InsecurePathError, Paths, ensure_private_dir
@@ -86,6 +88,7 @@ class Daemon:
         self._store: ForwardStore | None = None
         self._writer: Writer | None = None
         self._forwarder: Forwarder | None = None
+        self._usage: UsageReader | None = None
         self._dashboard: Dashboard | None = None
         self.quarantined: str | None = None  # what happened to an unreadable database
         self.lost_at_last_shutdown: str | None = None  # the note a failed shutdown left
@@ -105,6 +108,7 @@ class Daemon:
             self._read_lost_note()
             self._store = await self._open_store()
             forward_store = None
+            token_store = None
             try:
                 # What can fail before the socket serves fails the start: stated in one line
                 # (StartupError: the start-failed note, status, the hooks' backing off), not
@@ -120,6 +124,9 @@ class Daemon:
                         # commits.
                         forward_store = await ForwardStore.open(self.paths.db)
                         self._forwarder = Forwarder(self.settings, forward_store)
+                    # Its own connection too: reading transcripts never holds up a commit.
+                    token_store = await TokenStore.open(self.paths.db)
+                    self._usage = UsageReader(token_store, Path.home(), self.settings.prices)
                 except sqlite3.Error as exc:
                     raise StartupError(f"cannot write to {self.paths.db}: {exc}") from exc
                 server = await self._listen()
@@ -129,6 +136,8 @@ class Daemon:
                     with contextlib.suppress(FileNotFoundError):
                         self.paths.socket.unlink()
             finally:
+                if token_store is not None:
+                    await token_store.close()
                 if forward_store is not None:
                     await forward_store.close()
                 await self._store.close()
@@ -229,6 +238,7 @@ class Daemon:
             self._store,
             self.counters,
             on_commit=self._forwarder.wake if self._forwarder else None,
+            on_stored=self._usage.notify if self._usage else None,
         )
         replay = SpoolReplay(
             self.paths.spool_dir, self._writer, self.parse, self.reject, self.counters
@@ -244,6 +254,8 @@ class Daemon:
                 name="retention",
             ),
         ]
+        if self._usage is not None:
+            tasks.append(asyncio.create_task(self._usage.run(), name="usage"))
         for task in tasks:
             task.add_done_callback(self._task_ended)
         return tasks
@@ -458,6 +470,7 @@ class Daemon:
                 "snippet_policy": self.settings.capture.snippets,
             },
             "counters": self.counters.as_dict(),
+            "transcripts": self._usage.status() if self._usage else {},
             "forwarding": self._forwarder.status() if self._forwarder else {},
             "dashboard": {
                 "port": self._dashboard.port if self._dashboard else None,

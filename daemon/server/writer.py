@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.server.counters import Counters
@@ -48,6 +48,7 @@ class Writer:
         max_batch: int = 2_000,
         backoff: Backoff | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_stored: Callable[[Sequence[Record]], None] | None = None,
     ) -> None:
         self._store = store
         self._counters = counters
@@ -59,6 +60,7 @@ class Writer:
         # out, and a store that is down should not be hammered by near-zero waits.
         self._backoff = backoff or Backoff(initial=0.05, cap=2.0, least=0.5)
         self._on_commit = on_commit  # told after each commit (the forwarder's wake-up)
+        self._on_stored = on_stored  # given each committed batch (the usage task's trigger)
         self._pending: deque[Pending] = deque()
         self._in_flight = 0  # taken from _pending for the commit under way
         self._wake = asyncio.Event()
@@ -168,6 +170,8 @@ class Writer:
         if inserted and self._on_commit is not None:
             self._on_commit()
         self._counters.duplicates += len(batch) - inserted
+        if self._on_stored is not None:
+            self._on_stored([record for record, _ in batch])
         for _, future in batch:
             if not future.done():
                 future.set_result(True)  # True: committed

@@ -676,3 +676,102 @@ _SPANS = (
     """,
     "CREATE INDEX spans_session ON spans (session_id, started_at)",
 )
+
+
+@migration
+async def m003_tokens(db: aiosqlite.Connection) -> None:
+    for statement in _TOKENS:
+        await db.execute(statement)
+
+
+# What each API request consumed, read from the client's transcripts by the daemon's usage
+# task (skilltrack.daemon.server.usage), and its owners. A request's owners are settled when
+# it is stored and never change: the triggers count it once, whenever its figures come (after
+# its use was stored and forwarded, typically: a use's tokens are known at its turn's end).
+_TOKEN_COLUMNS = """input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_5m_tokens INTEGER NOT NULL,  -- cache writes kept 5 minutes
+        cache_1h_tokens INTEGER NOT NULL,  -- cache writes kept 1 hour
+        cache_read_tokens INTEGER NOT NULL,"""
+_TOKENS = (
+    f"""
+    CREATE TABLE requests (
+        -- One API request: ids, model, usage; never any text of the transcript.
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,  -- the API's request-id header, as the transcript has it
+        thread TEXT NOT NULL,  -- '' the main thread, else the agent_id of its subagent
+        prompt_id TEXT,
+        at REAL NOT NULL,  -- its transcript line's time (the client's)
+        day INTEGER NOT NULL,  -- at's UTC day (days since 1970), for the daily totals
+        project TEXT,  -- as events.project, for report --project
+        model TEXT NOT NULL,
+        {_TOKEN_COLUMNS}
+        cost_usd REAL,  -- NULL: no price known for its model
+        use_event TEXT,  -- the skill or command use that owns it (its event_id)
+        use_type TEXT,  -- skill or command
+        use_name TEXT,
+        run_event TEXT,  -- the subagent run that owns it (its event_id)
+        run_name TEXT,  -- the run's subagent type
+        UNIQUE (session_id, request_id)  -- read twice, stored once
+    )
+    """,
+    "CREATE INDEX requests_time ON requests (at)",
+    "CREATE INDEX requests_use ON requests (use_event) WHERE use_event IS NOT NULL",
+    "CREATE INDEX requests_run ON requests (run_event) WHERE run_event IS NOT NULL",
+    f"""
+    CREATE TABLE token_days (
+        -- Tokens and cost per UTC day: per artifact (a request counts for its skill or
+        -- command and for its subagent run), and ('', '') for every request once.
+        day INTEGER NOT NULL,
+        artifact_type TEXT NOT NULL,
+        artifact_name TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        {_TOKEN_COLUMNS}
+        cost_usd REAL NOT NULL,  -- over the requests with a price
+        unpriced INTEGER NOT NULL,  -- requests whose model has no price
+        PRIMARY KEY (day, artifact_type, artifact_name)
+    ) WITHOUT ROWID
+    """,
+    *(
+        f"""
+        CREATE TRIGGER requests_count_{name} AFTER INSERT ON requests{when}
+        BEGIN
+            INSERT INTO token_days VALUES (
+                NEW.day, {key}, 1, NEW.input_tokens, NEW.output_tokens, NEW.cache_5m_tokens,
+                NEW.cache_1h_tokens, NEW.cache_read_tokens, coalesce(NEW.cost_usd, 0),
+                NEW.cost_usd IS NULL
+            )
+            ON CONFLICT DO UPDATE SET
+                requests = requests + 1,
+                input_tokens = input_tokens + excluded.input_tokens,
+                output_tokens = output_tokens + excluded.output_tokens,
+                cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+                cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+                cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                cost_usd = cost_usd + excluded.cost_usd,
+                unpriced = unpriced + excluded.unpriced;
+        END
+        """
+        for name, when, key in (
+            ("all", "", "'', ''"),
+            ("use", " WHEN NEW.use_event IS NOT NULL", "NEW.use_type, NEW.use_name"),
+            ("run", " WHEN NEW.run_event IS NOT NULL", "'agent', NEW.run_name"),
+        )
+    ),
+    """
+    CREATE TABLE transcripts (
+        -- How far the usage task has read each thread's transcript (no path is kept: it is
+        -- found again from the events), and where its attribution stands.
+        session_id TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        offset INTEGER NOT NULL,  -- bytes read: the next pass starts here
+        line_prompt TEXT,  -- the prompt of the last user line read
+        prompt_id TEXT,  -- the prompt of the last request attributed
+        owner_event TEXT,  -- the use owning the thread's requests now
+        owner_type TEXT,
+        owner_name TEXT,
+        PRIMARY KEY (session_id, thread)
+    ) WITHOUT ROWID
+    """,
+)

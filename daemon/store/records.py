@@ -80,6 +80,9 @@ class Record:
     raw: RawFrame | None = None
     # A use whose work goes on after its event: held open in `spans` until it ends.
     opening: Opening | None = None
+    # An event after which its session's transcripts are read (transcripts.READ_AT): the
+    # transcript path it names, as Claude Code sent it.
+    transcript: str | None = None
 
     @property
     def size(self) -> int:

@@ -1,0 +1,203 @@
+"""The daemon's usage task on a real SQLite store: hook events in, transcripts read at a
+turn's end, each request's tokens stored once with its owners, and counted per artifact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skilltrack import config
+from skilltrack.daemon.ingest.pipeline import Ingest
+from skilltrack.daemon.ingest.skills import SkillLocator
+from skilltrack.daemon.server.usage import UsageReader
+from skilltrack.daemon.store.records import Record
+from skilltrack.daemon.store.tokens import TokenStore
+from skilltrack.wire import RawFrame
+from tests.support.transcripts import AGENT_ID, PROMPT, SECRET, SESSION, worked_example
+
+T0 = 1_780_000_000.0
+CWD = "/home/ann/src/shop"
+
+
+@dataclass
+class Rig:
+    home: Path
+    ingest: Ingest
+    store: TokenStore
+    reader: UsageReader
+    main: Path
+    db: Path
+
+    async def send(self, at: float, hook_event: str, **fields: Any) -> Record:
+        event = {
+            "hook_event_name": hook_event,
+            "session_id": SESSION,
+            "prompt_id": PROMPT,
+            "cwd": CWD,
+            "transcript_path": str(self.main),
+            **fields,
+        }
+        raw = RawFrame(str(uuid.uuid4()), f"{T0 + at:.6f}", "-", json.dumps(event).encode())
+        record = self.ingest.parse(raw)
+        await self.store.insert([record])
+        self.reader.notify([record])
+        return record
+
+    async def read(self) -> None:
+        await asyncio.wait_for(self.reader.idle(), 10)
+
+    async def totals(self) -> dict[tuple[str, str], tuple[Any, ...]]:
+        rows = await self.store._db.execute_fetchall(
+            "SELECT artifact_type, artifact_name, sum(requests), sum(input_tokens), "
+            "sum(cache_5m_tokens + cache_1h_tokens), sum(cache_read_tokens), "
+            "sum(output_tokens), sum(unpriced) FROM token_days "
+            "GROUP BY artifact_type, artifact_name"
+        )
+        return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    home = tmp_path / "home"
+    main, sub = worked_example(home)
+    meta = sub.path.with_name(f"agent-{AGENT_ID}.meta.json")
+    meta.write_text(json.dumps({"agentType": "general-purpose", "toolUseId": "toolu_41885_0003"}))
+    ingest = Ingest(
+        config.Settings(tenant_id="acme", user_id="ann"),
+        SkillLocator(home=home),
+        lambda: False,
+        home=str(home),
+    )
+    store = await TokenStore.open(tmp_path / "s.db")
+    reader = UsageReader(store, home, {})
+    task = asyncio.create_task(reader.run())
+    try:
+        yield Rig(home, ingest, store, reader, main.path, tmp_path / "s.db")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await store.close()
+
+
+def skill(name: str, call: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "tool_name": "Skill",
+        "tool_input": {"skill": name},
+        "tool_use_id": call,
+        "tool_response": {"success": True, "commandName": name},
+        **fields,
+    }
+
+
+async def run_worked_example(rig: Rig) -> None:
+    await rig.send(1, "PostToolUse", **skill("alpha-skill", "toolu_41885_0001"))
+    inside = {"agent_id": AGENT_ID, "agent_type": "general-purpose"}
+    await rig.send(3, "PostToolUse", **skill("beta-skill", "toolu_41885_0004", **inside))
+    await rig.send(5, "SubagentStop", **inside)
+    await rig.send(
+        6,
+        "PostToolUse",
+        tool_name="Agent",
+        tool_input={"subagent_type": "general-purpose", "prompt": "help"},
+        tool_use_id="toolu_41885_0003",
+        tool_response={"status": "completed", "agentId": AGENT_ID, "totalTokens": 6124},
+    )
+    await rig.send(10, "Stop")
+    await rig.read()
+
+
+async def test_the_worked_example_is_stored_per_skill_subagent_and_session(rig: Rig) -> None:
+    await run_worked_example(rig)
+    totals = await rig.totals()
+    # (requests, input, cache creation, cache read, output, unpriced)
+    assert totals[("skill", "alpha-skill")] == (6, 6039, 12039, 18039, 639, 6)
+    assert totals[("skill", "beta-skill")] == (2, 2011, 4011, 6011, 211, 2)
+    assert totals[("agent", "general-purpose")] == (3, 3015, 6015, 9015, 315, 3)
+    # Every request once: the cost-state's figures.
+    assert totals[("", "")] == (10, 10055, 20055, 30055, 1055, 10)
+    assert rig.reader.status()["requests"] == 10
+    # The session's own: what no use owns.
+    rows = await rig.store._db.execute_fetchall(
+        "SELECT request_id FROM requests WHERE use_event IS NULL AND run_event IS NULL"
+    )
+    assert [r[0] for r in rows] == ["req_41885_001"]
+
+
+async def test_no_transcript_text_is_stored(rig: Rig) -> None:
+    await run_worked_example(rig)
+    await rig.store.checkpoint()
+    stored = b"".join(p.read_bytes() for p in rig.db.parent.glob("s.db*"))
+    assert b"req_41885_010" in stored
+    assert SECRET.encode() not in stored
+    assert b"Base directory for this skill" not in stored
+
+
+async def test_reading_again_counts_nothing_twice_and_new_requests_once(rig: Rig) -> None:
+    await run_worked_example(rig)
+    await rig.send(20, "SessionEnd", reason="other")
+    await rig.read()
+    assert (await rig.totals())[("", "")][:2] == (10, 10055)
+    # The session resumed: one more request, in a new prompt, owned by no one.
+    line = json.loads(rig.main.read_text().splitlines()[-2])  # request 10's line
+    line["requestId"], line["message"]["usage"]["input_tokens"] = "req_41885_011", 1011
+    with rig.main.open("a") as f:
+        f.write(json.dumps({"type": "user", "promptId": "p2", "message": {"content": "more"}}))
+        f.write("\n" + json.dumps(line) + "\n")
+    await rig.send(30, "Stop", prompt_id="p2")
+    await rig.read()
+    totals = await rig.totals()
+    assert totals[("", "")][:2] == (11, 11066)
+    assert totals[("skill", "alpha-skill")][0] == 6
+
+
+async def test_a_transcript_outside_the_users_projects_is_never_read(
+    rig: Rig, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_bytes(rig.main.read_bytes())
+    await rig.send(1, "Stop", transcript_path=str(elsewhere))
+    await rig.send(2, "Stop", transcript_path="/etc/passwd")
+    await rig.read()
+    assert await rig.totals() == {}
+    assert rig.reader.status()["outside_projects"] == 2
+
+
+async def test_a_missing_transcript_costs_a_reason_and_the_daemon_goes_on(rig: Rig) -> None:
+    rig.main.unlink()
+    await rig.send(1, "Stop")
+    await rig.read()
+    assert rig.reader.status()["missing"] == 1
+    assert await rig.totals() == {}
+
+
+async def test_a_foreground_subagent_is_read_once_its_run_is_stored(rig: Rig) -> None:
+    """SubagentStop comes before the Agent call's result: its file waits for it."""
+    inside = {"agent_id": AGENT_ID, "agent_type": "general-purpose"}
+    await rig.send(5, "SubagentStop", **inside)
+    await rig.read()
+    assert ("agent", "general-purpose") not in await rig.totals()
+    await run_worked_example(rig)
+    assert (await rig.totals())[("agent", "general-purpose")][:2] == (3, 3015)
+
+
+async def test_a_known_model_is_priced(rig: Rig) -> None:
+    text = rig.main.read_text().replace("claude-opus-5-5", "claude-sonnet-4-5-20250929")
+    rig.main.write_text(text)
+    await rig.send(1, "Stop")
+    await rig.read()
+    rows = await rig.store._db.execute_fetchall(
+        "SELECT cost_usd, unpriced FROM token_days WHERE artifact_type = ''"
+    )
+    ((cost, unpriced),) = rows
+    # 7 main requests (n = 1, 2, 3, 7, 8, 9, 10; the subagent has no price): input 7040,
+    # cache creation 14040, cache read 21040, output 740.
+    expected = (7040 * 3 + 14040 * 3.75 + 21040 * 0.3 + 740 * 15) / 1e6
+    assert cost == pytest.approx(expected)
+    assert unpriced == 0
