@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ import pytest
 from skilltrack import config
 from skilltrack.daemon.ingest.pipeline import Ingest
 from skilltrack.daemon.ingest.skills import SkillLocator
+from skilltrack.daemon.report.build import build
+from skilltrack.daemon.report.filters import Filters
+from skilltrack.daemon.report.render import render
 from skilltrack.daemon.server.usage import UsageReader
 from skilltrack.daemon.store.records import Record
 from skilltrack.daemon.store.tokens import TokenStore
@@ -201,3 +205,48 @@ async def test_a_known_model_is_priced(rig: Rig) -> None:
     expected = (7040 * 3 + 14040 * 3.75 + 21040 * 0.3 + 740 * 15) / 1e6
     assert cost == pytest.approx(expected)
     assert unpriced == 0
+
+
+async def report(rig: Rig, f: Filters) -> dict[str, Any]:
+    return await build(rig.db, f, exists=True, installed=[], unused_days=30)
+
+
+async def test_the_report_gives_tokens_and_cost_per_artifact_and_in_total(rig: Rig) -> None:
+    await run_worked_example(rig)
+    whole = await report(rig, Filters())
+    rows = {(a["artifact_type"], a["artifact_name"]): a for a in whole["artifacts"]}
+    alpha = rows["skill", "alpha-skill"]
+    assert (
+        alpha["input_tokens"], alpha["cache_creation_input_tokens"],
+        alpha["cache_read_input_tokens"], alpha["output_tokens"],
+    ) == (6039, 12039, 18039, 639)  # fmt: skip
+    assert alpha["cost_usd"] is None  # the stand-in's model has no price
+    assert rows["agent", "general-purpose"]["input_tokens"] == 3015
+    totals = whole["totals"]
+    assert (totals["input_tokens"], totals["output_tokens"]) == (10055, 1055)
+    assert (totals["cache_creation_input_tokens"], totals["cache_read_input_tokens"]) == (
+        20055,
+        30055,
+    )
+    assert "COST" in render(whole)
+    # Over whole days (the daily totals) and over part of a day (the requests themselves).
+    day = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
+    days = await report(rig, Filters(since=day - 86400, until=day + 2 * 86400))
+    assert days["totals"] == totals
+    part = await report(rig, Filters(since=day + 36005, until=day + 36009.5))
+    # Requests 5 to 9: input 1005 + 1006 + 1007 + 1008 + 1009.
+    assert part["totals"]["input_tokens"] == 5035
+    session = await report(rig, Filters(session=SESSION))
+    assert session["totals"] == totals
+
+
+async def test_a_priced_models_cost_shows_in_the_report(rig: Rig) -> None:
+    for path in (rig.main, *rig.main.with_suffix("").rglob("*.jsonl")):
+        path.write_text(path.read_text().replace("claude-opus-5-5", "claude-haiku-4-5"))
+    await run_worked_example(rig)
+    totals = (await report(rig, Filters()))["totals"]
+    # Haiku 4.5: $1 input, $5 output, $1.25 cache writes (5 min), $0.10 cache reads per MTok.
+    assert totals["cost_usd"] == pytest.approx(
+        (10055 * 1 + 1055 * 5 + 20055 * 1.25 + 30055 * 0.1) / 1e6, abs=1e-6
+    )  # to the micro-dollar
+    assert totals["unpriced_requests"] == 0

@@ -16,6 +16,8 @@ from pathlib import Path
 from skilltrack.daemon.ingest.redact_paths import home_redactor
 from skilltrack.daemon.ingest.skill_folders import InstalledSkill
 from skilltrack.daemon.report.filters import Filters
+from skilltrack.daemon.report.token_figures import TOTAL, Sums
+from skilltrack.daemon.report.token_figures import figures as token_figures
 from skilltrack.format import iso, iso_day
 
 # typing.TYPE_CHECKING without importing typing (~3 ms of `skilltrack report`'s start-up, for
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from skilltrack.daemon.report.queries import ReportStore
+
+Tokens = dict[tuple[str, str], "Sums"]
 
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60}
@@ -114,6 +118,7 @@ def _skeleton(f: Filters) -> dict[str, Any]:
         "versions": [],
         "subagents": [],
         "cleanup": [],
+        "totals": token_figures(None),
     }  # fmt: skip
 
 
@@ -128,7 +133,7 @@ async def build(
 
     report = _skeleton(f)
     home = str(Path.home())
-    artifacts, (per_day, versions), (inside, last_uses) = await _read(db, f)
+    artifacts, (per_day, versions), (inside, last_uses, tokens) = await _read(db, f)
     subagents = subagents_of(artifacts, inside) if f.artifact_type in (None, "agent") else []
     for skill in versions:
         for v in skill["versions"]:
@@ -138,7 +143,9 @@ async def build(
     report["cleanup"] = cleanup(installed, last_uses, unused_days, time.time(), home)
     for a in artifacts:
         a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
+        a.update(token_figures(tokens.get((a["artifact_type"], a["artifact_name"]))))
     report["artifacts"] = artifacts
+    report["totals"] = token_figures(tokens.get(TOTAL))
     report["per_day"] = [
         {"day": iso_day(d["day"]),
          "uses": d["uses"], "failures": d["failures"]}
@@ -152,7 +159,7 @@ async def _read(
 ) -> tuple[
     list[dict[str, Any]],
     tuple[list[dict[str, Any]], list[dict[str, Any]]],
-    tuple[dict[tuple[str, str, str], list[int]], dict[str, float]],
+    tuple[dict[tuple[str, str, str], list[int]], dict[str, float], Tokens],
 ]:
     """The report's queries in three groups (the top artifacts, the costliest, alone), each
     on a connection of its own: each connection has its own thread and SQLite lets go of the
@@ -172,9 +179,9 @@ async def _read(
 
     async def inside_and_last_uses(
         store: ReportStore,
-    ) -> tuple[dict[tuple[str, str, str], list[int]], dict[str, float]]:
+    ) -> tuple[dict[tuple[str, str, str], list[int]], dict[str, float], Tokens]:
         inside = await store.uses_inside(f) if f.artifact_type in (None, "agent") else {}
-        return inside, await store.last_uses("skill")
+        return inside, await store.last_uses("skill"), await store.tokens(f)
 
     async with contextlib.AsyncExitStack() as stack:
         stores = []

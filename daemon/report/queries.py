@@ -23,8 +23,8 @@ from operator import add, sub
 from typing import Any
 
 from skilltrack.daemon.report.filters import Filters
+from skilltrack.daemon.report.tokens import TokenReport
 from skilltrack.daemon.store import durations
-from skilltrack.daemon.store.database import Store
 
 DAY_S = 86400
 MAX_FILLED_DAYS = 3660  # per_day fills the gaps of ten years at most
@@ -170,7 +170,7 @@ def _events_per_bucket(keys: str, condition: str = "1") -> str:
     """
 
 
-class ReportStore(Store):
+class ReportStore(TokenReport):
     """The store as `skilltrack report` (and the dashboard) reads it."""
 
     async def artifacts(self, f: Filters) -> list[dict[str, Any]]:

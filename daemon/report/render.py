@@ -21,6 +21,15 @@ def sparkline(values: list[int]) -> str:
     return "".join(SPARKS[min(len(SPARKS) - 1, v * len(SPARKS) // (top + 1))] for v in values)
 
 
+def cost(figures: dict[str, Any]) -> str | None:
+    """A row's cost: none without requests, `?` when some had no price for their model."""
+    if not figures.get("requests"):
+        return None
+    if figures["cost_usd"] is None:
+        return "?"
+    return f"${figures['cost_usd']:.2f}"
+
+
 def render(report: dict[str, Any]) -> str:
     artifacts = report["artifacts"]
     if not artifacts:
@@ -64,6 +73,7 @@ def _usage_lines(report: dict[str, Any]) -> list[str]:
                 "P95 MS",
                 "LAST USED",
                 "RATING",
+                "COST",
             ],
             [
                 (
@@ -76,11 +86,21 @@ def _usage_lines(report: dict[str, Any]) -> list[str]:
                     a["p95_duration_ms"],
                     a["last_used"],
                     None if a["avg_rating"] is None else f"{a['avg_rating']:.1f} ({a['ratings']})",
+                    cost(a),
                 )
                 for a in artifacts
             ],
         )
     ]
+    totals = report["totals"]
+    if totals["requests"]:
+        lines += [
+            "",
+            f"tokens: {totals['input_tokens']} input, {totals['output_tokens']} output, "
+            f"{totals['cache_creation_input_tokens']} cache writes, "
+            f"{totals['cache_read_input_tokens']} cache reads "
+            f"over {plural(totals['requests'], 'request')}; cost {cost(totals)}",
+        ]
     days = report["per_day"]
     if days:
         uses = [d["uses"] for d in days]
