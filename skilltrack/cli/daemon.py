@@ -114,6 +114,13 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
         )
         print(f"  rejected   {_by_reason(c['rejected'])}")
         print(f"  dropped    {_by_reason(c['dropped'])}")
+        read = dict(status.get("transcripts") or {})
+        if read:
+            requests, pending = read.pop("requests", 0), read.pop("pending", 0)
+            print(
+                f"  usage      {requests} requests read from transcripts, {pending} sessions "
+                f"waiting; not read: {_by_reason(read)}"
+            )
         print(f"  dashboard  {_dashboard_state(status['dashboard'])}")
     else:
         print(

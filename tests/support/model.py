@@ -6,6 +6,12 @@ request of a conversation makes the n-th call whatever Claude Code sent in betwe
 talk to the same endpoint; their conversation is picked by a marker in their first user message
 (the `prompt` of the `Agent` call). Replies are streamed as Server-Sent Events, the only form
 Claude Code asks for.
+
+Each streamed reply carries usage as the API streams it: input and cache figures in
+`message_start`, the final `output_tokens` in `message_delta`; request n (counted from 1 over
+all conversations) gets input 1000+n, cache creation 2000+n, cache read 3000+n, output 100+n,
+and a `request-id: req_stand_<n>` header, so a figure anywhere names its request (`Request`
+keeps what was sent).
 """
 
 from __future__ import annotations
@@ -59,6 +65,18 @@ class Request:
     body: Any
     conversation: str | None = None
     answer: ToolCall | str | Failure | None = None
+    request_id: str | None = None  # a streamed reply's request-id header
+    usage: Mapping[str, int] | None = None  # the usage it streamed (final figures)
+
+
+def usage_of(n: int) -> dict[str, int]:
+    """Request n's final usage."""
+    return {
+        "input_tokens": 1000 + n,
+        "cache_creation_input_tokens": 2000 + n,
+        "cache_read_input_tokens": 3000 + n,
+        "output_tokens": 100 + n,
+    }
 
 
 @dataclass
@@ -71,6 +89,7 @@ class ScriptedModel:
     main: Conversation
     subagents: Sequence[Conversation] = ()
     requests: list[Request] = field(default_factory=list)
+    streamed: int = 0  # replies streamed so far
 
     def conversation(self, body: Mapping[str, Any]) -> tuple[str, Conversation]:
         """Which conversation a request belongs to: (its name, its script)."""
@@ -116,7 +135,7 @@ def _sse(data: Mapping[str, Any]) -> bytes:
     return f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def _events(model: str, answer: ToolCall | str) -> list[bytes]:
+def _events(model: str, answer: ToolCall | str, usage: Mapping[str, int]) -> list[bytes]:
     """The stream of one reply: a single content block, the call or the text."""
     if isinstance(answer, ToolCall):
         block: dict[str, Any] = {
@@ -139,15 +158,17 @@ def _events(model: str, answer: ToolCall | str) -> list[bytes]:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": 10, "output_tokens": 1},
+        # The API's shape: output_tokens in message_start is a placeholder.
+        "usage": {**usage, "output_tokens": 1},
     }
     end = {"stop_reason": stop_reason, "stop_sequence": None}
+    final = {"output_tokens": usage["output_tokens"]}
     return [
         _sse({"type": "message_start", "message": message}),
         _sse({"type": "content_block_start", "index": 0, "content_block": block}),
         _sse({"type": "content_block_delta", "index": 0, "delta": delta}),
         _sse({"type": "content_block_stop", "index": 0}),
-        _sse({"type": "message_delta", "delta": end, "usage": {"output_tokens": 5}}),
+        _sse({"type": "message_delta", "delta": end, "usage": final}),
         _sse({"type": "message_stop"}),
     ]
 
@@ -157,18 +178,26 @@ def make_app(script: ScriptedModel) -> web.Application:
         body = await request.json()
         name, conversation = script.conversation(body)
         answer = conversation.reply(_count_tool_results(body.get("messages") or []))
-        script.requests.append(Request(request.path, body, name, answer))
+        record = Request(request.path, body, name, answer)
+        script.requests.append(record)
         if conversation.delay_s:
             await asyncio.sleep(conversation.delay_s)
         if isinstance(answer, Failure):
             kind = "invalid_request_error" if answer.status == 400 else "api_error"
             error = {"type": kind, "message": f"scripted failure {answer.status}"}
             return web.json_response({"type": "error", "error": error}, status=answer.status)
+        script.streamed += 1
+        n = script.streamed
+        record.request_id, record.usage = f"req_stand_{n:03d}", usage_of(n)
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "request-id": record.request_id,
+            }
         )
         await response.prepare(request)
-        for chunk in _events(str(body.get("model", "claude")), answer):
+        for chunk in _events(str(body.get("model", "claude")), answer, record.usage):
             await response.write(chunk)
         await response.write_eof()
         return response

@@ -1,0 +1,111 @@
+"""Tokens per skill, subagent and session from the real Claude Code's transcripts.
+
+One `claude -p` session against the stand-in model, which streams request n's usage the way
+the API does (input and cache figures in `message_start`, the final output in
+`message_delta`) with a `request-id` header: the main thread calls a skill, then a
+foreground subagent, then Bash. skilltrack's figures must equal the stand-in's own log, per
+owner, and the session's totals the client's `cost-state`, token for token.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.claude_code import hook_trouble, make_sandbox, run_claude, wait_for_events
+from tests.support.home import Home
+from tests.support.model import Conversation, ModelServer, ScriptedModel, ToolCall
+
+SUBAGENT = Conversation([ToolCall("Bash", {"command": "echo fg"})], marker="FG:")
+MAIN = Conversation(
+    [
+        ToolCall("Skill", {"skill": "pdf-helper"}),
+        ToolCall(
+            "Agent",
+            {
+                "description": "helper",
+                "prompt": "FG: help",
+                "subagent_type": "general-purpose",
+                "run_in_background": False,
+            },
+        ),
+        ToolCall("Bash", {"command": "echo main"}),
+    ]
+)
+FIELDS = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_creation_input_tokens": "cache_creation_input_tokens",
+    "cache_read_input_tokens": "cache_read_input_tokens",
+}
+COST_STATE = {
+    "input_tokens": "inputTokens",
+    "output_tokens": "outputTokens",
+    "cache_creation_input_tokens": "cacheCreationInputTokens",
+    "cache_read_input_tokens": "cacheReadInputTokens",
+}
+
+
+def summed(usages: list[dict[str, int]]) -> dict[str, int]:
+    return {field: sum(u[field] for u in usages) for field in FIELDS}
+
+
+def cost_state(home: Path) -> dict[str, int]:
+    """The session's totals as the client keeps them: its last cost-state line."""
+    [main] = [p for p in (home / ".claude" / "projects").rglob("*.jsonl") if "subagents" not in
+              p.parts]  # fmt: skip
+    states = [json.loads(line) for line in main.read_text().splitlines() if '"cost-state"' in line]
+    usage = states[-1]["modelUsage"]
+    return {ours: sum(m[theirs] for m in usage.values()) for ours, theirs in COST_STATE.items()}
+
+
+@pytest.mark.e2e
+def test_tokens_per_skill_subagent_and_session_match_the_model_and_the_client(
+    claude_binary: Path, home: Home, tmp_path: Path
+) -> None:
+    model = ScriptedModel(MAIN, [SUBAGENT])
+    with ModelServer(model) as server:
+        sandbox = make_sandbox(tmp_path, home, server.url, "skilltrack-install", claude_binary)
+        run = run_claude(claude_binary, sandbox, "go", tmp_path / "claude.log")
+    conversation = f"model requests:\n{model.summary()}"
+    assert run.returncode == 0, f"{run.describe()}\n{conversation}"
+    assert hook_trouble(run, sandbox) == []
+    wait_for_events(home, sum(1 for _ in run.hook_responses()))
+
+    streamed = [r for r in model.requests if r.usage is not None]
+    main = [r for r in streamed if r.conversation == "main"]
+    helper = [r for r in streamed if r.conversation == "FG:"]
+    assert len(main) == 4, conversation
+    assert len(helper) == 2, conversation
+
+    def report() -> dict[str, Any]:
+        result: dict[str, Any] = home.json("skilltrack", "report")
+        return result
+
+    home.wait_for(
+        lambda: report()["totals"]["requests"] == len(streamed),
+        what=f"{len(streamed)} requests read from the transcripts",
+    )
+    full = report()
+    expected = summed([dict(r.usage) for r in streamed if r.usage])
+    totals = {field: full["totals"][field] for field in FIELDS}
+    assert totals == expected, conversation
+    assert totals == cost_state(sandbox.home)
+    rows = {(a["artifact_type"], a["artifact_name"]): a for a in full["artifacts"]}
+    # The skill owns the main thread's requests after the one that called it.
+    skill = rows["skill", "pdf-helper"]
+    assert {f: skill[f] for f in FIELDS} == summed([dict(r.usage) for r in main[1:] if r.usage])
+    agent = rows["agent", "general-purpose"]
+    assert {f: agent[f] for f in FIELDS} == summed([dict(r.usage) for r in helper if r.usage])
+    assert rows["tool", "Bash"]["input_tokens"] == 0  # tools own none
+    assert full["totals"]["cost_usd"] is None  # the stand-in's model has no price
+    status = home.status()
+    assert status["counters"]["rejected"] == {}, status
+    assert status["transcripts"] == {"requests": len(streamed), "pending": 0}, status
+    assert (
+        f"usage      {len(streamed)} requests read"
+        in home.cli("skilltrack-daemon", "status").stdout
+    )
