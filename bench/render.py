@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import render_clistart, render_forward, render_plugin, render_reports, render_suite
+from bench import (
+    render_clistart,
+    render_forward,
+    render_plugin,
+    render_reports,
+    render_suite,
+    transcriptcost,
+)
 from bench.clistart import CliStartResult
 from bench.enrichcost import BASH, EnrichResult
 from bench.forwardload import ForwardResult
@@ -21,6 +28,7 @@ from bench.mdparts import verdict as _verdict
 from bench.plugintime import PluginResult
 from bench.reportload import ReportResult
 from bench.suite import SuiteResult
+from bench.transcriptcost import TranscriptResult
 
 HOOK_RATIO_TARGET = 1.5
 HOOK_WORST_MS = 100.0
@@ -48,6 +56,7 @@ FIGURES = (
     *render_reports.FIGURES,
     *render_clistart.FIGURES,
     "Enrichment p50, Bash event",
+    transcriptcost.FIGURE,
     *render_suite.FIGURES,
 )
 
@@ -74,12 +83,13 @@ class Run:
     reports: ReportResult | None = None
     cli: CliStartResult | None = None
     enrich: EnrichResult | None = None
+    transcripts: TranscriptResult | None = None
     suite: SuiteResult | None = None
 
     @property
     def complete(self) -> bool:
         parts = (self.hook, self.loaded, self.plugin, self.ingest, self.replay, self.forward,
-                 self.reports, self.cli, self.enrich, self.suite)  # fmt: skip
+                 self.reports, self.cli, self.enrich, self.transcripts, self.suite)  # fmt: skip
         return all(part is not None for part in parts)
 
 
@@ -106,6 +116,8 @@ def summary_rows(run: Run) -> list[Row]:
         rows += render_clistart.rows(run.cli)
     if run.enrich is not None:
         rows.append(_enrich_row(run.enrich))
+    if run.transcripts is not None:
+        rows += transcriptcost.rows(run.transcripts)
     if run.suite is not None:
         rows += render_suite.rows(run.suite)
     figures = tuple(r.figure for r in rows)
@@ -305,7 +317,9 @@ def checks(run: Run) -> list[Check]:
             Check("replay: records left in the spool", 0, replay.spool_left),
             Check("replay: daemon's `replayed` counter", replay.records, replay.replayed_counter),
         ]
-    for part in (run.plugin, run.forward, run.reports, run.cli, run.enrich, run.suite):
+    parts = (run.plugin, run.forward, run.reports, run.cli, run.enrich, run.transcripts,
+             run.suite)  # fmt: skip
+    for part in parts:
         out += part.checks if part is not None else []
     return out
 
@@ -385,6 +399,8 @@ def markdown(run: Run) -> str:
         out += render_clistart.section(run.cli)
     if run.enrich is not None:
         out += _enrich_section(run.enrich, run.ingest)
+    if run.transcripts is not None:
+        out += transcriptcost.section(run.transcripts)
     if run.suite is not None:
         out += render_suite.section(run.suite)
     out += [*_checks_section(run), *_method()]

@@ -17,11 +17,12 @@ report --json` and its query alone for five kinds of filter, the dashboard's JSO
 daemon, `skilltrack export` throughput and peak RSS (beside a 10x smaller database), and the
 database's bytes per event; `skilltrack report --json` on an empty home beside `python -c
 pass` (the command's start-up); in-process, what the daemon's enrichment stage (and its
-sanitizer alone) costs per event of each kind; and, last, the test suite's wall time (in a
+sanitizer alone) costs per event of each kind; what reading usage from transcripts costs per
+API request; and, last, the test suite's wall time (in a
 full run; quick and smoke runs time one small test file).
 
 `--only` runs some parts alone (hook, loaded, plugin, ingest, replay, forward, reports, cli,
-enrich, suite) and
+enrich, transcripts, suite) and
 writes a report of those parts only, to the file `--output` names.
 
 Exit status: 0 when the report is written and every correctness check passed (a missed
@@ -55,6 +56,7 @@ class Plan:
     idle_s: float
     enrich_calls: int  # timed calls per payload kind (and as many of the sanitizer alone)
     enrich_warmups: int
+    transcript_requests: int  # API requests in the transcript the usage task reads
     forward_events: int  # spooled, then drained into the http sink's receiver
     everyskill_events: int  # skill events drained into the everyskill sink's receiver,
     everyskill_concurrency: tuple[int, ...]  # once at each of these `concurrency` settings
@@ -87,6 +89,7 @@ FULL = Plan(
     idle_s=2.0,
     enrich_calls=3_000,
     enrich_warmups=100,
+    transcript_requests=5_000,
     forward_events=50_000,
     everyskill_events=5_000,
     everyskill_concurrency=(4, 16),
@@ -116,6 +119,7 @@ QUICK = Plan(
     idle_s=0.5,
     enrich_calls=300,
     enrich_warmups=20,
+    transcript_requests=1_000,
     forward_events=5_000,
     everyskill_events=500,
     everyskill_concurrency=(4, 16),
@@ -147,6 +151,7 @@ SMOKE = Plan(
     idle_s=0.2,
     enrich_calls=30,
     enrich_warmups=5,
+    transcript_requests=100,
     forward_events=500,
     everyskill_events=50,
     everyskill_concurrency=(4, 16),
@@ -165,7 +170,8 @@ SMOKE = Plan(
     suite_paths=("tests/test_layout.py",),
 )
 PARTS = (
-    "hook", "loaded", "plugin", "ingest", "replay", "forward", "reports", "cli", "enrich", "suite",
+    "hook", "loaded", "plugin", "ingest", "replay", "forward", "reports", "cli", "enrich",
+    "transcripts", "suite",
 )  # fmt: skip
 
 
@@ -260,6 +266,7 @@ def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
         plugintime,
         reportload,
         suite,
+        transcriptcost,
     )
     from bench.daemonproc import home
 
@@ -319,6 +326,8 @@ def _measure(plan: Plan, only: Sequence[str]) -> dict[str, Any]:
     if "enrich" in only:
         # Last, with the daemons gone: it runs in this process and wants a quiet CPU.
         parts["enrich"] = enrichcost.measure(plan.enrich_calls, plan.enrich_warmups, log)
+    if "transcripts" in only:
+        parts["transcripts"] = transcriptcost.measure(plan.transcript_requests, log)
     if "suite" in only:
         # After everything: it takes minutes and leaves nothing running.
         parts["suite"] = suite.measure(plan.suite_paths, log)

@@ -38,6 +38,7 @@ FIGURES = (
     "Database bytes per event",
     "Report command p50, empty home",
     "Enrichment p50, Bash event",
+    "Transcript reading per request",
     "Test suite wall time",
 )
 
