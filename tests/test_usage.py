@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from skilltrack import config
+from skilltrack.daemon.ingest import transcripts
 from skilltrack.daemon.ingest.pipeline import Ingest
 from skilltrack.daemon.ingest.skills import SkillLocator
 from skilltrack.daemon.report.build import build
@@ -250,3 +251,19 @@ async def test_a_priced_models_cost_shows_in_the_report(rig: Rig) -> None:
         (10055 * 1 + 1055 * 5 + 20055 * 1.25 + 30055 * 0.1) / 1e6, abs=1e-6
     )  # to the micro-dollar
     assert totals["unpriced_requests"] == 0
+
+
+async def test_a_transcript_that_trips_the_reader_costs_a_reason_not_the_task(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a shape nobody foresaw")
+
+    monkeypatch.setattr(transcripts, "read_new", broken)
+    await rig.send(1, "Stop")
+    await rig.read()
+    assert rig.reader.status()["internal_error"] == 1
+    monkeypatch.undo()
+    await rig.send(2, "Stop")
+    await rig.read()
+    assert (await rig.totals())[("", "")][0] == 7  # the main thread's requests

@@ -40,6 +40,7 @@ MAX_SUBAGENTS = 1000  # subagent files read per session and pass
 QUEUE_FULL = "queue_full"
 NO_RUN = "no_run"  # a subagent's file read at its session's end with its run unknown
 STORE_ERROR = "store_error"
+INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,11 @@ class UsageReader:
                 # trigger reads from the same offsets.
                 self.reasons[STORE_ERROR] += 1
                 log.warning("could not store the usage of session %s: %s", session, exc)
+            except Exception:
+                # A task boundary: a transcript that trips our code must cost its figures,
+                # not the daemon (a helper task that ends stops the daemon).
+                self.reasons[INTERNAL_ERROR] += 1
+                log.exception("could not read the usage of session %s", session)
 
     def status(self) -> dict[str, object]:
         return {"requests": self.requests, "pending": len(self._pending), **self.reasons}
