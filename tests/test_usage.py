@@ -230,6 +230,11 @@ async def test_the_report_gives_tokens_and_cost_per_artifact_and_in_total(rig: R
         30055,
     )
     assert "COST" in render(whole)
+    [helper] = whole["subagents"]
+    assert (helper["agent_type"], helper["input_tokens"], helper["output_tokens"]) == (
+        "general-purpose", 3015, 315
+    )  # fmt: skip
+    assert "3015 input and 315 output tokens, cost ?" in render(whole)
     # Over whole days (the daily totals) and over part of a day (the requests themselves).
     day = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
     days = await report(rig, Filters(since=day - 86400, until=day + 2 * 86400))

@@ -139,6 +139,8 @@ async def build(
         for v in skill["versions"]:
             v["first_used"], v["last_used"] = iso(v["first_used"]), iso(v["last_used"])
     report["versions"] = versions
+    for agent in subagents:
+        agent.update(token_figures(tokens.get(("agent", agent["agent_type"]))))
     report["subagents"] = subagents
     report["cleanup"] = cleanup(installed, last_uses, unused_days, time.time(), home)
     for a in artifacts:

@@ -122,8 +122,11 @@ def _usage_lines(report: dict[str, Any]) -> list[str]:
         lines += ["", "subagents:"]
         for agent in report["subagents"]:
             used = ", ".join(f"{u['artifact_name']} {u['uses']}" for u in agent["uses_inside"][:8])
+            spent = cost(agent)
             lines.append(
                 f"  {agent['agent_type']}: {plural(agent['runs'], 'run')}, "
                 f"{agent['failures']} failed" + (f"; used {used}" if used else "")
-            )
+                + (f"; {agent['input_tokens']} input and {agent['output_tokens']} output "
+                   f"tokens, cost {spent}" if spent else "")
+            )  # fmt: skip
     return lines
