@@ -272,3 +272,12 @@ async def test_a_transcript_that_trips_the_reader_costs_a_reason_not_the_task(
     await rig.send(2, "Stop")
     await rig.read()
     assert (await rig.totals())[("", "")][0] == 7  # the main thread's requests
+
+
+async def test_retention_deletes_old_requests_and_keeps_their_totals(rig: Rig) -> None:
+    await run_worked_example(rig)
+    before = await rig.totals()
+    await rig.store.prune(datetime(2026, 12, 8, tzinfo=UTC).timestamp(), chunk=3)
+    rows = await rig.store._db.execute_fetchall("SELECT count(*) FROM requests")
+    assert next(iter(rows))[0] == 0
+    assert await rig.totals() == before

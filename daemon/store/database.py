@@ -426,6 +426,7 @@ class Store:
         """Delete the events (and their snippets) from before `before`, `chunk` at a time so
         that the daemon's commits are never held up for long; returns how many.
 
+        The API requests read from transcripts go the same way (their daily totals stay).
         Summaries are lifetime totals and are not reduced (README, Retention); an event still
         waiting in a forwarding outbox leaves it, counted as `removed` (the trigger
         events_leave_outbox in schema.sql). The prune horizon is raised to `before` with the
@@ -452,7 +453,22 @@ class Store:
                 await self._db.executemany("DELETE FROM training_examples WHERE event_id = ?", gone)
             deleted += len(gone)
             if len(gone) < chunk:
-                return deleted
+                break
+        await self._prune_requests(before, chunk)
+        return deleted
+
+    async def _prune_requests(self, before: float, chunk: int) -> None:
+        """Delete the API requests read from transcripts (tokens.py) from before `before`, as
+        events go; their daily totals (`token_days`) stay, lifetime totals like the rest."""
+        while True:
+            async with self._transaction():
+                cursor = await self._db.execute(
+                    "DELETE FROM requests WHERE id IN ("
+                    "SELECT id FROM requests WHERE at < ? ORDER BY at LIMIT ?)",
+                    (before, chunk),
+                )
+            if cursor.rowcount < chunk:
+                return
 
     async def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system (needs a moment alone)."""
