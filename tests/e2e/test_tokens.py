@@ -109,3 +109,65 @@ def test_tokens_per_skill_subagent_and_session_match_the_model_and_the_client(
         f"usage      {len(streamed)} requests read"
         in home.cli("skilltrack-daemon", "status").stdout
     )
+
+
+BACKGROUND = Conversation([ToolCall("Bash", {"command": "echo bg"})], marker="BG:", delay_s=0.3)
+TYPED = Conversation(
+    [
+        ToolCall(
+            "Agent",
+            {"description": "bg", "prompt": "BG: help", "subagent_type": "general-purpose"},
+        ),
+        ToolCall("Bash", {"command": "echo main"}),
+    ]
+)
+
+
+def client_attribution(home: Path, skill: str) -> dict[str, int]:
+    """What the client's own `attributionSkill` charges `skill` on the main thread: the sum
+    over its requests (once per requestId) that carry it."""
+    [main] = [p for p in (home / ".claude" / "projects").rglob("*.jsonl") if "subagents" not in
+              p.parts]  # fmt: skip
+    usages: dict[str, dict[str, int]] = {}
+    for line in main.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("type") == "assistant" and entry.get("attributionSkill") == skill:
+            usages[entry["requestId"]] = entry["message"]["usage"]
+    return summed(list(usages.values()))
+
+
+@pytest.mark.e2e
+def test_a_typed_skill_and_a_background_subagent_are_charged_as_the_client_charges_them(
+    claude_binary: Path, home: Home, tmp_path: Path
+) -> None:
+    model = ScriptedModel(TYPED, [BACKGROUND])
+    with ModelServer(model) as server:
+        sandbox = make_sandbox(tmp_path, home, server.url, "skilltrack-install", claude_binary)
+        run = run_claude(claude_binary, sandbox, "/pdf-helper go", tmp_path / "claude.log")
+    conversation = f"model requests:\n{model.summary()}"
+    assert run.returncode == 0, f"{run.describe()}\n{conversation}"
+    assert hook_trouble(run, sandbox) == []
+    wait_for_events(home, sum(1 for _ in run.hook_responses()))
+    streamed = [r for r in model.requests if r.usage is not None]
+    helper = [dict(r.usage) for r in streamed if r.conversation == "BG:" and r.usage]
+    assert len(helper) == 2, conversation
+
+    def report() -> dict[str, Any]:
+        result: dict[str, Any] = home.json("skilltrack", "report")
+        return result
+
+    home.wait_for(
+        lambda: report()["totals"]["requests"] == len(streamed),
+        what=f"{len(streamed)} requests read from the transcripts",
+    )
+    full = report()
+    totals = {field: full["totals"][field] for field in FIELDS}
+    assert totals == summed([dict(r.usage) for r in streamed if r.usage]), conversation
+    assert totals == cost_state(sandbox.home)
+    rows = {(a["artifact_type"], a["artifact_name"]): a for a in full["artifacts"]}
+    skill = rows["skill", "pdf-helper"]
+    charged = client_attribution(sandbox.home, "pdf-helper")
+    assert charged["input_tokens"] > 0
+    assert {f: skill[f] for f in FIELDS} == charged
+    agent = rows["agent", "general-purpose"]
+    assert {f: agent[f] for f in FIELDS} == summed(helper)
