@@ -70,7 +70,7 @@ def measure(runs: int, warmups: int, log: Callable[[str], None]) -> CliStartResu
         empty.mkdir()
         # As a user's shell starts them: without this process's PYTHON* variables (one that
         # says PYTHONDONTWRITEBYTECODE would have every module compiled again at every run).
-        # "default" is a user who never set SKILLTRACK_HOME: platformdirs' directories, under
+        # "default" is a user who never set SKILLTRACK_HOME: the platform's directories, under
         # the empty HOME, where none exists yet.
         unset = ("PYTHON", "SKILLTRACK_", "XDG_")
         default = {k: v for k, v in os.environ.items() if not k.startswith(unset)}

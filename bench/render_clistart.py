@@ -34,7 +34,7 @@ def section(r: CliStartResult) -> list[str]:
         ("pass", "`python -c pass` (the reference)"),
         ("bare", "`python -I -S -c pass`"),
         ("report", "`skilltrack report --json`, empty home"),
-        ("default", "the same without `SKILLTRACK_HOME` (platformdirs' directories)"),
+        ("default", "the same without `SKILLTRACK_HOME` (the platform's directories)"),
     )
     base = r.summary("pass").p50
     lines = [timing_cells(label, r.summary(case), base) for case, label in cases]
@@ -50,8 +50,9 @@ def section(r: CliStartResult) -> list[str]:
         "the script is started: with `site`, which finds the installed package; so the ratio "
         "is what the command adds, its imports above all. `python -I -S -c pass`, the hook's "
         "reference, is beside it for scale. The last case is a user who never set "
-        "`SKILLTRACK_HOME`: the command then asks platformdirs for its directories, and "
-        "platformdirs imports tempfile (with shutil and random).",
+        "`SKILLTRACK_HOME`: the command then finds the platform's directories (on Linux it "
+        "works out the XDG ones itself; elsewhere platformdirs, which imports tempfile with "
+        "shutil and random).",
         "",
         *table(["Case", "n", "p50", "p90", "p99", "max", "mean", "p50 / pass p50"], lines),
         "",

@@ -14,10 +14,12 @@ hook, and a state dir path is short enough for a socket.)
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP = "skilltrack"
 HOME_ENV = "SKILLTRACK_HOME"
+ON_LINUX = sys.platform.startswith("linux")
 # sun_path is 108 bytes on Linux and 104 on macOS, including the terminating NUL.
 MAX_SOCKET_PATH = 100
 
@@ -113,11 +115,13 @@ class Paths:
 
 
 def resolve() -> Paths:
-    """Paths from the environment: `$SKILLTRACK_HOME`, else platformdirs' user dirs."""
+    """Paths from the environment: `$SKILLTRACK_HOME`, else the platform's user dirs."""
     home = os.environ.get(HOME_ENV)
     if home:
         return under(Path(os.path.abspath(home)))
-    import platformdirs  # here: with $SKILLTRACK_HOME, a command's start-up needs none of it
+    if ON_LINUX:
+        return _xdg()
+    import platformdirs  # here: with $SKILLTRACK_HOME or on Linux, start-up needs none of it
 
     dirs = platformdirs.PlatformDirs(APP, appauthor=False)
     state = Path(dirs.user_state_dir)
@@ -128,6 +132,36 @@ def resolve() -> Paths:
         config=Path(dirs.user_config_dir) / "config.toml",
         log=Path(dirs.user_log_dir) / "daemon.log",
     )
+
+
+def _xdg() -> Paths:
+    """platformdirs' directories on Linux (the XDG base directories), worked out here: the
+    platformdirs module imports tempfile, with shutil and random, a good part of every
+    command's start-up. tests/test_paths.py proves the two agree, as it does the hook's."""
+    user = _user_home()
+
+    def base(variable: str, default: str) -> Path:
+        value = os.environ.get(variable, "")
+        return Path(value if os.path.isabs(value) else os.path.join(user, default)) / APP
+
+    state = base("XDG_STATE_HOME", ".local/state")
+    return Paths(
+        run_dir=state / "run",
+        spool_dir=state / "spool",
+        data_dir=base("XDG_DATA_HOME", ".local/share"),
+        config=base("XDG_CONFIG_HOME", ".config") / "config.toml",
+        log=state / "log" / "daemon.log",
+    )
+
+
+def _user_home() -> str:
+    """$HOME if it is absolute, else the account's (as platformdirs and the hook take it)."""
+    home = os.environ.get("HOME", "")
+    if not home.startswith("/"):
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    return home.rstrip("/") or "/"
 
 
 def under(base: Path) -> Paths:

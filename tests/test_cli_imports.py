@@ -35,14 +35,20 @@ with open({out!r}, "w") as f:
 """
 
 
-def _imported(tmp_path: Path, module: str, argv: list[str]) -> set[str]:
+def _imported(
+    tmp_path: Path, module: str, argv: list[str], *, skilltrack_home: bool = True
+) -> set[str]:
     empty = tmp_path / "home"
     empty.mkdir(exist_ok=True)
     out = tmp_path / "modules.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLTRACK_", "XDG_"))}
+    env["HOME"] = str(empty)
+    if skilltrack_home:
+        env["SKILLTRACK_HOME"] = str(empty)
     subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module, argv=argv, out=str(out))],
         cwd=empty,  # not the checkout: its skilltrack/ would shadow the installed package
-        env={**os.environ, "SKILLTRACK_HOME": str(empty), "HOME": str(empty)},
+        env=env,
         capture_output=True,
         check=True,
     )
@@ -63,6 +69,15 @@ def test_report_on_an_empty_home_imports_none_of_the_daemons_libraries(tmp_path:
     loaded = _imported(tmp_path, "main", ["report", "--json"])
     assert loaded & (DAEMON_LIBRARIES | {"platformdirs"}) == set()
     assert "skilltrack.daemon.report.build" in loaded  # it did build the report
+
+
+@pytest.mark.skipif(not paths.ON_LINUX, reason="elsewhere platformdirs finds the directories")
+def test_without_skilltrack_home_a_command_on_linux_needs_no_platformdirs(
+    tmp_path: Path,
+) -> None:
+    loaded = _imported(tmp_path, "main", ["report", "--json"], skilltrack_home=False)
+    assert "platformdirs" not in loaded
+    assert "skilltrack.daemon.report.build" in loaded
 
 
 def test_report_on_an_empty_home_imports_no_other_command_nor_heavy_helpers(

@@ -79,3 +79,38 @@ def test_paths_compare_by_value(tmp_path: Path) -> None:
     assert paths.under(tmp_path) == paths.under(tmp_path)
     assert paths.under(tmp_path) != paths.under(tmp_path / "other")
     assert len({paths.under(tmp_path), paths.under(tmp_path)}) == 1
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"XDG_STATE_HOME": "/x/state", "XDG_DATA_HOME": "/x/data", "XDG_CONFIG_HOME": "/x/conf"},
+        {"XDG_STATE_HOME": "rel/state", "XDG_DATA_HOME": "", "XDG_CONFIG_HOME": "  "},
+        {"HOME": "/home/someone-else/"},
+        {"HOME": "relative/home"},
+        {"HOME": ""},
+    ],
+    ids=["defaults", "xdg", "relative-or-empty-xdg", "trailing-slash", "relative-home", "empty"],
+)
+def test_on_linux_the_directories_are_platformdirs_own(
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """skilltrack works the XDG directories out itself on Linux (platformdirs' import costs
+    every command's start-up): they must be exactly the ones platformdirs gives."""
+    import platformdirs
+
+    for name in [*os.environ]:
+        if name.startswith(("SKILLTRACK_", "XDG_")):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    dirs = platformdirs.PlatformDirs(paths.APP, appauthor=False)
+    state = Path(dirs.user_state_dir)
+    assert paths.resolve() == paths.Paths(
+        run_dir=state / "run",
+        spool_dir=state / "spool",
+        data_dir=Path(dirs.user_data_dir),
+        config=Path(dirs.user_config_dir) / "config.toml",
+        log=Path(dirs.user_log_dir) / "daemon.log",
+    )
