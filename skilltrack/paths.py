@@ -108,6 +108,18 @@ class Paths:
     def db(self) -> Path:
         return self.data_dir / "skilltrack.db"
 
+    def db_bytes(self) -> int:
+        """The database's size on disk, as `stats` and `status` both say it: the file and its
+        write-ahead log (`-wal`: committed events not yet copied into the file), which
+        together are the data. (`-shm` is only the log's index.)"""
+        total = 0
+        for name in (self.db.name, self.db.name + "-wal"):
+            try:
+                total += self.db.with_name(name).stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
+
     @property
     def consent(self) -> Path:
         """The user's own consent to snippet capture (see `skilltrack.consent`)."""

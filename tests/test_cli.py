@@ -133,3 +133,19 @@ def test_the_installed_installer_registers_the_interpreter_it_runs_on(
     assert f'"command": "{interpreter} -I -S {HOOK}"' in result.stdout
     assert result.stdout.startswith(f"--- {tmp_path}/.claude/settings.json\n")
     assert not (tmp_path / ".claude").exists()  # a dry run writes nothing
+
+
+def test_stats_and_status_say_the_same_database_size_wal_included(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    home.hook(payload("PostToolUse"))
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+    wal = home.paths.db.with_name(home.paths.db.name + "-wal")
+    for _ in range(5):  # a checkpoint in between may grow the file: read again
+        before = home.paths.db_bytes()
+        status = home.status()["database"]["bytes"]
+        stats = home.json("skilltrack", "stats")["bytes"]
+        if home.paths.db_bytes() == before:
+            break
+    assert status == stats == before
+    assert before == home.paths.db.stat().st_size + wal.stat().st_size

@@ -189,7 +189,7 @@ async def _database_status(paths: Paths) -> tuple[dict[str, Any], list[dict[str,
             last = await store.last_event_time()
             database = {
                 "events": await store.count_events(),
-                "bytes": paths.db.stat().st_size,
+                "bytes": paths.db_bytes(),
                 "last_event_at": iso(last),
             }
             return database, await store.sink_status()

@@ -48,7 +48,7 @@ def prune_command(args: argparse.Namespace, paths: Paths) -> int:
     if pruned is not None:
         result = pruned
         if args.vacuum and not args.dry_run:
-            result["bytes_after"] = _size(paths)  # closed: the log is folded in
+            result["bytes_after"] = paths.db_bytes()  # closed: the log is folded in
     if args.json:
         print(json.dumps(result))
     else:
@@ -76,23 +76,12 @@ async def prune(
 async def stats(paths: Paths, store: Store) -> dict[str, Any]:
     return {
         "database": str(paths.db),
-        "bytes": _size(paths),
+        "bytes": paths.db_bytes(),
         "rows": await store.table_counts(),
         "oldest_event": iso(await store.first_event_time()),
         "newest_event": iso(await store.last_event_time()),
         "schema_version": (await store.schema_version())[-1],
     }
-
-
-def _size(paths: Paths) -> int:
-    """The database's bytes on disk, its write-ahead log included."""
-    total = 0
-    for suffix in ("", "-wal"):
-        try:
-            total += paths.db.with_name(paths.db.name + suffix).stat().st_size
-        except FileNotFoundError:
-            pass
-    return total
 
 
 def _show(result: dict[str, Any], *, as_json: bool) -> None:
