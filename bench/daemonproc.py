@@ -147,7 +147,7 @@ class Daemon:
             timeout=60,
             check=False,
         )
-        if result.returncode != 0:
+        if result.returncode not in (0, 3):  # 3: not running (yet)
             raise BenchError(f"skilltrack-daemon status failed: {result.stderr.strip()}")
         answer: dict[str, Any] = json.loads(result.stdout)
         return answer

@@ -108,12 +108,12 @@ def test_status_says_why_the_daemon_cannot_start_with_a_bad_config(home: Home) -
     refused = home.cli("skilltrack-daemon", "start", check=False)
     assert refused.returncode == 1
     why = "retention_days: input should be greater than or equal to 1, got 0"
-    first = home.cli("skilltrack-daemon", "status").stdout.splitlines()[0]
+    first = home.cli("skilltrack-daemon", "status", check=False).stdout.splitlines()[0]
     assert first.startswith("skilltrack daemon is not running: ")
     assert first.endswith(why)
     assert why in home.status()["problem"]
     home.paths.config.write_text("retention_days = 7\n")  # fixed: no stale reason
-    assert home.cli("skilltrack-daemon", "status").stdout.splitlines()[0] == (
+    assert home.cli("skilltrack-daemon", "status", check=False).stdout.splitlines()[0] == (
         "skilltrack daemon is not running"
     )
 

@@ -13,6 +13,8 @@ from skilltrack.daemon.server.instance import AlreadyRunning
 from skilltrack.errors import StartupError
 from skilltrack.paths import InsecurePathError, Paths
 
+NOT_RUNNING = 3  # `status`'s exit status when no daemon runs (LSB's "program is not running")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
@@ -37,7 +39,10 @@ def parser() -> argparse.ArgumentParser:
     cmd.set_defaults(handler=start_command)
     cmd = sub.add_parser("stop", help="stop the running daemon, committing what it holds")
     cmd.set_defaults(handler=stop_command)
-    cmd = sub.add_parser("status", help="show whether it runs, its paths and counters")
+    cmd = sub.add_parser(
+        "status",
+        help="show whether it runs, its paths and counters (exit status 3 if it does not run)",
+    )
     add_json(cmd)
     cmd.set_defaults(handler=status_command)
     cmd = sub.add_parser("run", help="run in the foreground (what `start` runs)")
@@ -85,9 +90,11 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
     from skilltrack.daemon.server import control
 
     status = control.collect_status(paths)
+    # As an init script's `status` (LSB): 0 running, 3 not running, whatever else is printed.
+    exit_status = 0 if status["running"] else NOT_RUNNING
     if args.json:
         print(json.dumps(status, indent=2))
-        return 0
+        return exit_status
     db, sp = status["database"], status["spool"]
     if status["running"]:
         c = status["counters"]
@@ -136,7 +143,7 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
         print(_sink_line(sink))
     for name, path in status["paths"].items():
         print(f"  {name:<10} {path}")
-    return 0
+    return exit_status
 
 
 def _dashboard_state(dashboard: dict[str, Any]) -> str:

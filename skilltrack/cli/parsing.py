@@ -1,7 +1,8 @@
 """What the three programs share on their command lines: the options' argument types, and the
 one place where a command's outcome becomes its exit status.
 
-Exit statuses: 0 success; 1 a user error, said in one line on standard error as
+Exit statuses: 0 success (`skilltrack-daemon status`: 3 when the daemon is not running, as an
+init script's `status` says it); 1 a user error, said in one line on standard error as
 `prog: why`; 2 a usage error (argparse's own, or a `UsageError` for options that parse but
 do not go together). A reader that closes standard output early (`| head`) ends a command
 quietly with 0.

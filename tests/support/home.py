@@ -117,7 +117,10 @@ class Home:
         return result
 
     def status(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.json("skilltrack-daemon", "status")
+        """`skilltrack-daemon status --json`, running or not (its exit status says which)."""
+        answer = self.cli("skilltrack-daemon", "status", "--json", check=False)
+        result: dict[str, Any] = json.loads(answer.stdout)
+        assert answer.returncode == (0 if result["running"] else 3), answer.stderr
         return result
 
     def live_status(self) -> dict[str, Any] | None:
