@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import skilltrack
 from tests.support.cli import BIN
 from tests.support.events import payload
 from tests.support.home import HOOK, DaemonProcess, Home
@@ -51,10 +52,17 @@ def test_report_counts_uses_and_failures_per_artifact(home: Home, daemon: Daemon
     assert "PostToolUseFailure" in home.cli("skilltrack", "events").stdout
 
 
-def test_bad_arguments_are_a_usage_error(home: Home) -> None:
-    result = home.cli("skilltrack", "events", "--limit", "0", check=False)
+@pytest.mark.parametrize("limit", ["0", "abc"])
+def test_bad_arguments_are_a_usage_error_that_says_what_is_wanted(home: Home, limit: str) -> None:
+    result = home.cli("skilltrack", "events", "--limit", limit, check=False)
     assert result.returncode == 2
-    assert "must be at least 1" in result.stderr
+    assert "--limit: a whole number of at least 1, not " in result.stderr
+
+
+@pytest.mark.parametrize("program", ["skilltrack", "skilltrack-daemon", "skilltrack-install"])
+def test_every_program_says_its_version(home: Home, program: str) -> None:
+    result = home.cli(program, "--version")
+    assert result.stdout == f"{program} {skilltrack.__version__}\n"
 
 
 @pytest.mark.parametrize("command", ["report", "export"])

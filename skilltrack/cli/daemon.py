@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from skilltrack import paths as paths_mod
-from skilltrack.cli.parsing import DAEMON, Handler, Parser, add_json, run
+from skilltrack.cli.parsing import DAEMON, Handler, Parser, add_json, add_version, run
 from skilltrack.daemon.server.instance import AlreadyRunning
 from skilltrack.errors import StartupError
 from skilltrack.paths import InsecurePathError, Paths
@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
         prog=DAEMON,
         description="The skilltrack daemon: receives Claude Code hook events and stores them.",
     )
+    add_version(top)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cmd = sub.add_parser("start", help="start the daemon in the background (no-op if running)")
     cmd.set_defaults(handler=start_command)

@@ -228,4 +228,5 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
     top.add_argument("--uninstall", action="store_true", help="remove exactly our entries")
     top.add_argument("--no-start", action="store_true", help="do not start the daemon")
+    parsing.add_version(top)
     return top

@@ -20,6 +20,7 @@ from skilltrack.cli.parsing import (
     Handler,
     Parser,
     add_json,
+    add_version,
     comment,
     hours,
     positive,
@@ -76,6 +77,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
         prog=PROG,
         description="What Claude Code's skills, subagents, commands and tools were used for.",
     )
+    add_version(top)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, add in COMMANDS.items():
         if command not in COMMANDS or command == name:

@@ -85,11 +85,22 @@ def add_json(parser: argparse.ArgumentParser, help: str = "print JSON for progra
     parser.add_argument("--json", action="store_true", help=help)
 
 
+def add_version(parser: argparse.ArgumentParser) -> None:
+    from skilltrack import __version__
+
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="show the version"
+    )
+
+
 def positive(text: str) -> int:
     """A count of at least 1 (argparse's message names the option)."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text}")
     return value
 
 
