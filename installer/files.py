@@ -105,11 +105,107 @@ def read_settings(path: Path) -> tuple[Any, bytes | None]:
 
 
 def render(settings: Any, like: bytes | None) -> bytes:
-    """JSON text for `settings`, indented like the file it replaces (two spaces if new)."""
-    indent = _indent_of(like) if like else 2
+    """JSON text for `settings`, written as the file it replaces was, as far as we can.
+
+    When only the top-level `hooks` differs (all the installer changes), the file's own text
+    is kept and only that member is written anew, indented as the file is (a user's compact
+    arrays, key order and spacing elsewhere stay as they were). Otherwise the whole file is
+    written, indented like it (two spaces if new). Either way its final newline, or lack of
+    one, is kept; a new file ends in one."""
+    if like is None:
+        return _dumps(settings, 2).encode() + b"\n"
+    indent = _indent_of(like)
+    text = like.decode("utf-8")
+    spliced = _splice_hooks(settings, text, indent)
+    if spliced is not None:
+        return spliced.encode()
+    end = "\n" if text.endswith("\n") else ""
+    return (_dumps(settings, indent) + end).encode()
+
+
+def _dumps(value: Any, indent: int | str) -> str:
     # allow_nan=False: never write a literal that JSON.parse refuses (parse() keeps them out).
-    text = json.dumps(settings, indent=indent, ensure_ascii=False, allow_nan=False)
-    return (_escape_lone_surrogates(text) + "\n").encode()
+    text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+    return _escape_lone_surrogates(text)
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _splice_hooks(settings: Any, text: str, indent: int | str) -> str | None:
+    """`text` with its top-level `hooks` member replaced by `settings`' (added, or removed),
+    or None when more than that changed or the text is not laid out one member a line."""
+    before = parse(text.encode())
+    if not (isinstance(before, dict) and isinstance(settings, dict)):
+        return None
+    others = [(k, v) for k, v in settings.items() if k != "hooks"]
+    if others != [(k, v) for k, v in before.items() if k != "hooks"]:
+        return None
+    scanned = _members(text)
+    if scanned is None:
+        return None
+    members, close = scanned
+    hooks = [m for m in members if m[0] == "hooks"]
+    if len(hooks) > 1 or "\n" not in text[:close]:  # a repeated key, or all on one line
+        return None
+    unit = "\t" if indent == "\t" else " " * int(indent)
+    if hooks:
+        _, key_start, value_start, value_end = hooks[0]
+        if "hooks" not in settings:  # removed: with the comma that joined it to a neighbour
+            i = members.index(hooks[0])
+            if i > 0:
+                return text[: members[i - 1][3]] + text[value_end:]
+            if len(members) > 1:
+                return text[:key_start] + text[members[1][1] :]
+            return text[:key_start].rstrip(" \t\r\n") + text[close:]
+        lead = _line_lead(text, key_start)
+        value = _dumps(settings["hooks"], indent).replace("\n", "\n" + lead)
+        return text[:value_start] + value + text[value_end:]
+    if "hooks" not in settings:
+        return text
+    if not members:
+        return None  # `{}`: nothing to take the layout from
+    last_end = members[-1][3]
+    lead = _line_lead(text, members[-1][1]) or unit
+    value = _dumps(settings["hooks"], indent).replace("\n", "\n" + lead)
+    return f'{text[:last_end]},\n{lead}"hooks": {value}{text[last_end:]}'
+
+
+def _line_lead(text: str, at: int) -> str:
+    """The whitespace before `at` on its line ("" if anything else comes before it)."""
+    start = text.rfind("\n", 0, at) + 1
+    lead = text[start:at]
+    return lead if not lead.strip(" \t") else ""
+
+
+def _members(text: str) -> tuple[list[tuple[str, int, int, int]], int] | None:
+    """The top-level object's members in `text` as (key, where the key starts, where its
+    value starts, where it ends), and where the closing brace is; None if `text` is not one
+    object. `text` has been parsed already: this only finds where things are."""
+    decoder = json.JSONDecoder()
+    i = _skip(text, 0)
+    if not text.startswith("{", i):
+        return None
+    i = _skip(text, i + 1)
+    members: list[tuple[str, int, int, int]] = []
+    if text.startswith("}", i):
+        return members, i
+    while text.startswith('"', i):
+        key, after_key = decoder.raw_decode(text, i)
+        colon = _skip(text, after_key)
+        value_start = _skip(text, colon + 1)
+        _, value_end = decoder.raw_decode(text, value_start)
+        members.append((key, i, value_start, value_end))
+        follow = _skip(text, value_end)
+        if text.startswith("}", follow):
+            return members, follow
+        i = _skip(text, follow + 1)  # past the comma
+    return None
+
+
+def _skip(text: str, i: int) -> int:
+    match = _SPACE.match(text, i)
+    return match.end() if match else i
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

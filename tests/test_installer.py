@@ -120,6 +120,19 @@ def said_once_nothing_changed(capsys: pytest.CaptureFixture[str], path: Path) ->
     assert "nothing was changed" in err[0]
 
 
+def test_uninstall_after_a_hand_edit_changes_nothing_but_our_member(tmp_path: Path) -> None:
+    # No backup to give back (the file changed since): our member goes, the rest of the
+    # text (compact objects, indentation, no final newline) stays as the user wrote it.
+    place("no-final-newline", tmp_path)
+    assert run(tmp_path) == 0
+    target = settings_file(tmp_path)
+    edit = ('"model": "opus",', '"model": "opus", "theme": "dark",')
+    target.write_text(target.read_text().replace(*edit))
+    assert run(tmp_path, "--uninstall") == 0
+    before = (GOLDEN / "no-final-newline" / "before.json").read_text()
+    assert target.read_text() == before.replace(*edit)
+
+
 @pytest.mark.parametrize(
     "text",
     [
