@@ -220,3 +220,38 @@ def test_a_fallback_of_the_hook_is_a_failure_until_an_interpreter_is_kept_after_
     _, findings = doctor(home, env=env)
 
     assert findings_of("fallback", findings) == []
+
+
+def test_the_plugin_form_is_named_as_such_not_as_settings(home: Home) -> None:
+    enable_plugin(home)
+    _, findings = doctor(home)
+    [(level, message)] = findings_of("hooks", findings)
+    assert level == "ok"
+    assert message == f"the skilltrack plugin's hook, enabled in {home.dir}/.claude/settings.json"
+
+
+def test_a_plugin_hook_that_cannot_find_the_daemon_is_not_said_to_start_it(home: Home) -> None:
+    enable_plugin(home)
+    env = python3_on_path(home, sys.executable)  # a PATH without skilltrack-daemon on it
+
+    _, findings = doctor(home, env=env)
+
+    [(level, message)] = findings_of("daemon", findings)
+    assert level == "fail"
+    assert "the next hook starts it" not in message
+    assert "the plugin's hook cannot start it: no skilltrack-daemon" in message
+    assert message.endswith("until you run scripts/install --commands-only")
+
+
+def test_a_plugin_hook_that_finds_the_daemon_on_path_is_said_to_start_it(home: Home) -> None:
+    enable_plugin(home)
+    env = python3_on_path(home, sys.executable)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the venv: skilltrack-daemon
+
+    _, findings = doctor(home, env=env)
+
+    [(_, message)] = findings_of("daemon", findings)
+    daemon = Path(sys.executable).parent / "skilltrack-daemon"
+    assert message == (
+        f"not running: the next hook starts it ({daemon}), or run skilltrack-daemon start"
+    )

@@ -62,7 +62,9 @@ def check_hooks(home: Path, cwd: Path) -> list[Finding]:
             Finding("fail", "hooks", f"registered more than once ({where}): events count twice")
         ]
     path, events = places[0]
-    missing = [e for e in EVENTS if e not in events] if events != ["(plugin)"] else []
+    if events == ["(plugin)"]:
+        return [Finding("ok", "hooks", f"the skilltrack plugin's hook, enabled in {path}")]
+    missing = [e for e in EVENTS if e not in events]
     if missing:
         return [
             Finding(
@@ -201,10 +203,47 @@ def check_fallback(paths: Paths) -> list[Finding]:
     return [Finding("fail", "fallback", message)]
 
 
-def check_daemon(paths: Paths, status: dict[str, Any]) -> list[Finding]:
+def hook_interpreters(paths: Paths, home: Path, cwd: Path) -> tuple[str, list[str]] | None:
+    """Which form of the hook is registered ("settings" or "plugin") and the interpreters it
+    runs, None if none is."""
+    import shlex
+
+    from skilltrack.installer.files import plugin_enabled, scope_settings
+    from skilltrack.installer.settings import our_commands
+
+    pythons = [
+        shlex.split(command)[0]
+        for _, settings in scope_settings(home, cwd)
+        for command in our_commands(settings)
+    ]
+    if pythons:
+        return "settings", pythons
+    if plugin_enabled(home, cwd) is None:
+        return None
+    from skilltrack.cli.hookpython import on_path
+
+    kept, located = _kept_python(paths), on_path()
+    return "plugin", [p for p in (kept, located) if p]
+
+
+def daemon_for_hook(pythons: list[str]) -> str | None:
+    """The skilltrack-daemon a hook run by one of `pythons` would start, as the hook looks
+    for it (hooks/skilltrack_hook_core.py: beside its interpreter, else on PATH's absolute
+    folders), or None."""
+    folders = [os.path.dirname(p) for p in pythons]
+    folders += [d for d in os.environ.get("PATH", "").split(":") if d.startswith("/")]
+    for folder in folders:
+        candidate = os.path.join(folder, "skilltrack-daemon")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def check_daemon(
+    paths: Paths, status: dict[str, Any], hook: tuple[str, list[str]] | None
+) -> list[Finding]:
     if not status["running"]:
-        why = status.get("problem", "the next hook starts it, or run skilltrack-daemon start")
-        return [Finding("fail", "daemon", f"not running: {why}")]
+        return [Finding("fail", "daemon", _not_running(status, hook))]
     findings = [
         Finding("ok", "daemon", f"running (pid {status['pid']}), answering on {paths.socket}")
     ]
@@ -216,6 +255,25 @@ def check_daemon(paths: Paths, status: dict[str, Any]) -> list[Finding]:
     if dropped:
         findings.append(Finding("warn", "drops", f"events lost since start: {dropped}"))
     return findings
+
+
+def _not_running(status: dict[str, Any], hook: tuple[str, list[str]] | None) -> str:
+    """Why the daemon is not running, and whether the next hook will start it."""
+    if "problem" in status:
+        return f"not running: {status['problem']}"
+    if hook is None:
+        return "not running, and no hook is registered to start it: run skilltrack-install"
+    form, pythons = hook
+    found = daemon_for_hook(pythons)
+    if found is not None:
+        return f"not running: the next hook starts it ({found}), or run skilltrack-daemon start"
+    where = f"beside {pythons[0]} or on PATH" if pythons else "on PATH"
+    owner = "the plugin's hook" if form == "plugin" else "the hook"
+    fix = "scripts/install --commands-only" if form == "plugin" else "skilltrack-install"
+    return (
+        f"not running, and {owner} cannot start it: no skilltrack-daemon {where}; "
+        f"events wait in the spool until you run {fix}"
+    )
 
 
 def check_config(paths: Paths) -> list[Finding]:
@@ -309,7 +367,7 @@ def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
         *check_python(paths, home, cwd),
         *check_fallback(paths),
         *check_config(paths),
-        *check_daemon(paths, status),
+        *check_daemon(paths, status, hook_interpreters(paths, home, cwd)),
         *check_permissions(paths),
         *check_data(status),
     ]
