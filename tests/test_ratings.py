@@ -84,3 +84,46 @@ def test_a_comment_keeps_no_secret(used: Home) -> None:
         (comment,) = conn.execute("SELECT comment FROM ratings").fetchone()
     assert secret not in comment
     assert "[REDACTED:" in comment
+
+
+def test_rate_json_gives_the_average_as_a_number_and_what_was_kept(used: Home) -> None:
+    as_user(used, "ann")
+    answer = used.json("skilltrack", "rate", "pdf-helper", "4", "--comment", "ok")
+    assert answer == {
+        "skill": "pdf-helper", "user_id": "ann", "rating": 4, "comment": "ok",
+        "hours_saved": None, "ratings": 1, "avg_rating": 4.0,
+    }  # fmt: skip
+
+
+def test_re_rating_keeps_the_comment_and_hours_not_given_again(used: Home) -> None:
+    as_user(used, "ann")
+    used.cli("skilltrack", "rate", "pdf-helper", "4", "--comment", "saves a lot",
+             "--hours-saved", "2")  # fmt: skip
+    out = used.cli("skilltrack", "rate", "pdf-helper", "5").stdout
+    assert "(your earlier comment kept: saves a lot; hours saved kept: 2.0)" in out
+    (rated,) = used.json("skilltrack", "report")["ratings"]
+    assert (rated["rating"], rated["comment"], rated["hours_saved"]) == (5, "saves a lot", 2.0)
+    used.cli("skilltrack", "rate", "pdf-helper", "5", "--comment", "", "--hours-saved", "3")
+    (rated,) = used.json("skilltrack", "report")["ratings"]
+    assert (rated["comment"], rated["hours_saved"]) == (None, 3.0)  # an empty one clears it
+
+
+def test_the_report_shows_each_rating_s_comment_and_the_hours_saved_summed(used: Home) -> None:
+    as_user(used, "ann")
+    used.cli("skilltrack", "rate", "pdf-helper", "4", "--comment", "saves a lot",
+             "--hours-saved", "2")  # fmt: skip
+    text = used.cli("skilltrack", "report").stdout
+    assert "ratings:\n  pdf-helper: 4/5, saved 2 hours: saves a lot" in text
+    as_user(used, "bob")
+    used.cli("skilltrack", "rate", "pdf-helper", "5", "--hours-saved", "1.5")
+
+    report = used.json("skilltrack", "report")
+    given = [(r["user_id"], r["rating"], r["comment"], r["hours_saved"]) for r in report["ratings"]]
+    assert given == [("bob", 5, None, 1.5), ("ann", 4, "saves a lot", 2.0)]
+    assert all(r["rated_at"].endswith("+00:00") for r in report["ratings"])
+    lines = used.cli("skilltrack", "report").stdout.split("ratings:\n")[1].splitlines()
+    assert lines[:3] == [
+        "  pdf-helper: 3.5 hours saved in all",
+        "  pdf-helper: 5/5, by bob, saved 1.5 hours",
+        "  pdf-helper: 4/5, by ann, saved 2 hours: saves a lot",
+    ]

@@ -119,6 +119,7 @@ def _skeleton(f: Filters) -> dict[str, Any]:
         "subagents": [],
         "cleanup": [],
         "totals": token_figures(None),
+        "ratings": [],
     }  # fmt: skip
 
 
@@ -133,7 +134,7 @@ async def build(
 
     report = _skeleton(f)
     home = str(Path.home())
-    artifacts, (per_day, versions), (inside, last_uses, tokens) = await _read(db, f)
+    artifacts, (per_day, versions), (inside, last_uses, tokens, ratings) = await _read(db, f)
     subagents = subagents_of(artifacts, inside) if f.artifact_type in (None, "agent") else []
     for skill in versions:
         for v in skill["versions"]:
@@ -143,6 +144,7 @@ async def build(
         agent.update(token_figures(tokens.get(("agent", agent["agent_type"]))))
     report["subagents"] = subagents
     report["cleanup"] = cleanup(installed, last_uses, unused_days, time.time(), home)
+    report["ratings"] = [{**r, "rated_at": iso(r["rated_at"])} for r in ratings]
     for a in artifacts:
         a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
         a.update(token_figures(tokens.get((a["artifact_type"], a["artifact_name"]))))
@@ -161,7 +163,7 @@ async def _read(
 ) -> tuple[
     list[dict[str, Any]],
     tuple[list[dict[str, Any]], list[dict[str, Any]]],
-    tuple[dict[tuple[str, str, str], list[int]], dict[str, float], Tokens],
+    tuple[dict[tuple[str, str, str], list[int]], dict[str, float], Tokens, list[dict[str, Any]]],
 ]:
     """The report's queries in three groups (the top artifacts, the costliest, alone), each
     on a connection of its own: each connection has its own thread and SQLite lets go of the
@@ -181,9 +183,11 @@ async def _read(
 
     async def inside_and_last_uses(
         store: ReportStore,
-    ) -> tuple[dict[tuple[str, str, str], list[int]], dict[str, float], Tokens]:
+    ) -> tuple[
+        dict[tuple[str, str, str], list[int]], dict[str, float], Tokens, list[dict[str, Any]]
+    ]:
         inside = await store.uses_inside(f) if f.artifact_type in (None, "agent") else {}
-        return inside, await store.last_uses("skill"), await store.tokens(f)
+        return inside, await store.last_uses("skill"), await store.tokens(f), await store.ratings(f)
 
     async with contextlib.AsyncExitStack() as stack:
         stores = []

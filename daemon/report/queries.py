@@ -369,8 +369,10 @@ class ReportStore(TokenReport):
         comment: str | None = None,
         hours_saved: float | None = None,
     ) -> dict[str, Any]:
-        """Record `user_id`'s rating of `skill` (replacing theirs); returns the skill's
-        average and count. LookupError if no use of the skill is stored."""
+        """Record `user_id`'s rating of `skill`, replacing theirs but for what is not given
+        again: a comment or hours saved of None keeps the earlier one (an empty comment
+        clears it). Returns the rating as stored, with the skill's average and count.
+        LookupError if no use of the skill is stored."""
         async with self._transaction():
             used = await self._db.execute_fetchall(
                 "SELECT 1 FROM artifact_summary WHERE artifact_type = 'skill' AND "
@@ -382,23 +384,37 @@ class ReportStore(TokenReport):
             await self._db.execute(
                 """
                 INSERT INTO ratings (user_id, skill, rating, comment, hours_saved, rated_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                VALUES (?1, ?2, ?3, nullif(?4, ''), ?5, ?6)
                 ON CONFLICT (skill, user_id) DO UPDATE SET rating = excluded.rating,
-                    comment = excluded.comment, hours_saved = excluded.hours_saved,
+                    comment = CASE WHEN ?4 IS NULL THEN ratings.comment ELSE nullif(?4, '') END,
+                    hours_saved = coalesce(?5, ratings.hours_saved),
                     rated_at = excluded.rated_at
                 """,
                 (user_id, skill, rating, comment, hours_saved, time.time()),
             )
-        row = next(
-            iter(
-                await self._db.execute_fetchall(
-                    "SELECT ratings, avg_rating_x100 FROM artifact_summary "
-                    "WHERE artifact_type = 'skill' AND artifact_name = ?",
-                    (skill,),
-                )
-            )
+        ((kept_comment, kept_hours, count, average),) = await self._db.execute_fetchall(
+            "SELECT r.comment, r.hours_saved, s.ratings, s.avg_rating_x100 "
+            "FROM ratings r JOIN artifact_summary s "
+            "ON s.artifact_type = 'skill' AND s.artifact_name = r.skill "
+            "WHERE r.skill = ? AND r.user_id = ?",
+            (skill, user_id),
         )
-        return {"skill": skill, "rating": rating, "ratings": row[0], "avg_rating_x100": row[1]}
+        return {
+            "skill": skill, "user_id": user_id, "rating": rating, "comment": kept_comment,
+            "hours_saved": kept_hours, "ratings": count, "avg_rating": average / 100,
+        }  # fmt: skip
+
+    async def ratings(self, f: Filters) -> list[dict[str, Any]]:
+        """Every current rating (one per user and skill, whenever given), by skill, the
+        newest first: what `rate` recorded, comment and hours saved included."""
+        if f.artifact_type not in (None, "skill"):
+            return []
+        rows = await self._db.execute_fetchall(
+            "SELECT skill, user_id, rating, comment, hours_saved, rated_at FROM ratings "
+            "ORDER BY skill, rated_at DESC"
+        )
+        keys = ("skill", "user_id", "rating", "comment", "hours_saved", "rated_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     async def _ranged(
         self,

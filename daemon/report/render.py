@@ -34,7 +34,36 @@ def render(report: dict[str, Any]) -> str:
     artifacts = report["artifacts"]
     if not artifacts:
         return nothing_used(report["filters"])
-    return "\n".join(_usage_lines(report) + _cleanup_lines(report["cleanup"]))
+    return "\n".join(
+        _usage_lines(report) + _rating_lines(report["ratings"]) + _cleanup_lines(report["cleanup"])
+    )
+
+
+def _rating_lines(ratings: list[dict[str, Any]]) -> list[str]:
+    """Each rating with its comment and hours saved, a skill's hours summed when it has
+    more than one (whose rating it is said only when more than one person rated)."""
+    if not ratings:
+        return []
+    lines = ["", "ratings:"]
+    by_whom = len({r["user_id"] for r in ratings}) > 1
+    skills: dict[str, list[dict[str, Any]]] = {}
+    for r in ratings:
+        skills.setdefault(r["skill"], []).append(r)
+    for skill, given in skills.items():
+        hours = [r["hours_saved"] for r in given if r["hours_saved"] is not None]
+        if len(given) > 1 and hours:
+            lines.append(f"  {skill}: {_hours(sum(hours))} saved in all")
+        for r in given:
+            said = [f"{r['rating']}/5"] + ([f"by {r['user_id']}"] if by_whom else [])
+            if r["hours_saved"] is not None:
+                said.append(f"saved {_hours(r['hours_saved'])}")
+            line = f"  {skill}: {', '.join(said)}"
+            lines.append(line + (f": {r['comment']}" if r["comment"] else ""))
+    return lines
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
 
 
 def nothing_used(filters: dict[str, str | None]) -> str:

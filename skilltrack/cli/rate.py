@@ -33,13 +33,22 @@ def rate_command(args: argparse.Namespace, paths: Paths) -> int:
             f"no use of a skill named {args.skill!r} is recorded; "
             "`skilltrack report --type skill` lists the ones that are"
         ) from None
-    average = result["avg_rating_x100"] / 100
     if args.json:
-        print(json.dumps({**result, "avg_rating": average}))
-    else:
-        count = result["ratings"]
-        print(
-            f"rated {args.skill} {args.rating}/5; its average is now {average:.1f} "
-            f"from {count} rating{'s' if count != 1 else ''}"
+        print(json.dumps(result))
+        return 0
+    count = result["ratings"]
+    print(
+        f"rated {args.skill} {args.rating}/5; its average is now {result['avg_rating']:.1f} "
+        f"from {count} rating{'s' if count != 1 else ''}"
+    )
+    kept = [
+        f"{what} kept: {value}"
+        for what, value, given in (
+            ("comment", result["comment"], args.comment),
+            ("hours saved", result["hours_saved"], args.hours_saved),
         )
+        if given is None and value is not None
+    ]
+    if kept:
+        print(f"  (your earlier {'; '.join(kept)})")
     return 0
