@@ -108,3 +108,28 @@ def test_subagent_lines_say_run_for_one_and_runs_for_more(
     lines = _report(home, tmp_path, tmp_path).stdout.split("subagents:")[1].splitlines()
     assert "  Explore: 1 run, 0 failed" in lines
     assert "  Plan: 2 runs, 0 failed" in lines
+
+
+def test_the_busiest_day_is_drawn_full_height_and_any_use_above_none() -> None:
+    from skilltrack.daemon.report.render import sparkline
+
+    assert sparkline([1]) == "█"
+    assert sparkline([0, 1, 3]) == "▁▃█"
+    assert sparkline([0, 1, 100]) == "▁▁█"
+    assert sparkline([16, 8, 2]) == "█▄▁"
+    assert sparkline([0, 0]) == "▁▁"
+
+
+def test_report_since_7d_spans_the_week_not_the_one_day_with_use(
+    home: Home, daemon: DaemonProcess
+) -> None:
+    home.hook(payload("PostToolUse"))
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+
+    days = home.json("skilltrack", "report", "--since", "7d")["per_day"]
+    text = home.cli("skilltrack", "report", "--since", "7d").stdout
+
+    assert len(days) == 8  # 7 days of 24 h back reach into an eighth day
+    assert [d["uses"] for d in days][:7] == [0] * 7
+    first, last = days[0]["day"][:10], days[-1]["day"][:10]
+    assert f"uses per day, {first} to {last} (UTC): ▁▁▁▁▁▁▁█  total 1, busiest 1" in text

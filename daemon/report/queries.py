@@ -332,8 +332,10 @@ class ReportStore(TokenReport):
         )
         return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
-    async def per_day(self, f: Filters) -> list[dict[str, Any]]:
-        """Uses and failures per UTC day over the range, days without use included."""
+    async def per_day(self, f: Filters, now: float | None = None) -> list[dict[str, Any]]:
+        """Uses and failures per UTC day over the whole range asked for, days without use
+        included: from `since`'s day (else the first day with use) to the day before
+        `until` (else today, `now`); nothing if nothing was used in it."""
         counts: dict[int, list[int]] = {}
         for day, uses, failures in await self._ranged(
             f,
@@ -350,9 +352,15 @@ class ReportStore(TokenReport):
         if not counts:
             return []
         first_day, last_day = min(counts), max(counts)
-        # Days without use in between too, unless that would be more than MAX_FILLED_DAYS
-        # (a database holding a time from a broken clock): then the days with use alone.
-        days: Sequence[int] = range(first_day, last_day + 1)
+        end = (time.time() if now is None else now) if f.until is None else f.until - 0.001
+        start_day = first_day if f.since is None else min(first_day, int(f.since // DAY_S))
+        end_day = max(last_day, int(end // DAY_S))
+        # Days without use too, unless that would be more than MAX_FILLED_DAYS (a range
+        # from long ago, or a database holding a time from a broken clock): then only from
+        # the first day with use to the last, or if that is still too long, those days alone.
+        days: Sequence[int] = range(start_day, end_day + 1)
+        if len(days) > MAX_FILLED_DAYS:
+            days = range(first_day, last_day + 1)
         if len(days) > MAX_FILLED_DAYS:
             days = sorted(counts)
         return [

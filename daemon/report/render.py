@@ -15,10 +15,12 @@ def plural(count: int, noun: str) -> str:
 
 
 def sparkline(values: list[int]) -> str:
+    """One block per value, the largest at full height, each other in proportion (rounded
+    up, so any use shows at least the lowest block; so does none)."""
     top = max(values, default=0)
     if top == 0:
         return SPARKS[0] * len(values)
-    return "".join(SPARKS[min(len(SPARKS) - 1, v * len(SPARKS) // (top + 1))] for v in values)
+    return "".join(SPARKS[max(0, -(-v * len(SPARKS) // top) - 1)] for v in values)
 
 
 def cost(figures: dict[str, Any]) -> str | None:
