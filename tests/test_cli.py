@@ -17,7 +17,20 @@ from tests.support.home import HOOK, DaemonProcess, Home
 def test_report_and_events_before_anything_was_recorded(home: Home) -> None:
     assert home.report() == []
     assert home.events() == []
-    assert home.cli("skilltrack", "report").stdout.strip() == "nothing used yet"
+    mine = {"HOME": str(home.dir)}
+    first = home.cli("skilltrack", "report", cwd=home.dir, extra_env=mine).stdout
+    assert first.splitlines() == [
+        "nothing used yet",
+        "no hook is registered, so nothing is recorded: turn tracking on with "
+        "skilltrack-install (or scripts/install in a clone), then use Claude Code",
+    ]
+    home.cli("skilltrack-install", "--no-start", cwd=home.dir, extra_env=mine)
+    settings = home.dir / ".claude" / "settings.json"
+    after = home.cli("skilltrack", "report", cwd=home.dir, extra_env=mine).stdout
+    assert after.splitlines()[1] == (
+        f"the hook is on (registered in {settings}): use Claude Code, then look again; "
+        "skilltrack doctor checks every part"
+    )
     assert not home.paths.db.exists()  # reading does not create a database
 
 

@@ -41,4 +41,25 @@ def report_command(args: argparse.Namespace, paths: Paths) -> int:
     from skilltrack.daemon.report.render import render
 
     print(render(report))
+    if not report["artifacts"] and all(v is None for v in report["filters"].values()):
+        print(first_look(Path.home(), Path.cwd()))
     return 0
+
+
+def first_look(home: Path, cwd: Path) -> str:
+    """What to do when nothing was ever recorded: tracking is not on yet, or it is and
+    Claude Code has not run since (doctor's view of the hooks, said for a first look)."""
+    from skilltrack.cli.doctor import check_hooks
+
+    (finding, *_) = check_hooks(home, cwd)
+    if finding.level == "fail" and finding.message.startswith("not registered"):
+        return (
+            "no hook is registered, so nothing is recorded: turn tracking on with "
+            "skilltrack-install (or scripts/install in a clone), then use Claude Code"
+        )
+    if finding.level != "ok":
+        return f"the hook: {finding.message}; skilltrack doctor checks every part"
+    return (
+        f"the hook is on ({finding.message}): use Claude Code, then look again; "
+        "skilltrack doctor checks every part"
+    )
