@@ -338,7 +338,9 @@ def measure(
             each.env["HOME"] = os.fspath(user_home)
         # The dashboard served from the start; retention long enough that the daemon's first
         # daily prune (a minute after start) has nothing to delete from 90 days of events.
-        h.paths.config.write_text("dashboard = true\nretention_days = 3650\n", encoding="utf-8")
+        h.paths.config.write_text(
+            "dashboard = true\ndashboard_port = 0\nretention_days = 3650\n", encoding="utf-8"
+        )
         options = _options(built)
         with running_daemon(h) as daemon:
             run = _Runner(h, none_h, user_home, _dashboard_url(h))

@@ -9,7 +9,8 @@ tenant_id = "acme"          # the team this machine's usage belongs to
 user_id = "ann"             # default: the local login name
 retention_days = 90
 dashboard = false           # serve the local dashboard (`skilltrack dashboard` opens it anyway)
-dashboard_port = 0          # 0: a free port picked at each start; always on 127.0.0.1 only
+dashboard_port = 17391      # the same at each start, so a bookmark keeps working; 0: a free
+                            # port picked at each start; always on 127.0.0.1 only
 
 [privacy]
 paths = "home"              # "home": /home/ann/x -> ~/x; "project": keep only the project's name
@@ -198,12 +199,17 @@ Sink = Annotated[EverySkillSink | HttpSink | OtlpSink, Field(discriminator="type
 _SINK_TYPES = frozenset(("everyskill", "http", "otlp"))
 
 
+DASHBOARD_PORT = 17391
+
+
 class Settings(_Section):
     tenant_id: Identifier = "default"
     user_id: Identifier = Field(default_factory=_login_name)
     retention_days: int = Field(default=90, ge=1, le=36_500)
     dashboard: bool = False
-    dashboard_port: int = Field(default=0, ge=0, le=65_535)
+    # Fixed, so that the dashboard's URL (a bookmark) survives a restart; below Linux's
+    # ephemeral range (32768-60999), where an outgoing connection could be holding it.
+    dashboard_port: int = Field(default=DASHBOARD_PORT, ge=0, le=65_535)
     privacy: Privacy = Privacy()
     capture: Capture = Capture()
     forward: dict[SinkName, Sink] = Field(default_factory=dict)

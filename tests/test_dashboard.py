@@ -110,10 +110,18 @@ def populate(home: Home, tmp_path: Path) -> Path:
     return fake_home
 
 
+def any_port(home: Home) -> None:
+    """A free port rather than the fixed default, which a test run beside ours (or a
+    daemon of this machine's user) may hold."""
+    home.paths.config.parent.mkdir(parents=True, exist_ok=True)
+    home.paths.config.write_text("dashboard_port = 0\n")
+
+
 def serve(home: Home, tmp_path: Path) -> Served:
     fake_home = populate(home, tmp_path)
     # `skilltrack dashboard` starts the daemon when none runs (the hooks started one: stop it).
     home.cli("skilltrack-daemon", "stop")
+    any_port(home)
     out = home.process("skilltrack", "dashboard", "--no-open", "--json").stdout
     url = json.loads(out)["url"]
     elsewhere = tmp_path / "elsewhere"
@@ -346,7 +354,11 @@ def test_a_taken_port_is_reported_and_the_daemon_keeps_serving_hooks(home: Home)
         use(home)
         home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
         error = home.status()["dashboard"]["error"]
-        assert f"cannot serve the dashboard on 127.0.0.1:{port}" in error
+        assert error.startswith(f"cannot serve the dashboard on 127.0.0.1:{port}: ")
+        assert error.endswith(
+            f"; set dashboard_port in {home.paths.config} to a free port "
+            "(0: any free port, a new one at each start)"
+        )
         result = home.cli("skilltrack", "dashboard", "--no-open", check=False)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -354,6 +366,7 @@ def test_a_taken_port_is_reported_and_the_daemon_keeps_serving_hooks(home: Home)
 
 
 def test_the_command_starts_the_daemon_and_prints_only_the_url(home: Home) -> None:
+    any_port(home)
     result = home.process("skilltrack", "dashboard", "--no-open")
     assert result.stdout.startswith("http://127.0.0.1:")
     assert result.stdout.count("\n") == 1
@@ -577,6 +590,7 @@ def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
     comment = "<script>comment</script>"
     home.cli("skilltrack", "rate", skill, "4", "--comment", comment)
     home.cli("skilltrack-daemon", "stop")
+    any_port(home)
     url = json.loads(home.process("skilltrack", "dashboard", "--no-open", "--json").stdout)["url"]
 
     everything = urllib.parse.urlencode({"since": "", "project": project, "session": session})
@@ -649,3 +663,20 @@ def test_a_token_made_before_the_browser_got_a_private_page_is_replaced_once(
     token = load_token(home.paths)
     assert token != old
     assert load_token(home.paths) == token  # once: the new one is kept
+
+
+def test_the_default_port_is_fixed_and_when_taken_the_error_names_the_option(home: Home) -> None:
+    from skilltrack.config import DASHBOARD_PORT
+
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", DASHBOARD_PORT))
+        except OSError:
+            pytest.skip(f"port {DASHBOARD_PORT} is held by something else on this machine")
+        taken.listen()
+        home.paths.config.write_text("dashboard = true\n")  # the default port
+        home.start_daemon()
+        home.wait_for(lambda: home.status()["dashboard"]["error"], what="the dashboard refused")
+        error = home.status()["dashboard"]["error"]
+    assert error.startswith(f"cannot serve the dashboard on 127.0.0.1:{DASHBOARD_PORT}: ")
+    assert "; set dashboard_port in " in error

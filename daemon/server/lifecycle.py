@@ -300,6 +300,11 @@ class Daemon:
             url = await self._dashboard.start()
         except (DashboardError, OSError) as exc:  # a port taken, a token file unwritable
             self.dashboard_error = str(exc)
+            if isinstance(exc, DashboardError):  # the port: say which option picks another
+                self.dashboard_error += (
+                    f"; set dashboard_port in {self.paths.config} to a free port "
+                    "(0: any free port, a new one at each start)"
+                )
             log.error("dashboard: %s", exc)
             return {"error": self.dashboard_error}
         self.dashboard_error = None
