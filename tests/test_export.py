@@ -125,3 +125,29 @@ def test_an_output_file_that_cannot_be_written_is_named_not_the_database(
     result = home.cli("skilltrack", "export", "--format", "jsonl", "-o", str(out), check=False)
     assert result.returncode == 1
     assert result.stderr == f"skilltrack: cannot write {out}: No such file or directory\n"
+
+
+def test_export_ratings_gives_each_rating_with_its_comment_and_hours_saved(
+    home: Home, daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    home.hook(payload("PostToolUse", tool_name="Skill", tool_input={"skill": "pdf-helper"}))
+    home.hook(payload("Stop"))  # a skill's use is stored once its turn has ended
+    home.wait_for(lambda: len(home.events()) == 2, what="the skill use stored")
+    home.paths.config.write_text('user_id = "ann"\n')
+    home.cli("skilltrack", "rate", "pdf-helper", "4", "--comment", 'saves "a lot", really',
+             "--hours-saved", "2")  # fmt: skip
+
+    (line,) = home.cli("skilltrack", "export", "--ratings").stdout.splitlines()
+    rating = json.loads(line)
+    assert {k: v for k, v in rating.items() if k != "rated_at"} == {
+        "skill": "pdf-helper", "user_id": "ann", "rating": 4,
+        "comment": 'saves "a lot", really', "hours_saved": 2.0,
+    }  # fmt: skip
+    out = tmp_path / "ratings.csv"
+    done = home.cli("skilltrack", "export", "--ratings", "--format", "csv", "-o", str(out))
+    assert done.stderr == f"exported 1 ratings to {out}\n"
+    with out.open(newline="") as f:
+        header, row = list(csv.reader(f))
+    assert header == ["skill", "user_id", "rating", "comment", "hours_saved", "rated_at"]
+    assert row == ["pdf-helper", "ann", "4", 'saves "a lot", really', "2.0", rating["rated_at"]]
+    assert home.cli("skilltrack", "export", "--ratings", "--until", "2020-01-01").stdout == ""

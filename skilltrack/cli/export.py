@@ -1,7 +1,8 @@
 """`skilltrack export`: every stored event, streamed as JSON Lines or CSV, in constant memory.
 
 The fields are the stored ones, already sanitized and capped: the same as `events --json`
-with `--payload` (the payload as JSON in JSON Lines, as its JSON text in CSV).
+with `--payload` (the payload as JSON in JSON Lines, as its JSON text in CSV). With
+`--ratings`, the ratings given instead (`rate`: comment and hours saved included).
 """
 
 from __future__ import annotations
@@ -26,18 +27,49 @@ PROGRESS_EVERY = 100_000
 def export_command(args: argparse.Namespace, paths: Paths) -> int:
     import asyncio
 
+    write, what = (export_ratings, "ratings") if args.ratings else (export, "events")
     # A closed standard output (`| head`) ends the command quietly: see parsing.run.
     if not args.output:
-        asyncio.run(export(paths, args, sys.stdout))
+        asyncio.run(write(paths, args, sys.stdout))
         return 0
     try:
         out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:  # the output's fault, not the database's (as cli.main would say)
         raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     with out:
-        count = asyncio.run(export(paths, args, out))
-    print(f"exported {count} events to {args.output}", file=sys.stderr)
+        count = asyncio.run(write(paths, args, out))
+    print(f"exported {count} {what} to {args.output}", file=sys.stderr)
     return 0
+
+
+RATING_FIELDS = ("skill", "user_id", "rating", "comment", "hours_saved", "rated_at")
+
+
+async def export_ratings(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
+    """Every current rating (one per user and skill), rated within --since/--until."""
+    from skilltrack.daemon.report.filters import Filters
+    from skilltrack.daemon.report.queries import ReportStore
+
+    ratings = []
+    if paths.db.exists():
+        store = await ReportStore.open_readonly(paths.db)
+        try:
+            ratings = await store.ratings(Filters())
+        finally:
+            await store.close()
+    ratings = [
+        {**r, "rated_at": iso(r["rated_at"])}
+        for r in ratings
+        if (args.since is None or r["rated_at"] >= args.since)
+        and (args.until is None or r["rated_at"] < args.until)
+    ]
+    if args.format == "csv":
+        writer = csv.writer(out)
+        writer.writerow(RATING_FIELDS)
+        writer.writerows([r[f] for f in RATING_FIELDS] for r in ratings)
+    else:
+        out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in ratings)
+    return len(ratings)
 
 
 async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
