@@ -72,6 +72,15 @@ def test_bad_arguments_are_a_usage_error_that_says_what_is_wanted(home: Home, li
     assert "--limit: a whole number of at least 1, not " in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "option"), [("report", "--unused-days"), ("prune", "--older-than")]
+)
+def test_a_number_of_days_that_is_no_number_says_so(home: Home, command: str, option: str) -> None:
+    result = home.cli("skilltrack", command, option, "a week", check=False)
+    assert result.returncode == 2
+    assert f"{option}: a whole number of days, not 'a week'" in result.stderr
+
+
 @pytest.mark.parametrize("program", ["skilltrack", "skilltrack-daemon", "skilltrack-install"])
 def test_every_program_says_its_version(home: Home, program: str) -> None:
     result = home.cli(program, "--version")

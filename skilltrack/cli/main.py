@@ -22,6 +22,7 @@ from skilltrack.cli.parsing import (
     add_json,
     add_version,
     comment,
+    days,
     hours,
     positive,
     project_option,
@@ -115,7 +116,7 @@ def _report(sub: Commands) -> None:
     cmd.add_argument("--type", choices=ARTIFACT_TYPES, help="only this kind of artifact")
     cmd.add_argument(
         "--unused-days",
-        type=int,
+        type=days,
         default=30,
         metavar="N",
         help="suggest removing installed skills not used in the last N days (default 30)",
@@ -204,7 +205,7 @@ def _prune(sub: Commands) -> None:
     )
     cmd.add_argument(
         "--older-than",
-        type=int,
+        type=days,
         metavar="DAYS",
         help="delete events older than this many days (default: retention_days of the config)",
     )

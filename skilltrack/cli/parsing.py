@@ -104,6 +104,14 @@ def positive(text: str) -> int:
     return value
 
 
+def days(text: str) -> int:
+    """A number of days (whether it is in range, the command says, naming its option)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of days, not {text!r}") from None
+
+
 def time_option(text: str) -> float:
     """`--since`/`--until`: a time as `when` reads it, or a usage error that says why."""
     from skilltrack.daemon.report.build import when  # only when a time is given
