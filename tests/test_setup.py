@@ -223,3 +223,20 @@ def test_the_plugin_manifests_send_users_to_the_install_script_not_an_index() ->
     for description in (plugin["description"], listed["description"]):
         assert "pip install" not in description
         assert "scripts/install --commands-only" in description
+
+
+def test_purge_never_deletes_the_home_folder_skilltrack_home_points_at(
+    path_user: User, clone: Path
+) -> None:
+    user = path_user
+    done = user.run(clone / "scripts" / "install", "--commands-only")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (user.home / "keep.txt").write_text("mine")
+    user.env["SKILLTRACK_HOME"] = str(user.home)  # a mistake, but a plausible one
+
+    gone = user.run(clone / "scripts" / "install", "--uninstall", "--purge")
+
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert f"not removing {user.home}, which holds your home folder" in gone.stdout
+    assert (user.home / "keep.txt").read_text() == "mine"
+    assert not user.venv.exists()
