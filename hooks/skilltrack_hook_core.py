@@ -9,9 +9,12 @@ several milliseconds), parses nothing on the fast path, and:
 - reads stdin with a bound (an oversized event is cut down to a marked, still-valid event);
 - stamps an event id and the client time, and sends the frame (see skilltrack/wire.py) to the
   daemon's Unix socket, waiting for the acknowledgement within a short deadline;
-- if the daemon is unreachable or silent, appends the event to the spool file (0600, one line
-  per event) for the daemon to replay, and when no daemon is listening starts one, detached,
-  under a lock that lets exactly one of many simultaneous hooks do it; it never waits for it;
+- sends nothing to a socket served by another user (peer credentials): an impostor in a state
+  directory another user controls would get every raw event;
+- if the daemon is unreachable, silent or an impostor, appends the event to the spool file
+  (0600, one line per event) for the daemon to replay, and when no daemon is listening starts
+  one, detached, under a lock that lets exactly one of many simultaneous hooks do it; it never
+  waits for it;
 - always exits 0 and never writes to stdout, whatever happens (Claude Code reports any other
   exit as a hook error and may show stdout to the model).
 
@@ -27,6 +30,11 @@ and runs this under the oldest interpreter it finds.
 import os
 import sys
 import time
+
+TYPE_CHECKING = False  # typing would cost every run its import; mypy reads the block
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 MAX_PAYLOAD = 1024 * 1024  # = skilltrack.wire.MAX_PAYLOAD
 HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the event's fields
@@ -209,6 +217,8 @@ def send(sock_path: str, frame: bytes) -> "tuple[bool, bool]":
             s.connect(sock_path)
         except (FileNotFoundError, ConnectionRefusedError):
             return False, True
+        if server_uid(s.getsockopt, sock_path) != os.getuid():
+            return False, False  # not our daemon: it hears nothing, and none is started
         s.settimeout(max(deadline - time.monotonic(), 0.001))
         s.sendall(frame)
         s.shutdown(_socket.SHUT_WR)
@@ -238,6 +248,26 @@ def send(sock_path: str, frame: bytes) -> "tuple[bool, bool]":
         return False, False
     finally:
         s.close()
+
+
+def server_uid(getsockopt: "Callable[[int, int, int], bytes]", sock_path: str) -> int:
+    """The uid the process serving the socket runs as, from its peer credentials: Linux's
+    SO_PEERCRED (struct ucred: pid, uid, gid), LOCAL_PEERCRED on macOS and FreeBSD (struct
+    xucred: version 0, uid, ...); elsewhere, or if that fails, the socket file's owner."""
+    import _socket
+
+    platform: str = sys.platform  # a str, not narrowed: mypy checks this on Linux alone
+    try:
+        if platform == "linux":
+            creds = getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+            return int.from_bytes(creds[4:8], sys.byteorder)
+        if platform == "darwin" or platform.startswith("freebsd"):
+            creds = getsockopt(0, 1, 76)  # SOL_LOCAL, LOCAL_PEERCRED
+            if creds[:4] == b"\0\0\0\0":
+                return int.from_bytes(creds[4:8], sys.byteorder)
+    except OSError:
+        pass
+    return os.stat(sock_path).st_uid
 
 
 def spool(spool_dir: str, header: bytes, payload: bytes) -> None:

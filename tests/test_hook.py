@@ -267,6 +267,8 @@ class _SocketClock:
             socket=TimedSocket,
             AF_UNIX=_socket.AF_UNIX,
             SOCK_STREAM=_socket.SOCK_STREAM,
+            SOL_SOCKET=_socket.SOL_SOCKET,
+            SO_PEERCRED=_socket.SO_PEERCRED,
             SHUT_WR=_socket.SHUT_WR,
             timeout=_socket.timeout,
         )

@@ -15,10 +15,12 @@ import os
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from skilltrack import config
@@ -124,6 +126,8 @@ def control(paths: Paths, command: str, timeout: float = 2.0) -> dict[str, Any] 
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(os.fspath(paths.socket))
+            if server_uid(s, paths.socket) != os.getuid():
+                return None  # not our daemon: an impostor hears nothing and is not believed
             s.sendall(CONTROL + b" " + command.encode() + b"\n")
             s.shutdown(socket.SHUT_WR)
             data = b""
@@ -136,6 +140,26 @@ def control(paths: Paths, command: str, timeout: float = 2.0) -> dict[str, Any] 
     except ValueError:
         return None
     return answer if isinstance(answer, dict) else None
+
+
+def server_uid(s: socket.socket, path: Path) -> int:
+    """The uid the daemon at the other end of `s` runs as: its peer credentials (Linux's
+    SO_PEERCRED; LOCAL_PEERCRED on macOS and FreeBSD), else the socket file's owner."""
+    platform: str = sys.platform  # (not narrowed by mypy: the code is checked on Linux)
+    with contextlib.suppress(OSError):
+        if platform == "linux":
+            creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            return int(struct.unpack("i2I", creds)[1])  # struct ucred: pid, uid, gid
+        if platform == "darwin" or platform.startswith("freebsd"):
+            # struct xucred: cr_version (0), then cr_uid. SOL_LOCAL and LOCAL_PEERCRED.
+            creds = s.getsockopt(0, 1, XUCRED_SIZE)
+            version, uid = struct.unpack("2I", creds[:8])
+            if version == 0:
+                return int(uid)
+    return path.lstat().st_uid
+
+
+XUCRED_SIZE = 76  # u_int, uid_t, short (padded), 16 gid_t
 
 
 def collect_status(paths: Paths) -> dict[str, Any]:
