@@ -14,6 +14,7 @@ hook, and a state dir path is short enough for a socket.)
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -53,6 +54,13 @@ class Paths:
 
     def __hash__(self) -> int:
         return hash(self._fields())
+
+    def private_dirs(self) -> tuple[Path, ...]:
+        """The directories skilltrack makes for its state, each before those inside it: the
+        state directory (the run directory's parent), the run, spool and data directories
+        and the log's. Each must be the user's alone (dir_problem)."""
+        dirs = (self.run_dir.parent, self.run_dir, self.spool_dir, self.data_dir, self.log.parent)
+        return tuple(dict.fromkeys(dirs))
 
     @property
     def socket(self) -> Path:
@@ -188,17 +196,94 @@ def under(base: Path) -> Paths:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (0700) if needed; refuse one that others can reach or that is not ours."""
+    """Create `path` (0700) if needed; refuse one that others can reach, that is not ours,
+    or that someone else could move or replace (see dir_problem)."""
+    problem = chain_problem(path.parent)  # before making anything where others could
+    if problem is not None:
+        raise InsecurePathError(problem)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.lstat()
-    if not path.is_dir() or path.is_symlink():
-        raise InsecurePathError(f"{path} is not a directory")
-    if st.st_uid != os.getuid():
-        raise InsecurePathError(f"{path} belongs to uid {st.st_uid}, not to us ({os.getuid()})")
+    check_private_dir(path)
+
+
+def check_private_dir(path: Path) -> None:
+    """Raise InsecurePathError if `path` is not the user's alone (dir_problem says why)."""
+    problem = dir_problem(path)
+    if problem is not None:
+        raise InsecurePathError(problem)
+
+
+def ensure_private_dirs(paths: Paths) -> None:
+    """Make every directory skilltrack keeps state in, each checked before anything is made
+    inside it: InsecurePathError names the first that another user could reach or change."""
+    for path in paths.private_dirs():
+        ensure_private_dir(path)
+
+
+def trust_problem(paths: Paths) -> str | None:
+    """Why skilltrack's state is not the user's alone, or None; nothing is made or changed
+    (status and doctor ask it). Directories not made yet are no problem."""
+    for path in paths.private_dirs():
+        if os.path.lexists(path):
+            problem = dir_problem(path)
+            if problem is not None:
+                return problem
+    return None
+
+
+def dir_problem(path: Path) -> str | None:
+    """Why `path` is not a directory of the user's alone, or None. It must be a directory
+    (not a symbolic link) the user owns with no permission for anyone else, and every
+    directory above it must belong to the user or root and be writable by no one else, unless
+    sticky (as /tmp): else another user could read what is in it, or move it away and put a
+    directory of their own in its place."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    uid = os.getuid()
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link; skilltrack keeps its state in real directories"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    if st.st_uid != uid:
+        return f"{path} belongs to uid {st.st_uid}, not to you (uid {uid})"
     if st.st_mode & 0o077:
-        raise InsecurePathError(
-            f"{path} is open to other users (mode {st.st_mode & 0o777:o}); run: chmod 700 {path}"
-        )
+        mode = stat.S_IMODE(st.st_mode)
+        return f"{path} is open to other users (mode {mode:o}); run: chmod 700 {path}"
+    return chain_problem(path.parent)
+
+
+def chain_problem(path: Path, _depth: int = 0) -> str | None:
+    """Why a user other than this one (or root) could move or replace `path` or a directory
+    above it, or None. A symbolic link on the way is followed, and the path it leads to
+    checked in turn; what does not exist yet is no problem (it is made by the user)."""
+    uid = os.getuid()
+    current = Path("/")
+    for part in Path(os.path.abspath(path)).parts[1:]:
+        current = current / part
+        try:
+            st = current.lstat()
+        except FileNotFoundError:
+            return None
+        if st.st_uid not in (0, uid):
+            return f"{current} belongs to uid {st.st_uid}: another user could replace what is in it"
+        if stat.S_ISLNK(st.st_mode):
+            if _depth >= MAX_LINKS:
+                return f"{current}: too many symbolic links"
+            current = Path(os.path.realpath(current))
+            problem = chain_problem(current, _depth + 1)
+            if problem is not None:
+                return problem
+        elif st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+            mode = stat.S_IMODE(st.st_mode)
+            return (
+                f"{current} is writable by other users (mode {mode:o}): they could replace "
+                "what is in it"
+            )
+    return None
+
+
+MAX_LINKS = 8
 
 
 class InsecurePathError(Exception):

@@ -39,7 +39,7 @@ def _imported(
     tmp_path: Path, module: str, argv: list[str], *, skilltrack_home: bool = True
 ) -> set[str]:
     empty = tmp_path / "home"
-    empty.mkdir(exist_ok=True)
+    empty.mkdir(mode=0o700, exist_ok=True)  # the user's alone, or the commands refuse it
     out = tmp_path / "modules.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLTRACK_", "XDG_"))}
     env["HOME"] = str(empty)
@@ -94,7 +94,7 @@ def test_report_on_an_empty_home_imports_no_other_command_nor_heavy_helpers(
 
 async def test_a_report_over_a_database_does_load_them(tmp_path: Path) -> None:
     """The probe sees what it should: reading a database takes the store's libraries."""
-    (tmp_path / "home").mkdir()
+    (tmp_path / "home").mkdir(mode=0o700)
     store = await Store.open(paths.under(tmp_path / "home").db)
     await store.close()
     assert {"aiosqlite", "asyncio"} <= _imported(tmp_path, "main", ["report", "--json"])

@@ -137,6 +137,8 @@ def test_another_uid_is_refused_at_the_socket(home: Home, daemon: DaemonProcess)
     # It got through the file permissions; the daemon's peer check turned it away.
     assert result.stdout.startswith(b"connected\n"), result.stdout
     assert b"OK" not in result.stdout, result.stdout
+    os.chmod(home.dir, 0o700)  # private again: the commands refuse a home others can reach
+    os.chmod(home.paths.run_dir, 0o700)
     assert home.events() == []
     assert home.status()["counters"]["rejected"] == {"peer_uid": 1}
 

@@ -1,14 +1,108 @@
-"""skilltrack trusts nothing another user controls: the hook sends nothing to a socket
-another user serves, and keeps the event all the same.
+"""skilltrack trusts nothing another user controls: a state directory someone else owns or
+can write to (or read) is refused with the reason, by the daemon, `status`, `doctor` and the
+commands; the hook sends nothing to a socket another user serves, and keeps the event all the
+same.
 
 Run as root (CI is), with `nobody` as the other user (tests/support/others.py).
 """
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+
+import pytest
+
 from tests.support.events import payload
 from tests.support.home import Home
-from tests.support.others import as_root, impostor, with_system_python
+from tests.support.others import NOBODY, as_root, give_away, impostor, with_system_python
+
+
+def refused_start(home: Home) -> str:
+    """Run the daemon, which must refuse to start: the one line it says why."""
+    before = os.path.lexists(home.paths.socket)
+    result = home.process("skilltrack-daemon", "run", check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert os.path.lexists(home.paths.socket) == before  # none made, none taken away
+    return result.stderr
+
+
+def doctor(home: Home) -> dict[str, tuple[str, str]]:
+    """doctor's findings: check → (level, message) of the first finding of each check."""
+    result = home.cli("skilltrack", "doctor", "--json", check=False)
+    found: dict[str, tuple[str, str]] = {}
+    for finding in json.loads(result.stdout):
+        found.setdefault(finding["check"], (finding["level"], finding["message"]))
+    return found
+
+
+def status(home: Home) -> dict[str, Any]:
+    answer: dict[str, Any] = home.status()
+    return answer
+
+
+# -- the state directory ---------------------------------------------------------------------
+
+
+@as_root
+def test_a_home_of_another_user_is_refused_with_the_reason_and_nothing_made_in_it(
+    home: Home,
+) -> None:
+    give_away(home.dir)
+    why = f"{home.dir} belongs to uid {NOBODY}, not to you (uid 0)"
+
+    assert why in refused_start(home)
+
+    assert os.listdir(home.dir) == []  # no run directory, log, spool or database
+    assert status(home)["problem"] == f"its state is not safe: {why}"
+    assert "UNSAFE" not in home.cli("skilltrack-daemon", "status").stdout  # said once
+    level, message = doctor(home)["permissions"]
+    assert (level, message.startswith(why)) == ("fail", True)
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o755, 0o1777])
+def test_a_home_others_can_write_to_or_read_is_refused_with_the_reason(
+    home: Home, mode: int
+) -> None:
+    home.dir.chmod(mode)
+    why = f"{home.dir} is open to other users (mode {mode:o}); run: chmod 700 {home.dir}"
+
+    assert why in refused_start(home)
+
+    assert status(home)["problem"] == f"its state is not safe: {why}"
+    assert doctor(home)["permissions"][0] == "fail"
+    home.dir.chmod(0o700)  # as the line says: then it starts
+    home.start_daemon()
+
+
+@as_root
+def test_a_home_inside_a_folder_of_another_user_is_refused(home: Home) -> None:
+    # They could move our folder away and put one of theirs in its place.
+    shared = home.dir / "shared"
+    shared.mkdir(mode=0o755)
+    give_away(shared)
+    inside = Home(shared / "state", {**home.env, "SKILLTRACK_HOME": str(shared / "state")})
+    (shared / "state").mkdir(mode=0o700)
+
+    line = refused_start(inside)
+
+    assert f"{shared} belongs to uid {NOBODY}: another user could replace what is in it" in line
+
+
+def test_the_commands_refuse_a_database_in_a_folder_others_can_reach(home: Home) -> None:
+    home.start_daemon().terminate()
+    home.dir.chmod(0o755)
+
+    result = home.cli("skilltrack", "report", check=False)
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"skilltrack: not safe to use: {home.dir} is open to other users (mode 755); "
+        f"run: chmod 700 {home.dir}\n"
+    )
+
 
 # -- the socket ------------------------------------------------------------------------------
 

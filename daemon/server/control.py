@@ -28,7 +28,14 @@ from skilltrack.daemon.server import instance, spool
 from skilltrack.daemon.store.outbox import ForwardStore
 from skilltrack.errors import ControlError, StartupError
 from skilltrack.format import iso
-from skilltrack.paths import InsecurePathError, Paths
+from skilltrack.paths import (
+    InsecurePathError,
+    Paths,
+    dir_problem,
+    ensure_private_dir,
+    ensure_private_dirs,
+    trust_problem,
+)
 from skilltrack.wire import CONTROL
 
 START_TIMEOUT_S = 10.0
@@ -46,15 +53,21 @@ def run(paths: Paths) -> int:
 
     os.umask(0o077)  # before the log file is created: nothing we write is for other users
     os.chdir("/")  # a long-lived process should not pin whatever directory it was started in
-    _setup_logging(paths)
+    logging_to_file = False
     try:
+        _setup_logging(paths)
+        logging_to_file = True
         # Not half-configured: a bad file stops the daemon here, and hooks spool meanwhile.
         daemon = Daemon(paths, config.load(paths.config))
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(daemon.serve())
     except (StartupError, instance.AlreadyRunning, InsecurePathError, config.ConfigError) as exc:
-        logging.getLogger(__name__).error("not starting: %s", exc)
-        if not isinstance(exc, instance.AlreadyRunning):  # a running daemon is no failure
+        if logging_to_file:  # else the command line's one line says it, on stderr
+            logging.getLogger(__name__).error("not starting: %s", exc)
+        # A running daemon is no failure. The note goes only in a run directory that is the
+        # user's alone (where hooks would start a daemon and look for it): none is left where
+        # another user could read it (status finds that problem itself).
+        if not isinstance(exc, instance.AlreadyRunning) and _private(paths.run_dir):
             with contextlib.suppress(OSError):
                 paths.start_failed.write_text(f"{exc}\n")
         raise
@@ -75,7 +88,10 @@ def start(paths: Paths) -> Started:
         return Started(pid, already_running=True)
     check_config(paths)
     os.umask(0o077)  # the log and directories made here are for this user alone
-    paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        ensure_private_dirs(paths)
+    except InsecurePathError as exc:
+        raise ControlError(f"not starting: {exc}") from None
     with open(paths.log, "ab") as log_file:
         child = subprocess.Popen(
             [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
@@ -164,16 +180,20 @@ XUCRED_SIZE = 76  # u_int, uid_t, short (padded), 16 gid_t
 
 def collect_status(paths: Paths) -> dict[str, Any]:
     """Everything `status` shows: the daemon's own view if it runs, and what is on disk."""
+    unsafe = trust_problem(paths)
     live = query_status(paths)
     if live is None:
         pid = instance.running_pid(paths)
         live = {"running": False, "pid": pid if pid and pid > 0 else None}
         if pid is not None:
             live["problem"] = "the daemon holds its lock but does not answer on its socket"
+        elif unsafe is not None:
+            live["problem"] = "its state is not safe: " + unsafe
         elif (refused := config_problem(paths)) is not None:
             live["problem"] = "it cannot start with its configuration: " + refused
         elif paths.start_failed.exists():
             live["problem"] = "the last start failed: " + paths.start_failed.read_text().strip()
+    live["unsafe"] = unsafe
     records, size = spool.backlog(paths.spool_dir)
     live["paths"] = {
         "socket": str(paths.socket),
@@ -186,6 +206,10 @@ def collect_status(paths: Paths) -> dict[str, Any]:
     live["database"], sinks = asyncio.run(_database_status(paths))
     live["forwarding"] = forwarding_status(sinks, live.get("forwarding", {}), time.time())
     return live
+
+
+def _private(path: Path) -> bool:
+    return os.path.lexists(path) and dir_problem(path) is None
 
 
 def check_config(paths: Paths) -> None:
@@ -243,7 +267,7 @@ def forwarding_status(
 
 
 def _setup_logging(paths: Paths) -> None:
-    paths.log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ensure_private_dir(paths.log.parent)  # InsecurePathError: the start fails, said on stderr
     handlers: list[logging.Handler] = [
         logging.handlers.RotatingFileHandler(paths.log, maxBytes=1 << 20, backupCount=3)
     ]

@@ -48,7 +48,13 @@ from skilltrack.daemon.store.schema import LegacySchemaError
 from skilltrack.daemon.store.tokens import TokenStore
 from skilltrack.errors import StartupError
 from skilltrack.format import iso
-from skilltrack.paths import MAX_SOCKET_PATH, InsecurePathError, Paths, ensure_private_dir
+from skilltrack.paths import (
+    MAX_SOCKET_PATH,
+    InsecurePathError,
+    Paths,
+    ensure_private_dir,
+    ensure_private_dirs,
+)
 from skilltrack.wire import ACK_SPOOLED, FrameError, RawFrame, split_frame
 
 if TYPE_CHECKING:
@@ -168,9 +174,9 @@ class Daemon:
     def _prepare(self) -> int:
         os.umask(0o077)
         try:
-            ensure_private_dir(self.paths.run_dir)
-            for d in (self.paths.spool_dir, self.paths.data_dir, self.paths.log.parent):
-                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Each checked before anything is made in it: nothing of ours goes where another
+            # user could read it, plant a link or put a socket of their own.
+            ensure_private_dirs(self.paths)
         except OSError as exc:
             raise StartupError(str(exc)) from exc
         if len(os.fsencode(self.paths.socket)) > MAX_SOCKET_PATH:

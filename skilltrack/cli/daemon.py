@@ -135,6 +135,8 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
             "skilltrack daemon is not running"
             + (f": {status['problem']}" if "problem" in status else "")
         )
+    if status["unsafe"] and status["running"]:  # (if not running, the problem said it)
+        print(f"  UNSAFE     {status['unsafe']}")
     if "error" in db:
         print(f"  database   UNREADABLE: {db['error']}")
     else:

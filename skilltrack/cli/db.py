@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from skilltrack.paths import Paths
+from skilltrack.paths import Paths, check_private_dir
 
 if TYPE_CHECKING:
     from skilltrack.daemon.store.database import Store
@@ -44,6 +44,7 @@ def _use(
 ) -> T:
     if not paths.db.exists():
         return empty
+    check_private_dir(paths.data_dir)  # else others could read the database, or swap it
     import asyncio
 
     async def run() -> T:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skilltrack.errors import ConfigError
-from skilltrack.paths import Paths
+from skilltrack.paths import Paths, trust_problem
 
 if TYPE_CHECKING:
     from skilltrack.cli.hookpython import Interpreter
@@ -300,6 +300,13 @@ def check_config(paths: Paths) -> list[Finding]:
 
 
 def check_permissions(paths: Paths) -> list[Finding]:
+    unsafe = trust_problem(paths)
+    if unsafe is not None:
+        why = (
+            f"{unsafe}; nothing is stored there until it is fixed (hooks keep events "
+            "privately meanwhile)"
+        )
+        return [Finding("fail", "permissions", why)]
     findings = []
     for path, private_mode in (
         (paths.run_dir, 0o700),

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from skilltrack.cli.parsing import CommandError
 from skilltrack.format import iso
-from skilltrack.paths import Paths
+from skilltrack.paths import Paths, check_private_dir
 
 if TYPE_CHECKING:
     import sqlite3
@@ -79,6 +79,7 @@ async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
         if args.format == "csv":
             csv.writer(out).writerow(columns())
         return 0
+    check_private_dir(paths.data_dir)  # else others could read or swap it
     store = await Store.open_readonly(paths.db)
     count = 0
     writer = csv.writer(out) if args.format == "csv" else None

@@ -31,6 +31,7 @@ from skilltrack.cli.parsing import (
     time_option,
 )
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES
+from skilltrack.paths import InsecurePathError
 
 # typing.TYPE_CHECKING without importing typing: see daemon/report/filters.py.
 TYPE_CHECKING = False
@@ -52,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that would mislead.
         import sqlite3  # here: only a command that failed pays for it
 
+        if isinstance(exc, InsecurePathError):
+            return f"not safe to use: {exc}"
         if isinstance(exc, OSError | sqlite3.Error) and args.command != "doctor":
             return f"cannot use {paths.db}: {exc}"
         return None

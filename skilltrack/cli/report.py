@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from skilltrack.cli.parsing import UsageError
-from skilltrack.paths import Paths
+from skilltrack.paths import Paths, check_private_dir
 
 
 def report_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -24,6 +24,8 @@ def report_command(args: argparse.Namespace, paths: Paths) -> int:
     filters = Filters(args.since, args.until, args.project, args.session, args.type)
     if paths.db.exists():
         import asyncio
+
+        check_private_dir(paths.data_dir)  # else others could read or swap it
 
         report = asyncio.run(
             build.build(
