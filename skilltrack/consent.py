@@ -28,7 +28,9 @@ NO_CONSENT = Consent(False, None)
 
 def read(path: Path) -> Consent:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # Never through a link: it would be someone else's say.
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return NO_CONSENT
     if not isinstance(data, dict) or data.get("snippet_capture") is not True:

@@ -62,6 +62,14 @@ class Paths:
         dirs = (self.run_dir.parent, self.run_dir, self.spool_dir, self.data_dir, self.log.parent)
         return tuple(dict.fromkeys(dirs))
 
+    def private_files(self) -> tuple[Path, ...]:
+        """The files skilltrack writes in those directories that must be the user's own."""
+        db = str(self.db)
+        return (
+            self.socket, self.lock, self.pid, self.spool, self.db, Path(db + "-wal"),
+            Path(db + "-shm"), self.log, self.consent, self.start_failed, self.lost_note,
+        )  # fmt: skip
+
     @property
     def socket(self) -> Path:
         return self.run_dir / "daemon.sock"
@@ -227,6 +235,24 @@ def trust_problem(paths: Paths) -> str | None:
             problem = dir_problem(path)
             if problem is not None:
                 return problem
+    for path in paths.private_files():
+        problem = file_problem(path)
+        if problem is not None:
+            return problem
+    return None
+
+
+def file_problem(path: Path) -> str | None:
+    """Why the file at `path` is not one skilltrack may use (a link, someone else's), or
+    None; no file is no problem."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link; skilltrack never follows one"
+    if st.st_uid != os.getuid():
+        return f"{path} belongs to uid {st.st_uid}, not to you (uid {os.getuid()})"
     return None
 
 
@@ -284,6 +310,23 @@ def chain_problem(path: Path, _depth: int = 0) -> str | None:
 
 
 MAX_LINKS = 8
+
+
+def open_private(path: str | os.PathLike[str], flags: int) -> int:
+    """os.open that never follows a symbolic link at `path` (it fails with ELOOP instead) and
+    creates the file 0600."""
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the contents of the file at `path` (made 0600; never through a link)."""
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 class InsecurePathError(Exception):

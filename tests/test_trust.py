@@ -1,7 +1,7 @@
 """skilltrack trusts nothing another user controls: a state directory someone else owns or
 can write to (or read) is refused with the reason, by the daemon, `status`, `doctor` and the
-commands; the hook sends nothing to a socket another user serves, and keeps the event all the
-same.
+commands; no file is opened through a link; the hook sends nothing to a socket another user
+serves, and keeps the event all the same.
 
 Run as root (CI is), with `nobody` as the other user (tests/support/others.py).
 """
@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from skilltrack.daemon.server import spool
 from tests.support.events import payload
 from tests.support.home import Home
 from tests.support.others import NOBODY, as_root, give_away, impostor, with_system_python
@@ -104,6 +109,52 @@ def test_the_commands_refuse_a_database_in_a_folder_others_can_reach(home: Home)
     )
 
 
+# -- no link is followed ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Path]:
+    """A folder away from the state directory, where a planted link points."""
+    folder = Path(tempfile.mkdtemp(prefix="st-away-", dir="/tmp"))
+    if os.geteuid() == 0:
+        give_away(folder)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("planted", ["log", "database", "lock", "pid", "wal"])
+def test_a_link_planted_at_a_daemon_file_refuses_the_start_and_writes_nothing_through_it(
+    home: Home, elsewhere: Path, planted: str
+) -> None:
+    home.paths.run_dir.mkdir(mode=0o700)
+    path = {
+        "log": home.paths.log,
+        "database": home.paths.db,
+        "lock": home.paths.lock,
+        "pid": home.paths.pid,
+        "wal": Path(f"{home.paths.db}-wal"),
+    }[planted]
+    target = elsewhere / "target"
+    path.symlink_to(target)
+
+    line = refused_start(home)
+
+    assert f"{path} is a symbolic link; skilltrack never follows one" in line
+    assert os.listdir(elsewhere) == []
+    assert "is a symbolic link" in status(home)["problem"]
+
+
+def test_a_link_planted_at_a_spool_replay_file_is_not_read(home: Home, elsewhere: Path) -> None:
+    home.paths.spool_dir.mkdir(mode=0o700)
+    target = elsewhere / "records"
+    target.write_bytes(b"planted\n")
+    planted = home.paths.spool_dir / f"{spool.REPLAY_PREFIX}1"
+    planted.symlink_to(target)
+
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        list(spool.records(planted))
+
+
 # -- the socket ------------------------------------------------------------------------------
 
 
@@ -120,5 +171,8 @@ def test_a_hook_sends_nothing_to_a_socket_another_user_serves_and_keeps_the_even
         assert other.heard == [b""]  # it was connected to, and told nothing
         assert len(home.paths.spool.read_bytes().splitlines()) == 1
         assert not home.paths.lock.exists()  # no daemon started against it
-        assert home.live_status() is None  # the commands ask it nothing either
-        assert set(other.heard) == {b""}
+        why = f"{home.paths.socket} belongs to uid {NOBODY}, not to you (uid 0)"
+        assert status(home)["problem"] == f"its state is not safe: {why}"
+        assert set(other.heard) == {b""}  # status told it nothing either
+        assert doctor(home)["permissions"][0] == "fail"
+        assert why in refused_start(home)

@@ -35,7 +35,7 @@ from skilltrack.daemon.report import build
 from skilltrack.daemon.report import page as dashboard_page
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES, Filters
 from skilltrack.format import iso
-from skilltrack.paths import Paths
+from skilltrack.paths import Paths, open_private
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,15 @@ def load_token(paths: Paths) -> str:
     """The user's dashboard token, made (0600) on first use."""
     path = token_path(paths)
     with contextlib.suppress(FileNotFoundError):
-        lines = path.read_bytes().decode("ascii", "replace").splitlines()
+        # Never through a link: a token someone else chose would open the page to them.
+        with open(open_private(path, os.O_RDONLY), encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
         if len(lines) == 2 and lines[0] == _HEADER and _TOKEN.match(lines[1]):
             return lines[1]
         # Damaged, or from before: a new one (old URLs stop working, as they should).
         path.unlink()
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(f"{_HEADER}\n{token}\n")
     return token

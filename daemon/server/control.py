@@ -34,7 +34,10 @@ from skilltrack.paths import (
     dir_problem,
     ensure_private_dir,
     ensure_private_dirs,
+    file_problem,
+    open_private,
     trust_problem,
+    write_private,
 )
 from skilltrack.wire import CONTROL
 
@@ -66,10 +69,10 @@ def run(paths: Paths) -> int:
             logging.getLogger(__name__).error("not starting: %s", exc)
         # A running daemon is no failure. The note goes only in a run directory that is the
         # user's alone (where hooks would start a daemon and look for it): none is left where
-        # another user could read it (status finds that problem itself).
+        # another user could read it or plant a link (status finds that problem itself).
         if not isinstance(exc, instance.AlreadyRunning) and _private(paths.run_dir):
             with contextlib.suppress(OSError):
-                paths.start_failed.write_text(f"{exc}\n")
+                write_private(paths.start_failed, f"{exc}\n".encode())
         raise
     return 1 if daemon.failed else 0
 
@@ -92,7 +95,7 @@ def start(paths: Paths) -> Started:
         ensure_private_dirs(paths)
     except InsecurePathError as exc:
         raise ControlError(f"not starting: {exc}") from None
-    with open(paths.log, "ab") as log_file:
+    with open(open_private(paths.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as log_file:
         child = subprocess.Popen(
             [sys.executable, "-P", "-m", "skilltrack.daemon", "run"],
             stdin=subprocess.DEVNULL,
@@ -243,7 +246,7 @@ async def _database_status(paths: Paths) -> tuple[dict[str, Any], list[dict[str,
             return database, await store.sink_status()
         finally:
             await store.close()
-    except sqlite3.Error as exc:  # status must still show the rest
+    except (sqlite3.Error, OSError) as exc:  # status must still show the rest
         return {"events": None, "bytes": None, "last_event_at": None, "error": str(exc)}, []
 
 
@@ -266,11 +269,22 @@ def forwarding_status(
     return shown
 
 
+class _PrivateLog(logging.handlers.RotatingFileHandler):
+    """The daemon's log, opened (and reopened at each rotation) without following a link, and
+    made 0600."""
+
+    def _open(self) -> Any:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        return open(open_private(self.baseFilename, flags), "a", encoding=self.encoding)
+
+
 def _setup_logging(paths: Paths) -> None:
     ensure_private_dir(paths.log.parent)  # InsecurePathError: the start fails, said on stderr
-    handlers: list[logging.Handler] = [
-        logging.handlers.RotatingFileHandler(paths.log, maxBytes=1 << 20, backupCount=3)
-    ]
+    try:
+        handlers: list[logging.Handler] = [_PrivateLog(paths.log, maxBytes=1 << 20, backupCount=3)]
+    except OSError as exc:
+        problem = file_problem(paths.log) or f"cannot open the log {paths.log}: {exc}"
+        raise StartupError(problem) from None
     if sys.stderr.isatty():
         handlers.append(logging.StreamHandler())
     logging.basicConfig(

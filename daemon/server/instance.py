@@ -11,7 +11,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from skilltrack.paths import Paths
+from skilltrack.paths import Paths, open_private, write_private
 
 LOCK_FD_ENV = "SKILLTRACK_LOCK_FD"
 
@@ -25,7 +25,7 @@ def acquire(paths: Paths) -> int:
     inherited = _inherited_lock(paths.lock)
     if inherited is not None:
         return inherited
-    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_private(paths.lock, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -40,7 +40,7 @@ def _inherited_lock(lock: Path) -> int | None:
         return None
     fd = int(value)
     try:
-        mine, ours = os.fstat(fd), lock.stat()
+        mine, ours = os.fstat(fd), lock.lstat()
     except OSError:
         return None
     if (mine.st_ino, mine.st_dev) != (ours.st_ino, ours.st_dev):
@@ -53,22 +53,28 @@ def _inherited_lock(lock: Path) -> int | None:
 
 def write_pid(paths: Paths) -> None:
     tmp = paths.pid.with_suffix(".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
+    write_private(tmp, f"{os.getpid()}\n".encode())
     os.replace(tmp, paths.pid)
 
 
 def read_pid(paths: Paths) -> int | None:
     try:
-        return int(paths.pid.read_text().strip())
+        fd = open_private(paths.pid, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return int(os.read(fd, 64).strip())
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
 
 
 def running_pid(paths: Paths) -> int | None:
     """The pid of the daemon holding the lock, or None if no daemon runs."""
     try:
-        fd = os.open(paths.lock, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        fd = open_private(paths.lock, os.O_RDONLY)
+    except OSError:  # none, or a link no daemon of ours would have taken (status says so)
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -54,6 +54,9 @@ from skilltrack.paths import (
     Paths,
     ensure_private_dir,
     ensure_private_dirs,
+    open_private,
+    trust_problem,
+    write_private,
 )
 from skilltrack.wire import ACK_SPOOLED, FrameError, RawFrame, split_frame
 
@@ -179,6 +182,11 @@ class Daemon:
             ensure_private_dirs(self.paths)
         except OSError as exc:
             raise StartupError(str(exc)) from exc
+        # A link at one of our files' names, a file or socket of another user's: said in one
+        # line now, rather than as the error of whichever open meets it first.
+        problem = trust_problem(self.paths)
+        if problem is not None:
+            raise InsecurePathError(problem)
         if len(os.fsencode(self.paths.socket)) > MAX_SOCKET_PATH:
             raise StartupError(
                 f"socket path {self.paths.socket} is longer than {MAX_SOCKET_PATH} bytes; "
@@ -421,8 +429,12 @@ class Daemon:
             # Written over the blank the start reserved: a full disk has no block for a new
             # file, but can take bytes in one it already gave.
             note = f"{iso(time.time())} {why}".encode()[:LOST_NOTE_BYTES]
-            with contextlib.suppress(OSError), self.paths.lost_note.open("r+b") as f:
-                f.write(note.ljust(LOST_NOTE_BYTES))
+            with contextlib.suppress(OSError):
+                fd = open_private(self.paths.lost_note, os.O_WRONLY)
+                try:
+                    os.write(fd, note.ljust(LOST_NOTE_BYTES))
+                finally:
+                    os.close(fd)
             return False
         self.counters.spooled += len(records)
         return True
@@ -432,11 +444,14 @@ class Daemon:
         The note is then blanked: LOST_NOTE_BYTES of spaces, reserved on disk for this run's
         shutdown to write over."""
         with contextlib.suppress(OSError):
-            self.lost_at_last_shutdown = self.paths.lost_note.read_text().strip() or None
+            fd = open_private(self.paths.lost_note, os.O_RDONLY)
+            with open(fd, "rb") as f:
+                text = f.read(LOST_NOTE_BYTES).decode(errors="replace")
+            self.lost_at_last_shutdown = text.strip() or None
         if self.lost_at_last_shutdown:
             log.error("the last shutdown lost events: %s", self.lost_at_last_shutdown)
         try:
-            self.paths.lost_note.write_bytes(b" " * LOST_NOTE_BYTES)
+            write_private(self.paths.lost_note, b" " * LOST_NOTE_BYTES)
         except OSError as exc:
             log.warning("could not reserve %s: %s", self.paths.lost_note, exc)
 

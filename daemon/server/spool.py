@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from skilltrack.paths import open_private
 from skilltrack.wire import FLAG_TRUNCATED, RawFrame, encode_spool_record
 
 if TYPE_CHECKING:  # the commands read the spool's backlog without loading the store
@@ -55,7 +56,7 @@ def append(spool_dir: Path, records: Sequence[bytes]) -> None:
     path = spool_dir / SPOOL_NAME
     data = b"".join(records)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_private(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             if not _lock(fd):
                 _append_alone(spool_dir, data)
@@ -77,7 +78,7 @@ def _append_alone(spool_dir: Path, data: bytes) -> None:
     the hook's spool_alone does)."""
     name = f"{REPLAY_PREFIX}{time.time_ns()}-{os.getpid()}"
     partial = spool_dir / f"{PARTIAL_PREFIX}{name}"
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    fd = open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         view = memoryview(data)
         while view:
@@ -92,7 +93,7 @@ def rotate(spool_dir: Path, name: str = SPOOL_NAME) -> Path | None:
     missing or empty."""
     path = spool_dir / name
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_private(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:
@@ -118,7 +119,7 @@ def replay_files(spool_dir: Path) -> list[Path]:
 
 def records(path: Path) -> Iterator[bytes]:
     """The records of a replay file, read lazily (it may be large); blank lines skipped."""
-    with path.open("rb") as f:
+    with open(open_private(path, os.O_RDONLY), "rb") as f:
         for line in f:
             if line.strip():
                 yield line
@@ -131,7 +132,7 @@ def backlog(spool_dir: Path) -> tuple[int, int]:
         return 0, 0
     for path in [spool_dir / SPOOL_NAME, spool_dir / RETRY_NAME, *replay_files(spool_dir)]:
         try:
-            with path.open("rb") as f:
+            with open(open_private(path, os.O_RDONLY), "rb") as f:
                 while chunk := f.read(1 << 20):
                     count += chunk.count(b"\n")
                     size += len(chunk)
@@ -159,8 +160,7 @@ class Held:
         """Append `record` (one line) to the file `name` in the spool's folder."""
         out = self._files.get(name)
         if out is None:
-            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-            fd = os.open(self._dir / name, flags, 0o600)
+            fd = open_private(self._dir / name, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             cut_short = _cut_short(fd)
             out = self._files[name] = os.fdopen(fd, "ab")
             if cut_short:  # a record cut short (a crash) must not swallow this one
