@@ -1,7 +1,8 @@
 """skilltrack trusts nothing another user controls: a state directory someone else owns or
 can write to (or read) is refused with the reason, by the daemon, `status`, `doctor` and the
-commands; no file is opened through a link; the hook sends nothing to a socket another user
-serves, and keeps the event all the same.
+commands; no file is opened through a link; the database and its -wal and -shm are 0600
+whoever makes them; the hook sends nothing to a socket another user serves, and keeps the
+event all the same.
 
 Run as root (CI is), with `nobody` as the other user (tests/support/others.py).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +20,12 @@ from typing import Any
 
 import pytest
 
+from skilltrack.cli import db as cli_db
+from skilltrack.daemon.report.queries import ReportStore
 from skilltrack.daemon.server import spool
+from skilltrack.daemon.store.database import Store
 from tests.support.events import payload
-from tests.support.home import Home
+from tests.support.home import WAIT_FOR_ACK, Home
 from tests.support.others import NOBODY, as_root, give_away, impostor, with_system_python
 
 
@@ -153,6 +158,70 @@ def test_a_link_planted_at_a_spool_replay_file_is_not_read(home: Home, elsewhere
 
     with pytest.raises(OSError, match="Too many levels of symbolic links"):
         list(spool.records(planted))
+
+
+# -- the database, and its -wal and -shm -----------------------------------------------------
+
+
+def modes(db: Path) -> dict[str, int]:
+    return {
+        suffix or "db": stat.S_IMODE(os.stat(f"{db}{suffix}").st_mode)
+        for suffix in ("", "-wal", "-shm")
+    }
+
+
+@pytest.fixture
+def umask_0() -> Iterator[None]:
+    """A process umask that takes nothing away (as a shell may have): modes are skilltrack's."""
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+async def test_a_new_database_and_its_wal_and_shm_are_0600_whatever_the_umask(
+    home: Home, umask_0: None
+) -> None:
+    home.dir.chmod(0o700)
+    store = await Store.open(home.paths.db)
+    try:
+        assert modes(home.paths.db) == {"db": 0o600, "-wal": 0o600, "-shm": 0o600}
+    finally:
+        await store.close()
+
+
+def test_a_command_writing_a_database_others_could_read_makes_it_and_its_wal_and_shm_0600(
+    home: Home, umask_0: None
+) -> None:
+    # A database restored from a copy, say, left readable by all.
+    home.start_daemon().terminate()
+    home.paths.db.chmod(0o666)
+
+    async def seen(store: ReportStore) -> dict[str, int]:
+        await store.count_events()  # a WAL database read: its -wal and -shm are made
+        return modes(home.paths.db)
+
+    # What `skilltrack rate` opens the database through.
+    found = cli_db.write(home.paths, ReportStore, seen, None)
+
+    assert found == {"db": 0o600, "-wal": 0o600, "-shm": 0o600}
+
+
+def test_the_running_daemon_s_database_wal_and_shm_are_0600(home: Home) -> None:
+    home.start_daemon()
+    home.hook(payload(), extra_env=WAIT_FOR_ACK)
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+
+    assert modes(home.paths.db) == {"db": 0o600, "-wal": 0o600, "-shm": 0o600}
+
+
+@as_root
+def test_a_database_of_another_user_is_refused(home: Home) -> None:
+    home.start_daemon().terminate()
+    give_away(home.paths.db)
+
+    line = refused_start(home)
+
+    assert f"{home.paths.db} belongs to uid {NOBODY}, not to you (uid 0)" in line
 
 
 # -- the socket ------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ async def _database_status(paths: Paths) -> tuple[dict[str, Any], list[dict[str,
             return database, await store.sink_status()
         finally:
             await store.close()
-    except (sqlite3.Error, OSError) as exc:  # status must still show the rest
+    except (sqlite3.Error, OSError, InsecurePathError) as exc:  # status must show the rest
         return {"events": None, "bytes": None, "last_event_at": None, "error": str(exc)}, []
 
 

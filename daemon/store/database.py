@@ -23,6 +23,7 @@ from typing import Any, Self
 import aiosqlite
 
 from skilltrack.daemon.store import schema, spans
+from skilltrack.daemon.store.files import own_files
 from skilltrack.daemon.store.migrations import MIGRATIONS
 from skilltrack.daemon.store.records import EventRow, Record, TrainingExample
 
@@ -142,7 +143,7 @@ class StoreReplaced(Exception):
 
 
 def _file_id(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
+    st = os.lstat(path)  # a link put in the file's place is a replacement too
     return st.st_dev, st.st_ino
 
 
@@ -172,6 +173,7 @@ class Store:
         # "IMMEDIATE": sqlite3 begins the write transaction before the first insert itself
         # (see insert); statements that are not inserts run outside transactions unless a
         # migration begins one explicitly.
+        own_files(path, create=True)
         db = await _connect(path, "IMMEDIATE", busy_timeout_ms=busy_timeout_ms)
         try:
             await db.execute("PRAGMA journal_mode = WAL")
@@ -192,6 +194,7 @@ class Store:
         A database whose schema is behind this version's is migrated first (once, through a
         writable connection), so that queries find the columns they expect.
         """
+        own_files(path, create=False)
         db = await _connect(_readonly_uri(path), None, uri=True)
         try:
             store = cls(db, path)

@@ -368,6 +368,8 @@ def doctor_command(args: argparse.Namespace, paths: Paths) -> int:
 def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
     from skilltrack.daemon.server.control import collect_status
 
+    # Before status, which opens the database: that makes a database open to others private.
+    permissions = check_permissions(paths)
     status = collect_status(paths)
     return [
         *check_hooks(home, cwd),
@@ -375,7 +377,7 @@ def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
         *check_fallback(paths),
         *check_config(paths),
         *check_daemon(paths, status, hook_interpreters(paths, home, cwd)),
-        *check_permissions(paths),
+        *permissions,
         *check_data(status),
     ]
 
