@@ -12,9 +12,11 @@ several milliseconds), parses nothing on the fast path, and:
 - sends nothing to a socket served by another user (peer credentials): an impostor in a state
   directory another user controls would get every raw event;
 - if the daemon is unreachable, silent or an impostor, appends the event to the spool file
-  (0600, one line per event) for the daemon to replay, and when no daemon is listening starts
-  one, detached, under a lock that lets exactly one of many simultaneous hooks do it; it never
-  waits for it;
+  (0600, one line per event, never through a link) for the daemon to replay, and when no
+  daemon is listening starts one, detached, under a lock that lets exactly one of many
+  simultaneous hooks do it; it never waits for it. Only into directories of this user's
+  alone (private_dir): when the spool's is not, the event goes to the fallback folder,
+  memory-backed and private, which the daemon collects; the daemon is not started there;
 - always exits 0 and never writes to stdout, whatever happens (Claude Code reports any other
   exit as a hook error and may show stdout to the model).
 
@@ -34,7 +36,6 @@ import time
 TYPE_CHECKING = False  # typing would cost every run its import; mypy reads the block
 if TYPE_CHECKING:
     from collections.abc import Callable
-
 
 MAX_PAYLOAD = 1024 * 1024  # = skilltrack.wire.MAX_PAYLOAD
 HEAD_KEEP = 256 * 1024  # of an oversized payload, what is searched for the event's fields
@@ -271,20 +272,90 @@ def server_uid(getsockopt: "Callable[[int, int, int], bytes]", sock_path: str) -
 
 
 def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
-    """Append one record to the spool, one line per event, under the spool's lock; or, if a
-    peer holds the lock for long, put it in a file of its own for the replay to collect.
+    """Keep one record where the daemon replays it: in the spool, if its directory is this
+    user's alone; else (or if it cannot be written: a link in the file's place, a full disk)
+    in the fallback folder, if that is. If neither is, the event is dropped rather than
+    written where another user could read or change it."""
+    import binascii
+
+    record = header + b" " + binascii.b2a_base64(payload, newline=False) + b"\n"
+    try:
+        if private_dir(spool_dir):
+            append(spool_dir, record)
+            return
+    except OSError:
+        pass
+    fallback = fallback_spool_dir(spool_dir)
+    if private_dir(fallback):
+        append(fallback, record)
+
+
+def fallback_spool_dir(spool_dir: str) -> str:
+    """The fallback folder, as skilltrack.paths.Paths.fallback_spool_dir computes it
+    (tests/test_paths.py proves it): memory-backed, the user's own, one per state directory."""
+    import binascii
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    base = os.path.normpath(runtime) if runtime.startswith("/") else "/dev/shm"
+    tag = binascii.crc32(os.fsencode(spool_dir))
+    return os.path.join(base, f"skilltrack-{os.getuid()}-{tag:08x}")
+
+
+def private_dir(path: str) -> bool:
+    """Make `path` (0700, with what is missing above it) and say whether it is a directory of
+    this user's that no one else may enter, under directories no one but this user or root
+    may change (the same rules as skilltrack.paths.dir_problem, but for the state
+    directory's own mode, which only the daemon checks)."""
+    parent = os.path.dirname(path)
+    if not trusted(parent):  # make nothing where another user could reach it
+        return False
+    os.makedirs(path, 0o700, exist_ok=True)
+    st = os.lstat(path)
+    return (
+        st.st_mode & 0o170077 == 0o040000  # a directory, not a link; nothing for the others
+        and st.st_uid == os.getuid()
+        and trusted(parent)  # again: it may have been made meanwhile, in a sticky /tmp
+    )
+
+
+def trusted(path: str, depth: int = 0) -> bool:
+    """Whether only this user or root can change `path` and the directories above it: each
+    is theirs and writable by no one else, unless sticky (/tmp). A link is followed, and the
+    path it leads to checked in turn. What does not exist yet is no concern."""
+    uid = os.getuid()
+    current = "/"
+    for name in path.split("/"):
+        if not name:
+            continue
+        current = os.path.join(current, name)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return True  # the rest is made by this user
+        if st.st_uid != uid and st.st_uid != 0:
+            return False
+        if st.st_mode & 0o170000 == 0o120000:  # a link
+            current = os.path.realpath(current)
+            if depth >= 8 or not trusted(current, depth + 1):
+                return False
+        elif st.st_mode & 0o022 and not st.st_mode & 0o1000:  # writable by others, not sticky
+            return False
+    return True
+
+
+def append(spool_dir: str, record: bytes) -> None:
+    """Append one record to the spool in `spool_dir`, under the spool's lock; or, if a peer
+    holds the lock for long, put it in a file of its own for the replay to collect.
 
     The daemon replays the spool by renaming it under the same lock; a writer that opened the
     old file just before finds its inode gone from the path after locking and opens anew.
     """
-    import binascii
     import fcntl
 
-    os.makedirs(spool_dir, mode=0o700, exist_ok=True)
     path = os.path.join(spool_dir, "events.spool")
-    record = header + b" " + binascii.b2a_base64(payload, newline=False) + b"\n"
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
     for _ in range(10):
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags, 0o600)
         try:
             for _ in range(40):
                 try:
@@ -299,7 +370,7 @@ def spool(spool_dir: str, header: bytes, payload: bytes) -> None:
                 return
             st = os.fstat(fd)
             try:
-                cur = os.stat(path)
+                cur = os.lstat(path)
             except FileNotFoundError:
                 continue
             if (cur.st_ino, cur.st_dev) != (st.st_ino, st.st_dev):
@@ -320,7 +391,8 @@ def spool_alone(spool_dir: str, records: bytes) -> None:
     for replay; made under another name and renamed, so that it is read only whole."""
     name = f"events.spool.replay-{time.time_ns()}-{os.getpid()}"
     partial = os.path.join(spool_dir, ".partial-" + name)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(partial, flags, 0o600)
     try:
         view = memoryview(records)
         while view:
@@ -340,10 +412,12 @@ def autostart(run_dir: str) -> None:
     import fcntl
 
     exe = _daemon_executable()
-    if exe is None or _failed_lately(run_dir):
+    # Not where another user could read or change the state: the daemon would refuse to start
+    # there anyway (skilltrack-daemon status says why).
+    if exe is None or _failed_lately(run_dir) or not private_dir(run_dir):
         return
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(run_dir, "daemon.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(os.path.join(run_dir, "daemon.lock"), flags, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -432,9 +506,16 @@ def remember_interpreter(cache: str) -> None:
     if not exe.startswith("/") or not os.access(exe, os.X_OK):
         return  # an embedded or unknown interpreter: keep going through PATH
     os.umask(0o077)
-    os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+    # The launcher runs what this file names: only in a directory no one else can write to.
+    if not private_dir(os.path.dirname(cache)):
+        return
     temporary = f"{cache}.{os.getpid()}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.unlink(temporary)  # left by a run killed halfway, whose pid this one has now
+    except FileNotFoundError:
+        pass
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(temporary, flags, 0o600)
     try:
         os.write(fd, os.fsencode(exe) + b"\n")
     finally:

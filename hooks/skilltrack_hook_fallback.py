@@ -6,9 +6,10 @@ the core cannot be imported. Then, rather than drop the event silently:
 
 - the event is appended to the spool as the core appends it (the same record, the same lock
   and the same check that the daemon's replay has not just taken the file away), so the
-  daemon stores it at its next replay;
-- a note, `hook-fallback` in the run directory, says which Python ran and why, for
-  `skilltrack doctor` to report;
+  daemon stores it at its next replay; as the core, only into a directory of this user's
+  alone, else into the fallback folder, never through a link;
+- a note, `hook-fallback` in the run directory (if that is the user's alone), says which
+  Python ran and why, for `skilltrack doctor` to report;
 - run by the plugin's launcher on the interpreter it had cached, it removes that file, so
   that the next run finds `python3` on PATH again (hooks/skilltrack_hook.sh);
 - it exits 0 with nothing on stdout, as the core does.
@@ -118,14 +119,80 @@ def new_event_id(now):  # type: (float) -> str
 
 
 def spool(spool_dir, header, payload):  # type: (str, bytes, bytes) -> None
-    """Append one record under the spool's lock, as the core's spool() does."""
-    import fcntl
-
-    _makedirs(spool_dir)
-    path = os.path.join(spool_dir, "events.spool")
+    """Keep one record as the core's spool() does: in the spool if its directory is this
+    user's alone, else in the fallback folder if that is, else nowhere."""
     b64 = binascii.b2a_base64(payload).rstrip(b"\n")
     record = header + b" " + b64 + b"\n"
-    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    try:
+        if private_dir(spool_dir):
+            append(spool_dir, record)
+            return
+    except (IOError, OSError):
+        pass
+    fallback = fallback_spool_dir(spool_dir)
+    if private_dir(fallback):
+        append(fallback, record)
+
+
+def fallback_spool_dir(spool_dir):  # type: (str) -> str
+    """As the core's (and skilltrack.paths.Paths.fallback_spool_dir)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    base = os.path.normpath(runtime) if runtime.startswith("/") else "/dev/shm"
+    tag = binascii.crc32(_encoded(spool_dir)) & 0xFFFFFFFF  # 2.7's is signed
+    return os.path.join(base, "skilltrack-%d-%08x" % (os.getuid(), tag))
+
+
+def _encoded(path):  # type: (str) -> bytes
+    if sys.version_info[0] < 3:  # 2.7's str: bytes already
+        return path
+    fsencode = getattr(os, "fsencode", None)  # from 3.2 on
+    if fsencode is not None:
+        return fsencode(path)  # type: ignore[no-any-return]
+    return path.encode(sys.getfilesystemencoding())
+
+
+def private_dir(path):  # type: (str) -> bool
+    """As the core's: made if missing; a directory of this user's that no one else may
+    enter, under directories no one but this user or root may change."""
+    parent = os.path.dirname(path)
+    if not trusted(parent):
+        return False
+    _makedirs(path)
+    st = os.lstat(path)
+    return st.st_mode & 0o170077 == 0o040000 and st.st_uid == os.getuid() and trusted(parent)
+
+
+def trusted(path, depth=0):  # type: (str, int) -> bool
+    """As the core's: only this user or root can change `path` and what is above it."""
+    uid = os.getuid()
+    current = "/"
+    for name in path.split("/"):
+        if not name:
+            continue
+        current = os.path.join(current, name)
+        try:
+            st = os.lstat(current)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return True  # the rest is made by this user
+            raise
+        if st.st_uid != uid and st.st_uid != 0:
+            return False
+        if st.st_mode & 0o170000 == 0o120000:  # a link
+            current = os.path.realpath(current)
+            if depth >= 8 or not trusted(current, depth + 1):
+                return False
+        elif st.st_mode & 0o022 and not st.st_mode & 0o1000:  # writable by others, not sticky
+            return False
+    return True
+
+
+def append(spool_dir, record):  # type: (str, bytes) -> None
+    """Append one record under the spool's lock, as the core's append() does."""
+    import fcntl
+
+    path = os.path.join(spool_dir, "events.spool")
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | os.O_NOFOLLOW
     for _ in range(10):
         fd = os.open(path, flags, 0o600)
         try:
@@ -140,7 +207,7 @@ def spool(spool_dir, header, payload):  # type: (str, bytes, bytes) -> None
             # Without the lock after ~20 ms, append anyway: a lost event is worse.
             st = os.fstat(fd)
             try:
-                cur = os.stat(path)
+                cur = os.lstat(path)
             except OSError:
                 continue  # the replay took the file away: open the new one
             if (cur.st_ino, cur.st_dev) != (st.st_ino, st.st_dev):
@@ -161,7 +228,8 @@ def leave_note(run_dir, problem):  # type: (str, str) -> None
     """Replace the note with this run's: when, which Python, why, and where."""
     import json
 
-    _makedirs(run_dir)
+    if not private_dir(run_dir):
+        return  # not where another user could read it or plant a link
     note = {
         "time": time.time(),
         "python": ".".join(str(v) for v in sys.version_info[:3]),
@@ -171,7 +239,13 @@ def leave_note(run_dir, problem):  # type: (str, str) -> None
     }
     path = os.path.join(run_dir, NOTE)
     temporary = "%s.%d" % (path, os.getpid())
-    with open(temporary, "w") as f:
+    try:
+        os.unlink(temporary)  # left by a run killed halfway, whose pid this one has now
+    except OSError:
+        pass
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(temporary, flags, 0o600)
+    with os.fdopen(fd, "w") as f:
         f.write(json.dumps(note) + "\n")
     os.rename(temporary, path)
 

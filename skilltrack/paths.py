@@ -102,13 +102,15 @@ class Paths:
     def fallback_spool_dir(self) -> Path:
         """Where the daemon keeps, at shutdown, what the spool's disk takes no more of (full):
         memory-backed and the user's own (the runtime directory, else /dev/shm), a folder
-        per state directory. Collected into the spool at the next start."""
+        per state directory. Also where a hook spools when the spool directory is not safe
+        (hooks/skilltrack_hook_core.py computes the same path). Collected into the spool at
+        each start, and while the daemon runs."""
         import zlib  # here: only the daemon's shutdown and start look
 
         runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-        base = Path(runtime) if os.path.isabs(runtime) else Path("/dev/shm")
+        base = os.path.normpath(runtime) if runtime.startswith("/") else "/dev/shm"
         tag = zlib.crc32(os.fsencode(self.spool_dir))
-        return base / f"skilltrack-{os.getuid()}-{tag:08x}"
+        return Path(base) / f"skilltrack-{os.getuid()}-{tag:08x}"
 
     @property
     def lost_note(self) -> Path:

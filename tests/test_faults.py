@@ -209,7 +209,7 @@ def test_sigterm_on_a_full_disk_keeps_the_buffer_in_memory_backed_storage(
     daemon = home.start_daemon()
     with closing(sqlite3.connect(home.paths.db)) as db:  # as above: commits now need blocks
         assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
-    kept = home.paths.fallback_spool_dir
+    kept = home.fallback_spool_dir
     if fallback == "blocked":  # a file where the folder would go: nowhere left to keep them
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text("in the way")

@@ -10,6 +10,7 @@ minimum the hook asks for.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -136,3 +137,29 @@ def test_an_oversized_event_in_the_fallback_is_refused_and_counted(
         what="the cut event refused, and counted",
     )
     assert home.events() == []
+
+
+@pytest.mark.parametrize("python", [*TOO_OLD, pytest.param(pythons.this_one(), id="min-raised")])
+def test_the_fallback_writes_nothing_into_a_home_others_can_write_to(
+    home: Home, python: pythons.Python
+) -> None:
+    # As the core: no spool, no note there; the event waits in the private fallback folder.
+    home.dir.chmod(0o777)
+    forced = {"SKILLTRACK_HOOK_MIN_PYTHON": "3.99"}
+    flags = ["-I", "-S"] if python.version >= (3, 4) else ["-E", "-s", "-S"]
+
+    result = subprocess.run(
+        [python.path, *flags, str(HOOK)],
+        input=payload(tool_use_id="toolu_elsewhere"), capture_output=True, timeout=30,
+        check=False, env={**home.env, **NO_AUTOSTART, **forced},
+    )  # fmt: skip
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    assert os.listdir(home.dir) == []
+    kept = home.fallback_spool_dir / "events.spool"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert len(kept.read_bytes().splitlines()) == 1
+    home.dir.chmod(0o700)
+    home.start_daemon()
+    home.wait_for(lambda: len(home.events()) == 1, what="the kept event, collected")
+    assert home.events()[0]["tool_use_id"] == "toolu_elsewhere"

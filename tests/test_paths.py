@@ -114,3 +114,33 @@ def test_on_linux_the_directories_are_platformdirs_own(
         config=Path(dirs.user_config_dir) / "config.toml",
         log=Path(dirs.user_log_dir) / "daemon.log",
     )
+
+
+FALLBACK_PROBE = (
+    "import sys, json, importlib; sys.path.insert(0, sys.argv[1]);"
+    "m = importlib.import_module(sys.argv[2]);"
+    "print(json.dumps(m.fallback_spool_dir(m.state_dirs()[1])))"
+)
+
+
+@pytest.mark.parametrize(
+    "runtime", ["/run/user/1000", "/run/user/1000/", "//run//user/x/../y", "relative", "", None]
+)
+@pytest.mark.parametrize("module", HOOK_MODULES)
+def test_hook_and_package_agree_on_the_fallback_folder(
+    runtime: str | None, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where a hook keeps an event when the spool's directory is not safe, and the daemon
+    # collects it from.
+    monkeypatch.setenv("SKILLTRACK_HOME", "/tmp/st-fallback-é")
+    if runtime is None:
+        monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    else:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", FALLBACK_PROBE, str(HOOK.parent), module],
+        env=dict(os.environ), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    assert json.loads(out) == str(paths.resolve().fallback_spool_dir)

@@ -1,8 +1,9 @@
 """skilltrack trusts nothing another user controls: a state directory someone else owns or
-can write to (or read) is refused with the reason, by the daemon, `status`, `doctor` and the
-commands; no file is opened through a link; the database and its -wal and -shm are 0600
-whoever makes them; the hook sends nothing to a socket another user serves, and keeps the
-event all the same.
+can write to (or read) is refused with the reason, by the daemon, `status` and `doctor`;
+no file is opened through a link; the database and its -wal and -shm are 0600 whoever makes
+them; the hook sends nothing to a socket another user serves. The hook keeps the event all
+the same: in the spool if its directory is safe, else in the private fallback folder, which
+the daemon collects once it can start.
 
 Run as root (CI is), with `nobody` as the other user (tests/support/others.py).
 """
@@ -25,8 +26,23 @@ from skilltrack.daemon.report.queries import ReportStore
 from skilltrack.daemon.server import spool
 from skilltrack.daemon.store.database import Store
 from tests.support.events import payload
-from tests.support.home import WAIT_FOR_ACK, Home
-from tests.support.others import NOBODY, as_root, give_away, impostor, with_system_python
+from tests.support.home import WAIT_FOR_ACK, Home, daemon_processes
+from tests.support.others import (
+    NOBODY,
+    as_root,
+    give_away,
+    impostor,
+    with_system_python,
+)
+
+NO_AUTOSTART = {"SKILLTRACK_NO_AUTOSTART": "1"}
+
+
+def kept(home: Home) -> list[bytes]:
+    """The records waiting in the home's fallback folder."""
+    folder = home.fallback_spool_dir
+    files = [folder / spool.SPOOL_NAME, *spool.replay_files(folder)]
+    return [line for f in files if f.exists() for line in f.read_bytes().splitlines()]
 
 
 def refused_start(home: Home) -> str:
@@ -114,6 +130,58 @@ def test_the_commands_refuse_a_database_in_a_folder_others_can_reach(home: Home)
     )
 
 
+# -- the hook keeps the event privately, and starts nothing there ----------------------------
+
+
+@as_root
+def test_a_hook_keeps_the_event_in_the_fallback_folder_when_the_home_is_another_users(
+    home: Home,
+) -> None:
+    give_away(home.dir)
+
+    result = home.hook(payload(tool_use_id="toolu_kept"))  # autostart allowed
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    assert os.listdir(home.dir) == []  # no spool, and no run directory: no daemon started
+    folder = home.fallback_spool_dir
+    assert folder.parent == Path(home.env["XDG_RUNTIME_DIR"])
+    assert len(kept(home)) == 1
+    assert (folder.stat().st_uid, stat.S_IMODE(folder.stat().st_mode)) == (0, 0o700)
+    assert stat.S_IMODE((folder / spool.SPOOL_NAME).stat().st_mode) == 0o600
+    assert status(home)["spool"]["fallback_records"] == 1
+    assert "1 events kept in" in doctor(home)["spool"][1]
+
+    os.chown(home.dir, 0, 0)  # the home is ours again: the daemon starts and collects it
+    home.start_daemon()
+    home.wait_for(lambda: len(home.events()) == 1, what="the kept event stored")
+    assert home.events()[0]["tool_use_id"] == "toolu_kept"
+    assert kept(home) == []
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_a_hook_writes_nothing_into_a_home_others_can_write_to(home: Home, mode: int) -> None:
+    home.dir.chmod(mode)
+
+    assert home.hook(payload()).returncode == 0
+
+    assert os.listdir(home.dir) == []
+    assert len(kept(home)) == 1
+    assert daemon_processes(home) == []
+
+
+def test_a_hook_whose_fallback_folder_is_another_users_keeps_nothing_there(home: Home) -> None:
+    # Made before us by someone else (its name can be guessed): not ours to write into.
+    home.dir.chmod(0o777)
+    folder = home.fallback_spool_dir
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+
+    assert home.hook(payload(), extra_env=NO_AUTOSTART).returncode == 0
+
+    assert os.listdir(folder) == []
+    assert os.listdir(home.dir) == []
+
+
 # -- no link is followed ---------------------------------------------------------------------
 
 
@@ -147,6 +215,20 @@ def test_a_link_planted_at_a_daemon_file_refuses_the_start_and_writes_nothing_th
     assert f"{path} is a symbolic link; skilltrack never follows one" in line
     assert os.listdir(elsewhere) == []
     assert "is a symbolic link" in status(home)["problem"]
+
+
+def test_a_link_planted_at_the_spool_keeps_the_event_in_the_fallback_folder(
+    home: Home, elsewhere: Path
+) -> None:
+    home.paths.spool_dir.mkdir(mode=0o700)
+    target = elsewhere / "target"
+    target.write_bytes(b"")
+    home.paths.spool.symlink_to(target)
+
+    assert home.hook(payload(tool_use_id="toolu_link"), extra_env=NO_AUTOSTART).returncode == 0
+
+    assert target.read_bytes() == b""
+    assert len(kept(home)) == 1
 
 
 def test_a_link_planted_at_a_spool_replay_file_is_not_read(home: Home, elsewhere: Path) -> None:

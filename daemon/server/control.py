@@ -205,7 +205,10 @@ def collect_status(paths: Paths) -> dict[str, Any]:
         "log": str(paths.log),
         "config": str(paths.config),
     }
-    live["spool"] = {"records": records, "bytes": size}
+    # What hooks kept in the fallback folder, the spool's directory being unsafe (or full).
+    kept = spool.backlog(paths.fallback_spool_dir)[0] if _private(paths.fallback_spool_dir) else 0
+    live["spool"] = {"records": records, "bytes": size, "fallback_records": kept}
+    live["paths"]["fallback"] = str(paths.fallback_spool_dir)
     live["database"], sinks = asyncio.run(_database_status(paths))
     live["forwarding"] = forwarding_status(sinks, live.get("forwarding", {}), time.time())
     return live

@@ -52,6 +52,7 @@ from skilltrack.paths import (
     MAX_SOCKET_PATH,
     InsecurePathError,
     Paths,
+    dir_problem,
     ensure_private_dir,
     ensure_private_dirs,
     open_private,
@@ -102,6 +103,7 @@ class Daemon:
         self.quarantined: str | None = None  # what happened to an unreadable database
         self.lost_at_last_shutdown: str | None = None  # the note a failed shutdown left
         self.dashboard_error: str | None = None
+        self._fallback_problem: str | None = None  # why the fallback folder was not collected
 
     @property
     def writer(self) -> Writer:
@@ -255,7 +257,12 @@ class Daemon:
             on_stored=self._usage.notify if self._usage else None,
         )
         replay = SpoolReplay(
-            self.paths.spool_dir, self._writer, self.parse, self.reject, self.counters
+            self.paths.spool_dir,
+            self._writer,
+            self.parse,
+            self.reject,
+            self.counters,
+            collect=self._collect_fallback,
         )
         tasks = [
             asyncio.create_task(self._writer.run(), name="writer"),
@@ -456,22 +463,13 @@ class Daemon:
             log.warning("could not reserve %s: %s", self.paths.lost_note, exc)
 
     def _collect_fallback(self) -> None:
-        """Move what a shutdown kept in the fallback folder into the spool, to be replayed."""
-        kept = self.paths.fallback_spool_dir / spool.SPOOL_NAME
-        try:
-            lines = [line.rstrip(b"\n") + b"\n" for line in spool.records(kept)]
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            log.warning("could not read %s: %s", kept, exc)
-            return
-        try:
-            spool.append(self.paths.spool_dir, lines)
-        except OSError as exc:  # the disk still full: they wait there for the next start
-            log.warning("could not move %d kept events from %s: %s", len(lines), kept, exc)
-            return
-        kept.unlink()
-        log.info("moved %d events kept at the last shutdown from %s to the spool", len(lines), kept)
+        """Move what a shutdown or a hook kept in the fallback folder into the spool, to be
+        replayed (at start, then each second); a folder another user could have made or
+        reached is left alone. Why it cannot is logged once, not each second."""
+        problem = collect_fallback(self.paths)
+        if problem is not None and problem != self._fallback_problem:
+            log.warning("%s", problem)
+        self._fallback_problem = problem
 
     def status(self) -> dict[str, Any]:
         writer = self.writer
@@ -503,6 +501,26 @@ class Daemon:
                 "error": self.dashboard_error,
             },
         }
+
+
+def collect_fallback(paths: Paths) -> str | None:
+    """Move the records that hooks or a shutdown kept in `paths.fallback_spool_dir` into the
+    spool; why they cannot be, or None."""
+    folder = paths.fallback_spool_dir
+    if not os.path.lexists(folder):
+        return None
+    problem = dir_problem(folder)
+    if problem is not None:
+        return f"not collecting what waits in {folder}: {problem}"
+    if not spool.has_backlog(folder):
+        return None
+    try:
+        moved = spool.collect(folder, paths.spool_dir)
+    except OSError as exc:  # the disk still full: they wait there for the next try
+        return f"could not move the events kept in {folder}: {exc}"
+    if moved:
+        log.info("moved %d events kept in %s to the spool", moved, folder)
+    return None
 
 
 def _is_listening(path: os.PathLike[str]) -> bool:

@@ -3,7 +3,9 @@
 Every second, while the store is healthy, the spool is renamed aside (so hooks append to a new
 one meanwhile) and its records are parsed and submitted; a file is deleted only once each of
 its records is committed (or refused for good, counted), so a crash in between replays it
-again and the store's unique event id keeps the count exact.
+again and the store's unique event id keeps the count exact. Before each look, records kept
+in the fallback folder (by hooks that found the spool's directory unsafe, or by a shutdown on
+a full disk) are moved into the spool.
 
 A record refused for a reason of ours (an internal error: a passing fault, or a bug a later
 version fixes) is not deleted: it waits in the retry file, tried again after the daemon's
@@ -49,8 +51,10 @@ class SpoolReplay:
         parse: Parse,
         reject: Callable[[str], None],
         counters: Counters,
+        collect: Callable[[], None] = lambda: None,
     ) -> None:
         self._dir = spool_dir
+        self._collect = collect  # brings records kept elsewhere into the spool
         self._writer = writer
         self._parse = parse
         self._reject = reject
@@ -65,6 +69,7 @@ class SpoolReplay:
 
     async def run(self) -> None:
         while True:
+            self._collect()
             if self._writer.healthy and (spool.has_backlog(self._dir) or self._retries_due()):
                 try:
                     await self._replay()

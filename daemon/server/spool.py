@@ -110,6 +110,21 @@ def rotate(spool_dir: Path, name: str = SPOOL_NAME) -> Path | None:
         os.close(fd)
 
 
+def collect(source: Path, spool_dir: Path) -> int:
+    """Move the records waiting in the spool folder `source` (the fallback folder: what a
+    shutdown or a hook could keep nowhere else) into the spool at `spool_dir`; how many. A
+    file goes only once its records are in the spool (a crash in between only has them
+    replayed twice, which event ids make harmless)."""
+    rotate(source)  # under its lock: a hook still appending finishes first
+    moved = 0
+    for path in replay_files(source):
+        lines = [line.rstrip(b"\n") + b"\n" for line in records(path)]
+        append(spool_dir, lines)
+        path.unlink()
+        moved += len(lines)
+    return moved
+
+
 def replay_files(spool_dir: Path) -> list[Path]:
     """Files moved aside for replay and not yet finished, oldest first."""
     if not spool_dir.is_dir():

@@ -142,6 +142,8 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
     else:
         print(f"  events     {db['events']} stored, last at {db['last_event_at'] or 'never'}")
     print(f"  spool      {sp['records']} events waiting ({sp['bytes']} bytes)")
+    if sp["fallback_records"]:
+        print(f"  fallback   {sp['fallback_records']} events kept in {status['paths']['fallback']}")
     for sink in status["forwarding"]:
         print(_sink_line(sink))
     for name, path in status["paths"].items():

@@ -349,6 +349,16 @@ def check_data(status: dict[str, Any]) -> list[Finding]:
                 f"{db['events']} stored, the last {_ago(ago)} ago ({db['last_event_at']})",
             )
         )
+    if spool["fallback_records"]:
+        where = status["paths"]["fallback"]
+        findings.append(
+            Finding(
+                "fail",
+                "spool",
+                f"{spool['fallback_records']} events kept in {where}, memory-backed: stored "
+                "once the daemon runs; lost if the machine restarts first",
+            )
+        )
     if spool["records"] >= STALE_SPOOL_RECORDS:
         level = "warn" if status["running"] else "fail"
         findings.append(

@@ -58,6 +58,20 @@ class Home:
     def paths(self) -> Paths:
         return paths_mod.under(self.dir)
 
+    @property
+    def fallback_spool_dir(self) -> Path:
+        """Where the hook and the daemon of this home keep what the spool cannot take: under
+        this home's runtime directory (XDG_RUNTIME_DIR), not the test process's."""
+        saved = os.environ.get("XDG_RUNTIME_DIR")
+        os.environ["XDG_RUNTIME_DIR"] = self.env["XDG_RUNTIME_DIR"]
+        try:
+            return self.paths.fallback_spool_dir
+        finally:
+            if saved is None:
+                del os.environ["XDG_RUNTIME_DIR"]
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = saved
+
     def hook(
         self,
         stdin: bytes,
@@ -176,16 +190,21 @@ class Home:
 @contextlib.contextmanager
 def isolated_home() -> Iterator[Home]:
     """A fresh Home in a directory of its own under /tmp (short: a socket path must stay
-    under ~100 bytes); its daemons are killed and the directory removed when done."""
+    under ~100 bytes), with a runtime directory of its own (XDG_RUNTIME_DIR: where the
+    fallback folder goes, rather than /dev/shm); its daemons are killed and both directories
+    removed when done."""
     directory = Path(tempfile.mkdtemp(prefix="st-", dir="/tmp"))
+    runtime = tempfile.mkdtemp(prefix="st-rt-", dir="/tmp")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLTRACK_")}
     env["SKILLTRACK_HOME"] = str(directory)
+    env["XDG_RUNTIME_DIR"] = runtime
     home = Home(directory, env)
     try:
         yield home
     finally:
         home.stop_all()
         shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 class DaemonProcess:
