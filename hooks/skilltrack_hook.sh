@@ -42,7 +42,10 @@ if [ -z "$skilltrack_state" ]; then
     exec python3 -E -s -S "$skilltrack_hook"
 fi
 skilltrack_cache=$skilltrack_state/run/hook-python
-if [ -f "$skilltrack_cache" ] && [ ! "$skilltrack_hook" -nt "$skilltrack_cache" ] &&
+# It names what runs as this user: only a file of theirs (not a link; -O: owned by the
+# effective uid), as the hook writes it, and only into a run directory of theirs alone.
+if [ -f "$skilltrack_cache" ] && [ ! -h "$skilltrack_cache" ] && [ -O "$skilltrack_cache" ] &&
+    [ ! "$skilltrack_hook" -nt "$skilltrack_cache" ] &&
     read -r skilltrack_python <"$skilltrack_cache" && [ -x "$skilltrack_python" ]; then
     exec "$skilltrack_python" -I -S "$skilltrack_hook" --cached "$skilltrack_cache"
 fi

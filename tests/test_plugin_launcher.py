@@ -21,6 +21,7 @@ from skilltrack import paths
 from tests.support import pythons
 from tests.support.events import payload
 from tests.support.home import HOOK, ROOT, DaemonProcess, Home
+from tests.support.others import as_root, give_away
 
 COMMAND = json.loads((ROOT / "hooks" / "hooks.json").read_text())["hooks"]["PostToolUse"][0][
     "hooks"
@@ -188,3 +189,25 @@ def test_the_launcher_caches_where_the_package_looks(
     launch(isolated, shim, payload(), cwd=tmp_path)
 
     assert paths.resolve().hook_python.read_text() == sys.executable + "\n"
+
+
+@as_root
+def test_an_interpreter_named_by_another_users_file_is_never_run(
+    home: Home, shim: Shim, tmp_path: Path
+) -> None:
+    # Whoever could write run/hook-python could have the user run anything: only a file of
+    # the user's own is followed.
+    marker = tmp_path / "ran"
+    planted = tmp_path / "planted"
+    planted.write_text(f'#!/bin/sh\ntouch "{marker}"\n')
+    planted.chmod(0o755)
+    home.paths.run_dir.mkdir(mode=0o700)
+    home.paths.hook_python.write_text(f"{planted}\n")
+    give_away(home.paths.hook_python)
+
+    launch(home, shim, payload(), NO_AUTOSTART)
+
+    assert not marker.exists()
+    assert shim.runs == 1  # python3 from PATH ran the hook instead, and kept itself
+    assert cached(home) == sys.executable + "\n"
+    assert home.paths.hook_python.stat().st_uid == os.getuid()
