@@ -1,7 +1,8 @@
 """Where skilltrack keeps its state.
 
 `SKILLTRACK_HOME` puts everything under one directory (tests and isolated runs use it);
-otherwise the platform's per-user directories from platformdirs are used.
+otherwise the platform's per-user directories: platformdirs', worked out here on Linux (the
+XDG base directories; tests/test_paths.py checks they are platformdirs' own).
 
 The hook (`hooks/skilltrack_hook.py`) runs with `python3 -I -S` and cannot import this
 module or platformdirs, so it computes the run directory and the spool path itself; a test
