@@ -129,6 +129,18 @@ def test_cache_writes_are_split_by_their_lifetime(tmp_path: Path) -> None:
     assert (request.usage.cache_5m_tokens, request.usage.cache_1h_tokens) == (1, 2000)
 
 
+def test_web_searches_and_us_inference_are_read_for_the_cost(tmp_path: Path) -> None:
+    t = Transcript(tmp_path / "t.jsonl")
+    t.request(1, figures=usage(1) | {"server_tool_use": {"web_search_requests": 2},
+                                     "inference_geo": "us"})  # fmt: skip
+    t.request(2, figures=usage(2) | {"server_tool_use": {"web_search_requests": "2"},
+                                     "inference_geo": "eu"})  # fmt: skip
+    t.write()
+    first, second = transcripts.read_new(t.path, 0, None).requests
+    assert (first.usage.web_search_requests, first.usage.us_inference) == (2, True)
+    assert (second.usage.web_search_requests, second.usage.us_inference) == (0, False)
+
+
 def test_only_files_under_the_users_projects_are_read(tmp_path: Path) -> None:
     home = tmp_path / "home"
     main, _ = worked_example(home)

@@ -47,6 +47,9 @@ class Usage:
     cache_5m_tokens: int = 0  # cache writes kept 5 minutes
     cache_1h_tokens: int = 0  # and 1 hour
     cache_read_tokens: int = 0
+    # What else the client prices a request by (daemon/ingest/prices.py); not stored.
+    web_search_requests: int = 0
+    us_inference: bool = False
 
     @property
     def cache_creation_tokens(self) -> int:
@@ -205,12 +208,16 @@ def _usage(value: object) -> Usage | None:
     one_hour = split.get("ephemeral_1h_input_tokens", 0) if isinstance(split, Mapping) else 0
     # Writes are 5-minute ones unless the split says otherwise; the total is the API's own.
     one_hour = one_hour if _count(one_hour) and one_hour <= creation else 0
+    tools = value.get("server_tool_use")
+    searches = tools.get("web_search_requests", 0) if isinstance(tools, Mapping) else 0
     return Usage(
         input_tokens=figures["input_tokens"],
         output_tokens=figures["output_tokens"],
         cache_5m_tokens=creation - one_hour,
         cache_1h_tokens=one_hour,
         cache_read_tokens=figures["cache_read_input_tokens"],
+        web_search_requests=searches if _count(searches) else 0,
+        us_inference=value.get("inference_geo") == "us",
     )
 
 

@@ -149,7 +149,7 @@ class UsageReader:
                     request.at if request.at is not None else now,
                     job.project, request.model,
                     u.input_tokens, u.output_tokens, u.cache_5m_tokens, u.cache_1h_tokens,
-                    u.cache_read_tokens, prices.cost(u, price), use, run,
+                    u.cache_read_tokens, prices.cost(u, price, request.model), use, run,
                 )
             )  # fmt: skip
         new_state = ThreadState(chunk.end, chunk.prompt_id, cursor.prompt_id, cursor.owner)

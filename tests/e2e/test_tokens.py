@@ -53,13 +53,26 @@ def summed(usages: list[dict[str, int]]) -> dict[str, int]:
     return {field: sum(u[field] for u in usages) for field in FIELDS}
 
 
-def cost_state(home: Path) -> dict[str, int]:
-    """The session's totals as the client keeps them: its last cost-state line."""
+def last_cost_state(home: Path) -> dict[str, Any]:
+    """The client's own totals for the session: the last cost-state line of its transcript."""
     [main] = [p for p in (home / ".claude" / "projects").rglob("*.jsonl") if "subagents" not in
               p.parts]  # fmt: skip
     states = [json.loads(line) for line in main.read_text().splitlines() if '"cost-state"' in line]
-    usage = states[-1]["modelUsage"]
+    state: dict[str, Any] = states[-1]
+    return state
+
+
+def cost_state(home: Path) -> dict[str, int]:
+    """The session's tokens as the client counted them."""
+    usage = last_cost_state(home)["modelUsage"]
     return {ours: sum(m[theirs] for m in usage.values()) for ours, theirs in COST_STATE.items()}
+
+
+def client_cost(home: Path) -> float:
+    """The session's cost as the client figured it."""
+    cost: float = last_cost_state(home)["totalCostUSD"]
+    assert cost > 0
+    return cost
 
 
 @pytest.mark.e2e
@@ -101,7 +114,8 @@ def test_tokens_per_skill_subagent_and_session_match_the_model_and_the_client(
     agent = rows["agent", "general-purpose"]
     assert {f: agent[f] for f in FIELDS} == summed([dict(r.usage) for r in helper if r.usage])
     assert rows["tool", "Bash"]["input_tokens"] == 0  # tools own none
-    assert full["totals"]["cost_usd"] is None  # the stand-in's model has no price
+    # The shipped prices are the client's own: the session costs what its cost-state says.
+    assert full["totals"]["cost_usd"] == pytest.approx(client_cost(sandbox.home), rel=0.01)
     status = home.status()
     assert status["counters"]["rejected"] == {}, status
     assert status["transcripts"] == {"requests": len(streamed), "pending": 0}, status
