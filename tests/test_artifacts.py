@@ -3,7 +3,7 @@
 Each test lays out real files in a temporary home and project (and plugins as `claude plugin
 install` records them, from the registry files it wrote) and feeds the daemon's enrichment the
 payloads the real client sent in that situation (tests/support/artifacts.py). What the client
-did in each case (which file it loaded) is in the README's "What counts as what".
+did in each case (which file it loaded) is in docs/skills-and-commands.md.
 """
 
 from __future__ import annotations
