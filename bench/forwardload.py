@@ -297,7 +297,7 @@ def measure_drain(kind: str, events: int, concurrency: int, log: Callable[[str],
 def _drain_sink(kind: str, url: str, concurrency: int) -> dict[str, object]:
     sink: dict[str, object] = {"type": kind, "url": url + "/ingest", "api_key": KEY, **RETRY}
     if kind == "everyskill":
-        # As the README configures EverySkill: bodies signed; the url is the server's base,
+        # As docs/forwarding.md configures EverySkill: bodies signed; the url is the server's base,
         # to which the sink adds /api/track.
         sink.update(url=url, sign=True, concurrency=concurrency)
     return sink

@@ -22,7 +22,7 @@ snippets = false            # the team's policy; each user must also run `skillt
 snippet_chars = 1000
 artifact_types = ["skill"]  # uses of these kinds are captured as training examples
 
-# Forwarding (optional): one table per sink, named as you like; see the README for each type.
+# Forwarding (optional): one table per sink, named as you like; docs/forwarding.md has each type.
 [forward.marketplace]
 type = "everyskill"         # one POST {url}/api/track per skill event
 url = "https://everyskill.example.com"

@@ -1,7 +1,7 @@
 """The plugins Claude Code loads, and the folders their skills and commands are read from.
 
 Read from the client's own registry, as Claude Code 2.1.328 does (seen with the real binary;
-the recordings are described in the README's "What counts as what"):
+the recordings are described in docs/skills-and-commands.md):
 
 - `~/.claude/plugins/installed_plugins.json` lists each installed `plugin@marketplace` with its
   installs (`scope`, `installPath` in `~/.claude/plugins/cache`, `projectPath` for a project's);

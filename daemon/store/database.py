@@ -430,7 +430,7 @@ class Store:
         that the daemon's commits are never held up for long; returns how many.
 
         The API requests read from transcripts go the same way (their daily totals stay).
-        Summaries are lifetime totals and are not reduced (README, Retention); an event still
+        Summaries are lifetime totals and are not reduced (docs/configuration.md); an event still
         waiting in a forwarding outbox leaves it, counted as `removed` (the trigger
         events_leave_outbox in schema.sql). The prune horizon is raised to `before` with the
         first deletion.
