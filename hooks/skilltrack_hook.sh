@@ -42,6 +42,14 @@ if [ -z "$skilltrack_state" ]; then
     exec python3 -E -s -S "$skilltrack_hook"
 fi
 skilltrack_cache=$skilltrack_state/run/hook-python
+# Tracking paused (skilltrack pause, or enabled = false): the marker is a file of the user's
+# (as the hook judges it), so no Python starts at all. cat reads the event away, so that
+# Claude Code never writes into a closed pipe.
+skilltrack_paused=$skilltrack_state/run/paused
+if [ -f "$skilltrack_paused" ] && [ ! -h "$skilltrack_paused" ] && [ -O "$skilltrack_paused" ] &&
+    command -v cat >/dev/null 2>&1; then
+    exec cat >/dev/null 2>&1
+fi
 # It names what runs as this user: only a file of theirs (not a link; -O: owned by the
 # effective uid), as the hook writes it, and only into a run directory of theirs alone.
 if [ -f "$skilltrack_cache" ] && [ ! -h "$skilltrack_cache" ] && [ -O "$skilltrack_cache" ] &&

@@ -7,6 +7,7 @@ imports only what the standard library has built in (`_socket`, not `socket`, wh
 several milliseconds), parses nothing on the fast path, and:
 
 - reads stdin with a bound (an oversized event is cut down to a marked, still-valid event);
+- keeps nothing while tracking is paused (a marker file in the run directory: paused());
 - stamps an event id and the client time, and sends the frame (see skilltrack/wire.py) to the
   daemon's Unix socket, waiting for the acknowledgement within a short deadline;
 - sends nothing to a socket served by another user (peer credentials): an impostor in a state
@@ -106,6 +107,18 @@ def _home() -> str:
     import pwd  # platformdirs treats a relative or missing HOME this way
 
     return pwd.getpwuid(os.getuid()).pw_dir.rstrip("/") or "/"
+
+
+def paused(run_dir: str) -> bool:
+    """Whether tracking is paused (`skilltrack pause`, or `enabled = false` in the config):
+    the marker `paused` in the run directory, a regular file of this user's (as
+    skilltrack/pause.py reads it). One lstat; a marker another user planted, or a link, is
+    not ours and counts for nothing."""
+    try:
+        st = os.lstat(os.path.join(run_dir, "paused"))
+    except OSError:
+        return False
+    return st.st_mode & 0o170000 == 0o100000 and st.st_uid == os.getuid()
 
 
 def read_stdin() -> "tuple[bytes, bytes, int]":
@@ -481,13 +494,16 @@ def main() -> None:
         _signal.setitimer(_signal.ITIMER_REAL, 0)
     except _Deadline:  # fired between the read loop and disarming: go on without the event
         return
+    run_dir, spool_dir = state_dirs()
+    # After reading stdin, so that Claude Code never writes into a pipe already closed.
+    if paused(run_dir):
+        return
     payload, truncated = cut_down(*raw)
     now = time.time()
     # Flags: `t` if cut down, `-` if not, then `n` and the payload's length, which lets the
     # daemon tell a frame cut short by a slow send from a bad one.
     flags = b"%sn%d" % (b"t" if truncated else b"-", len(payload))
     header = b"ST1 %s %.6f %s" % (new_event_id(now).encode(), now, flags)
-    run_dir, spool_dir = state_dirs()
     acked, nobody = send(os.path.join(run_dir, "daemon.sock"), header + b"\n" + payload)
     if not acked:
         os.umask(0o077)  # what the hook creates (state dirs, spool) is for this user alone

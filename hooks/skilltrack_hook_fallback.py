@@ -12,7 +12,8 @@ the core cannot be imported. Then, rather than drop the event silently:
   Python ran and why, for `skilltrack doctor` to report;
 - run by the plugin's launcher on the interpreter it had cached, it removes that file, so
   that the next run finds `python3` on PATH again (hooks/skilltrack_hook.sh);
-- it exits 0 with nothing on stdout, as the core does.
+- it exits 0 with nothing on stdout, as the core does;
+- while tracking is paused (the core's marker), it keeps nothing at all.
 
 It neither talks to the daemon nor starts one: a daemon started otherwise (`skilltrack-daemon
 start`, a hook under a good Python) replays what waits. An event over the size bound is cut
@@ -46,6 +47,8 @@ def keep(problem):  # type: (str) -> None
     os.umask(0o077)  # what the hook creates (state dirs, spool, note) is for this user alone
     payload, truncated = read_stdin()
     run_dir, spool_dir = state_dirs()
+    if paused(run_dir):
+        return  # tracking is paused: nothing is kept, not even the note
     try:
         now = time.time()
         header = "ST1 %s %.6f %s" % (new_event_id(now), now, "t" if truncated else "-")
@@ -98,6 +101,15 @@ def state_dirs():  # type: () -> tuple[str, str]
             root = os.path.join(_home(), ".local", "state")
         base = os.path.join(root, "skilltrack")
     return os.path.join(base, "run"), os.path.join(base, "spool")
+
+
+def paused(run_dir):  # type: (str) -> bool
+    """As the core's: the marker `paused` there, a regular file of this user's."""
+    try:
+        st = os.lstat(os.path.join(run_dir, "paused"))
+    except OSError:
+        return False
+    return st.st_mode & 0o170000 == 0o100000 and st.st_uid == os.getuid()
 
 
 def _home():  # type: () -> str

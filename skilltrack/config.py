@@ -5,6 +5,7 @@ not validate is a `ConfigError` whose message is one line naming the key and wha
 the daemon refuses to start with it rather than run half-configured.
 
 ```toml
+enabled = true              # false: hooks keep nothing, as `skilltrack pause` (see pause.md)
 tenant_id = "acme"          # the team this machine's usage belongs to
 user_id = "ann"             # default: the local login name
 retention_days = 90
@@ -203,6 +204,9 @@ DASHBOARD_PORT = 17391
 
 
 class Settings(_Section):
+    # False pauses tracking (skilltrack/pause.py): the daemon and `skilltrack config`
+    # put the marker the hook looks for.
+    enabled: bool = True
     tenant_id: Identifier = "default"
     user_id: Identifier = Field(default_factory=_login_name)
     retention_days: int = Field(default=90, ge=1, le=36_500)

@@ -69,6 +69,7 @@ class Paths:
         return (
             self.socket, self.lock, self.pid, self.spool, self.db, Path(db + "-wal"),
             Path(db + "-shm"), self.log, self.consent, self.start_failed, self.lost_note,
+            self.paused,
         )  # fmt: skip
 
     @property
@@ -87,6 +88,12 @@ class Paths:
     def start_failed(self) -> Path:
         """Why the last start failed; hooks hold off restarting for a minute while it is new."""
         return self.run_dir / "start-failed"
+
+    @property
+    def paused(self) -> Path:
+        """There (a file of the user's own), tracking is paused: hooks keep nothing
+        (skilltrack/pause.py; the hooks look for the same name)."""
+        return self.run_dir / "paused"
 
     @property
     def hook_fallback_note(self) -> Path:

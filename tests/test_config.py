@@ -46,6 +46,7 @@ def test_a_full_file_is_read(tmp_path: Path) -> None:
         ('retention_days = "ninety"', "retention_days: input should be a valid integer"),
         ('[privacy]\npaths = "everything"', "privacy.paths: input should be 'home' or 'project'"),
         ("[capture]\nsnippets = 1", "capture.snippets: input should be a valid boolean"),
+        ('enabled = "no"', "enabled: input should be a valid boolean"),
         ('[capture]\nartifact_types = ["skill", "toolz"]', "capture.artifact_types.1: input"),
         ('tenant = "acme"', "tenant: unknown key"),
         ("[privacy]\nmax_input = 10", "privacy.max_input: unknown key"),

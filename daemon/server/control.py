@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skilltrack import config
+from skilltrack import config, pause
 from skilltrack.daemon.server import instance, spool
 from skilltrack.daemon.store.outbox import ForwardStore
 from skilltrack.errors import ControlError, StartupError
@@ -197,6 +197,7 @@ def collect_status(paths: Paths) -> dict[str, Any]:
         elif paths.start_failed.exists():
             live["problem"] = "the last start failed: " + paths.start_failed.read_text().strip()
     live["unsafe"] = unsafe
+    live["tracking"] = tracking_status(paths)
     records, size = spool.backlog(paths.spool_dir)
     live["paths"] = {
         "socket": str(paths.socket),
@@ -212,6 +213,17 @@ def collect_status(paths: Paths) -> dict[str, Any]:
     live["database"], sinks = asyncio.run(_database_status(paths))
     live["forwarding"] = forwarding_status(sinks, live.get("forwarding", {}), time.time())
     return live
+
+
+def tracking_status(paths: Paths) -> dict[str, Any]:
+    """Whether hooks keep events: the pause marker they look for (skilltrack/pause.py), and
+    the config file's `enabled` (None if the file cannot be used), which the marker follows
+    only from the daemon's next start or `skilltrack config`."""
+    try:
+        enabled: bool | None = config.load(paths.config).enabled
+    except config.ConfigError:
+        enabled = None
+    return {**pause.describe(pause.read(paths)), "config_enabled": enabled}
 
 
 def _private(path: Path) -> bool:

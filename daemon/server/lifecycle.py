@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skilltrack import __version__, config
+from skilltrack import __version__, config, pause
 from skilltrack.config import Settings
 from skilltrack.consent import ConsentWatch
 from skilltrack.daemon.ingest import pipeline as ingest
@@ -202,6 +202,12 @@ class Daemon:
         instance.write_pid(self.paths)
         with contextlib.suppress(FileNotFoundError):
             self.paths.start_failed.unlink()  # this start gets as far as the lock
+        # The hooks cannot read the config file: its `enabled` reaches them as a marker.
+        try:
+            if pause.sync(self.paths, self.settings.enabled) is not None:
+                log.info("tracking is paused: hooks keep nothing (%s)", self.paths.paused)
+        except OSError as exc:
+            log.warning("cannot keep the pause marker in step with the config: %s", exc)
         _raise_fd_limit()
         return lock_fd
 

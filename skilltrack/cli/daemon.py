@@ -135,6 +135,7 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
             "skilltrack daemon is not running"
             + (f": {status['problem']}" if "problem" in status else "")
         )
+    print(f"  tracking   {tracking_line(status['tracking'], paths)}")
     if status["unsafe"] and status["running"]:  # (if not running, the problem said it)
         print(f"  UNSAFE     {status['unsafe']}")
     if "error" in db:
@@ -149,6 +150,23 @@ def status_command(args: argparse.Namespace, paths: Paths) -> int:
     for name, path in status["paths"].items():
         print(f"  {name:<10} {path}")
     return exit_status
+
+
+def tracking_line(tracking: dict[str, Any], paths: Paths) -> str:
+    """Whether hooks keep events, as status and doctor say it."""
+    if tracking["paused"]:
+        if tracking["config_enabled"] is False:
+            how = f"set enabled = true in {paths.config}, then run skilltrack resume"
+            return f"PAUSED since {tracking['since']} (enabled = false): to resume, {how}"
+        return f"PAUSED since {tracking['since']} (skilltrack pause): hooks keep nothing; " + (
+            "skilltrack resume keeps events again"
+        )
+    if tracking["config_enabled"] is False:
+        return (
+            f"on, though {paths.config} says enabled = false: run skilltrack config "
+            "(or restart the daemon) to apply it"
+        )
+    return "on"
 
 
 def _dashboard_state(dashboard: dict[str, Any]) -> str:

@@ -243,6 +243,10 @@ def check_daemon(
     paths: Paths, status: dict[str, Any], hook: tuple[str, list[str]] | None
 ) -> list[Finding]:
     if not status["running"]:
+        if status["tracking"]["paused"] and "problem" not in status:
+            # No hook starts it while paused, and none needs it.
+            why = "not running; tracking is paused, and the first hook after resuming starts it"
+            return [Finding("ok", "daemon", why)]
         return [Finding("fail", "daemon", _not_running(status, hook))]
     findings = [
         Finding("ok", "daemon", f"running (pid {status['pid']}), answering on {paths.socket}")
@@ -274,6 +278,14 @@ def _not_running(status: dict[str, Any], hook: tuple[str, list[str]] | None) -> 
         f"not running, and {owner} cannot start it: no skilltrack-daemon {where}; "
         f"events wait in the spool until you run {fix}"
     )
+
+
+def check_tracking(paths: Paths, status: dict[str, Any]) -> list[Finding]:
+    """Whether hooks keep events; paused (a choice, so a warning), with how to resume."""
+    from skilltrack.cli.daemon import tracking_line
+
+    line = tracking_line(status["tracking"], paths)
+    return [Finding("ok" if line == "on" else "warn", "tracking", line)]
 
 
 def check_config(paths: Paths) -> list[Finding]:
@@ -386,6 +398,7 @@ def diagnose(paths: Paths, home: Path, cwd: Path) -> list[Finding]:
         *check_python(paths, home, cwd),
         *check_fallback(paths),
         *check_config(paths),
+        *check_tracking(paths, status),
         *check_daemon(paths, status, hook_interpreters(paths, home, cwd)),
         *permissions,
         *check_data(status),

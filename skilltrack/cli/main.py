@@ -257,6 +257,28 @@ def _dashboard(sub: Commands) -> None:
     cmd.set_defaults(handler="dashboard:dashboard_command")
 
 
+def _pause(sub: Commands) -> None:
+    cmd = sub.add_parser(
+        "pause",
+        help="stop keeping events until `skilltrack resume` (hooks exit at once)",
+        description="Pause tracking: every hook exits at once and keeps nothing (no socket, "
+        "no spool, no daemon start) until `skilltrack resume`. Events already spooled are "
+        "still stored. `enabled = false` in the config file does the same.",
+    )
+    add_json(cmd)
+    cmd.set_defaults(handler="tracking:pause_command")
+
+
+def _resume(sub: Commands) -> None:
+    cmd = sub.add_parser(
+        "resume",
+        help="keep events again after `skilltrack pause` (refused while the config file "
+        "says enabled = false)",
+    )
+    add_json(cmd)
+    cmd.set_defaults(handler="tracking:resume_command")
+
+
 def _doctor(sub: Commands) -> None:
     cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
@@ -279,6 +301,8 @@ COMMANDS: dict[str, Callable[[Commands], None]] = {
     "stats": _stats,
     "dead-letters": _dead_letters,
     "dashboard": _dashboard,
+    "pause": _pause,
+    "resume": _resume,
     "doctor": _doctor,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,9 @@ def _delete_snippets(paths: Paths) -> int:
 
 
 def config_command(args: argparse.Namespace, paths: Paths) -> int:
-    data = _settings(paths).model_dump(mode="json")
+    settings = _settings(paths)
+    _apply_enabled(paths, settings.enabled)
+    data = settings.model_dump(mode="json")
     source = str(paths.config) if paths.config.exists() else None
     if args.json:
         print(json.dumps({"file": source, "settings": data}, indent=2))
@@ -119,6 +122,16 @@ def config_command(args: argparse.Namespace, paths: Paths) -> int:
     print(f"# {source or f'no file at {paths.config}; the defaults'}")
     _print_toml(data)
     return 0
+
+
+def _apply_enabled(paths: Paths, enabled: bool) -> None:
+    """Put the hooks' pause marker in step with `enabled` (skilltrack/pause.py): they cannot
+    read this file. Where the run directory is not safe, status and doctor say so."""
+    from skilltrack import pause
+    from skilltrack.paths import InsecurePathError
+
+    with contextlib.suppress(OSError, InsecurePathError):
+        pause.sync(paths, enabled)
 
 
 def _settings(paths: Paths) -> Settings:
