@@ -21,7 +21,10 @@ FOLDERS = {
 }
 CORE = {
     "skilltrack",
-    *(f"skilltrack.{m}" for m in ("paths", "config", "consent", "errors", "wire", "format")),
+    *(
+        f"skilltrack.{m}"
+        for m in ("paths", "config", "consent", "errors", "wire", "format", "pause")
+    ),
 }
 # Within the daemon: which sub-packages each may use (besides itself and the shared core).
 DAEMON_USES = {
@@ -30,6 +33,7 @@ DAEMON_USES = {
     "forward": {"store"},
     "report": {"store", "ingest"},
     "server": {"store", "ingest", "forward", "report"},
+    "demo": {"store", "ingest", "report"},
 }
 
 

@@ -31,7 +31,7 @@ from skilltrack.cli.parsing import (
     time_option,
 )
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES
-from skilltrack.paths import InsecurePathError
+from skilltrack.paths import InsecurePathError, Paths
 
 # typing.TYPE_CHECKING without importing typing: see daemon/report/filters.py.
 TYPE_CHECKING = False
@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser(argv[0] if argv else None).parse_args(argv)
     paths = paths_mod.resolve()
     handler = load(args.handler)
+    if getattr(args, "demo", False):
+        handler = _on_demo(
+            load("demo:dashboard_command") if args.command == "dashboard" else handler
+        )
 
     def failure(exc: Exception) -> str | None:
         # Every command but doctor works on the database, so a file or SQLite error is said
@@ -60,6 +64,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return None
 
     return run(PROG, lambda: handler(args, paths), failure)
+
+
+def _on_demo(handler: Handler) -> Handler:
+    """`handler` run on the demo's database (skilltrack/cli/demo.py), never the real one."""
+
+    def on_demo(args: argparse.Namespace, paths: Paths) -> int:
+        from skilltrack.cli.demo import demo_paths
+
+        return handler(args, demo_paths(paths))
+
+    return on_demo
+
+
+def add_demo(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--demo", action="store_true", help="on the demo data (made by `skilltrack demo`)"
+    )
 
 
 def load(name: str) -> Handler:
@@ -94,6 +115,7 @@ def _events(sub: Commands) -> None:
     cmd.add_argument("--limit", type=positive, default=50, help="how many (default 50)")
     cmd.add_argument("--payload", action="store_true", help="include each raw payload")
     add_json(cmd)
+    add_demo(cmd)
     cmd.set_defaults(handler="events:events_command")
 
 
@@ -125,6 +147,7 @@ def _report(sub: Commands) -> None:
         help="suggest removing installed skills not used in the last N days (default 30)",
     )
     add_json(cmd)
+    add_demo(cmd)
     cmd.set_defaults(handler="report:report_command")
 
 
@@ -147,6 +170,7 @@ def _rate(sub: Commands) -> None:
 def _skills(sub: Commands) -> None:
     cmd = sub.add_parser("skills", help="the skills and commands seen, with their versions")
     add_json(cmd)
+    add_demo(cmd)
     cmd.set_defaults(handler="events:skills_command")
 
 
@@ -198,6 +222,7 @@ def _export(sub: Commands) -> None:
         action="store_true",
         help="the ratings given (skill, user, rating, comment, hours saved) instead of events",
     )
+    add_demo(cmd)
     cmd.set_defaults(handler="export:export_command")
 
 
@@ -225,6 +250,7 @@ def _stats(sub: Commands) -> None:
         "stats", help="database size, rows per table, oldest event, schema version"
     )
     add_json(cmd)
+    add_demo(cmd)
     cmd.set_defaults(handler="maintenance:stats_command")
 
 
@@ -254,6 +280,7 @@ def _dashboard(sub: Commands) -> None:
         "--no-open", action="store_true", help="print the URL only; do not open a browser"
     )
     add_json(cmd, help='print {"url": …} for programs')
+    add_demo(cmd)
     cmd.set_defaults(handler="dashboard:dashboard_command")
 
 
@@ -279,6 +306,24 @@ def _resume(sub: Commands) -> None:
     cmd.set_defaults(handler="tracking:resume_command")
 
 
+def _demo(sub: Commands) -> None:
+    cmd = sub.add_parser(
+        "demo",
+        help="fill a separate demo database with a month of made-up usage, to try the reports",
+        description="Make a month of realistic, made-up usage (skills with versions and "
+        "ratings, subagents, MCP tools, commands, failures, tokens and cost) in a database "
+        "of its own, never mixed with yours; then look at it with `--demo` on report, "
+        "dashboard, events, skills, stats and export. Made again whole each time.",
+    )
+    cmd.add_argument("--seed", type=int, default=1, help="the same seed makes the same data")
+    cmd.add_argument(
+        "--days", type=positive, default=30, help="how many days back from now (default 30)"
+    )
+    cmd.add_argument("--remove", action="store_true", help="delete the demo data")
+    add_json(cmd)
+    cmd.set_defaults(handler="demo:demo_command")
+
+
 def _doctor(sub: Commands) -> None:
     cmd = sub.add_parser(
         "doctor", help="check that tracking works: hooks, daemon, permissions, data"
@@ -301,6 +346,7 @@ COMMANDS: dict[str, Callable[[Commands], None]] = {
     "stats": _stats,
     "dead-letters": _dead_letters,
     "dashboard": _dashboard,
+    "demo": _demo,
     "pause": _pause,
     "resume": _resume,
     "doctor": _doctor,

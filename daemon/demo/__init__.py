@@ -1,0 +1,1 @@
+"""`skilltrack demo`: made-up usage, through the ingest and the stores, in a database of its own."""
