@@ -31,6 +31,7 @@ from skilltrack.daemon.ingest.pipeline import Ingest
 from skilltrack.daemon.ingest.skills import SkillLocator
 from skilltrack.daemon.ingest.transcripts import Usage
 from skilltrack.daemon.store.database import Store
+from skilltrack.daemon.store.durations import bucket
 from skilltrack.daemon.store.records import Record, SkillVersion
 from skilltrack.daemon.store.tokens import Owner, RequestRow, ThreadState, TokenStore
 from skilltrack.wire import RawFrame
@@ -128,7 +129,10 @@ def generate(seed: int = SEED, end: float = 0.0, days: int = DAYS) -> Demo:
     demo.events = len(pending)
     demo.first = pending[0].row.client_ts if pending else end
     demo.last = pending[-1].row.client_ts if pending else end
+    used = {r.row.artifact_name for r in pending if r.row.artifact_type == "skill"}
     for name, *_rest, reviews in SKILLS:
+        if name not in used:  # a rating is of a skill used (a short demo may not use all)
+            continue
         for teammate, (stars, comment, hours) in zip(TEAMMATES, reviews, strict=False):
             demo.ratings.append((teammate, name, stars, comment, hours))
     return demo
@@ -196,7 +200,7 @@ class _Maker:
         name, _src, _w, ms, fail, _n, _r = self.rng.choices(SKILLS, [k[2] for k in SKILLS])[0]
         version = [v for since, v in self.versions[name] if since <= ts][-1]
         if self.rng.random() < 0.25:  # typed as /name: the user's own choice
-            record = self.event(s, ts, _typed(name, "plugin" if ":" in name else "user"))
+            record = self.typed(s, ts, name, "plugin" if ":" in name else "user", ms)
         else:
             record = self.call(s, ts, "Skill", {"skill": name}, ms, fail)
         # As the daemon records it when it finds the skill's SKILL.md (typed ones included).
@@ -207,7 +211,14 @@ class _Maker:
 
     def command(self, s: _Session, ts: float) -> tuple[list[Record], float]:
         name = self.rng.choices([c for c, _ in COMMANDS], [w for _, w in COMMANDS])[0]
-        return [self.event(s, ts, _typed(name, "plugin" if ":" in name else "project"))], ts
+        return [self.typed(s, ts, name, "plugin" if ":" in name else "project", 60_000)], ts
+
+    def typed(self, s: _Session, ts: float, name: str, source: str, median: float) -> Record:
+        """A `/name` the user typed, ended (as the daemon ends its span) by the turn's Stop."""
+        record = self.event(s, ts, _typed(name, source))
+        ms = int(self.rng.lognormvariate(math.log(median), 0.8))
+        row = record.row._replace(duration_ms=ms, duration_bucket=bucket(ms), ended_by="Stop")
+        return Record(row, record.skill)
 
     def agent(self, s: _Session, ts: float) -> tuple[list[Record], float]:
         rng = self.rng
@@ -289,7 +300,7 @@ class _Maker:
                 ts - (count - i), made[-1].row.project, model, usage.input_tokens,
                 usage.output_tokens, usage.cache_5m_tokens, usage.cache_1h_tokens,
                 usage.cache_read_tokens,
-                prices.cost(usage, prices.price_of(model, prices.PRICES)),
+                prices.cost(usage, prices.price_of(model, prices.PRICES), model),
                 owner if run is None else None, run,
             ))  # fmt: skip
         return out

@@ -79,7 +79,8 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     print(
         f"demo data: {made.events} events in {len(made.requests)} sessions over "
-        f"{args.days} days, {requests} API requests, {len(made.ratings)} ratings "
+        f"{args.days} day{'s' if args.days != 1 else ''}, {requests} API requests, "
+        f"{len(made.ratings)} ratings "
         f"({seconds:.1f}s), in {db}"
     )
     print("look at it with: " + ", ".join(LOOK))
