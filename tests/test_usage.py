@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -281,3 +282,60 @@ async def test_retention_deletes_old_requests_and_keeps_their_totals(rig: Rig) -
     rows = await rig.store._db.execute_fetchall("SELECT count(*) FROM requests")
     assert next(iter(rows))[0] == 0
     assert await rig.totals() == before
+
+
+async def test_tokens_and_cost_per_skill_version_session_and_project(rig: Rig) -> None:
+    """alpha-skill used in two sessions, its SKILL.md edited between them: each version owns
+    its session's six requests; `by` lists each session and the project with their sums."""
+    folder = rig.home / ".claude" / "skills" / "alpha-skill"
+    folder.mkdir(parents=True)
+    # Edited before each session's uses (a use from before its file's edit has no version).
+    (folder / "SKILL.md").write_text("---\nname: alpha-skill\ndescription: one\n---\n")
+    os.utime(folder / "SKILL.md", (T0 - 100, T0 - 100))
+    await run_worked_example(rig)
+    (folder / "SKILL.md").write_text("---\nname: alpha-skill\ndescription: two\n---\nMore.\n")
+    os.utime(folder / "SKILL.md", (T0 + 50, T0 + 50))
+    # A second session: the main thread of the same transcript (requests 1-3 and 7-10).
+    second = "52fa3a3e-0000-4000-8000-000000000002"
+    lines = [line for line in rig.main.read_text().splitlines() if '"cost-state"' not in line]
+    path = rig.main.with_name(f"{second}.jsonl")
+    path.write_text("\n".join(lines).replace(SESSION, second) + "\n")
+    again = {"session_id": second, "transcript_path": str(path)}
+    await rig.send(100, "PostToolUse", **skill("alpha-skill", "toolu_41885_0001", **again))
+    await rig.send(110, "Stop", **again)
+    await rig.read()
+
+    whole = await build(rig.db, Filters(), exists=True, installed=[], unused_days=30, by="session")
+    [alpha] = whole["versions"]
+    assert alpha["name"] == "alpha-skill"
+    figures = [(v["uses"], v["requests"], v["input_tokens"]) for v in alpha["versions"]]
+    # Requests 2, 3, 7, 8, 9 and 10 of each session: input 1002 + 1003 + 1007 + ... + 1010.
+    assert figures == [(1, 6, 6039), (1, 6, 6039)]
+    assert len({v["version"] for v in alpha["versions"]}) == 2
+    [row] = [a for a in whole["artifacts"] if a["artifact_name"] == "alpha-skill"]
+    assert row["input_tokens"] == 2 * 6039
+    text = render(whole)
+    assert "versions of alpha-skill" in text
+    sessions = {s["session"]: s for s in whole["sessions"]}
+    assert set(sessions) == {SESSION, second}
+    assert sessions[SESSION]["input_tokens"] == 10055  # every request, the subagent's too
+    assert sessions[second]["input_tokens"] == 10055 - 3015  # no subagent file
+    assert sessions[second]["project"] == "shop"
+    assert "sessions:" in text
+    by_project = await build(
+        rig.db, Filters(), exists=True, installed=[], unused_days=30, by="project"
+    )
+    [shop] = by_project["projects"]
+    assert (shop["project"], shop["sessions"], shop["requests"]) == ("shop", 2, 17)
+    assert shop["input_tokens"] == 2 * 10055 - 3015
+    assert shop["uses"] == sum(a["uses"] for a in by_project["artifacts"])
+    # The same over a range of whole days (the daily totals) and over part of a day.
+    day = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
+    ranged = await build(
+        rig.db, Filters(since=day - 86400, until=day + 86400 * 2), exists=True, installed=[],
+        unused_days=30, by="project",
+    )  # fmt: skip
+    # (The uses are the hooks' times, T0, months before the transcripts' requests.)
+    [shop_ranged] = ranged["projects"]
+    assert {**shop_ranged, "uses": shop["uses"]} == shop
+    assert ranged["totals"]["requests"] == 17

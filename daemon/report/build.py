@@ -98,16 +98,19 @@ def cleanup(
     return out
 
 
-def empty(f: Filters, *, installed: list[InstalledSkill], unused_days: int) -> dict[str, Any]:
+def empty(
+    f: Filters, *, installed: list[InstalledSkill], unused_days: int, by: str | None = None
+) -> dict[str, Any]:
     """The report when nothing is recorded yet (no database): no uses, every installed skill
     unused. Made without the event loop and the database's libraries, which the queries
     import: on a machine that has recorded nothing, `skilltrack report` answers at once."""
-    report = _skeleton(f)
+    report = _skeleton(f, by)
     report["cleanup"] = cleanup(installed, {}, unused_days, time.time(), str(Path.home()))
     return report
 
 
-def _skeleton(f: Filters) -> dict[str, Any]:
+def _skeleton(f: Filters, by: str | None = None) -> dict[str, Any]:
+    lists: dict[str, list[Any]] = {} if by is None else {_LISTS[by]: []}
     return {
         "filters": {
             "since": iso(f.since), "until": iso(f.until), "project": f.project,
@@ -120,25 +123,38 @@ def _skeleton(f: Filters) -> dict[str, Any]:
         "cleanup": [],
         "totals": token_figures(None),
         "ratings": [],
+        **lists,
     }  # fmt: skip
 
 
 async def build(
-    db: Path, f: Filters, *, exists: bool, installed: list[InstalledSkill], unused_days: int
+    db: Path,
+    f: Filters,
+    *,
+    exists: bool,
+    installed: list[InstalledSkill],
+    unused_days: int,
+    by: str | None = None,
 ) -> dict[str, Any]:
-    """The whole report as `report --json` prints it (`exists`: whether `db` does)."""
+    """The whole report as `report --json` prints it (`exists`: whether `db` does); `by`
+    (one of filters.BY) adds a list per session or project (`sessions`, `projects`)."""
     if not exists:
         # Nothing recorded yet; don't create a database just to read it.
-        return empty(f, installed=installed, unused_days=unused_days)
+        return empty(f, installed=installed, unused_days=unused_days, by=by)
     from skilltrack.daemon.report.queries import subagents_of  # see empty()
 
-    report = _skeleton(f)
+    report = _skeleton(f, by)
     home = str(Path.home())
-    artifacts, (per_day, versions), (inside, last_uses, tokens, ratings) = await _read(db, f)
+    (
+        artifacts,
+        (per_day, versions, version_tokens),
+        (inside, last_uses, tokens, ratings, days),
+    ) = await _read(db, f)
     subagents = subagents_of(artifacts, inside) if f.artifact_type in (None, "agent") else []
     for skill in versions:
         for v in skill["versions"]:
             v["first_used"], v["last_used"] = iso(v["first_used"]), iso(v["last_used"])
+            v.update(token_figures(version_tokens.get((skill["skill_id"], v["version"]))))
     report["versions"] = versions
     for agent in subagents:
         agent.update(token_figures(tokens.get(("agent", agent["agent_type"]))))
@@ -151,19 +167,67 @@ async def build(
     report["artifacts"] = artifacts
     report["totals"] = token_figures(tokens.get(TOTAL))
     report["per_day"] = [
-        {"day": iso_day(d["day"]),
-         "uses": d["uses"], "failures": d["failures"]}
+        {"day": iso_day(d["day"]), "uses": d["uses"], "failures": d["failures"],
+         **_day_figures(days.get(int(d["day"] // DAY_S)))}
         for d in per_day
     ]  # fmt: skip
+    if by is not None:
+        report[_LISTS[by]] = await _by(db, f, by)
     return report
+
+
+DAY_S = 86400
+_LISTS = {"session": "sessions", "project": "projects"}
+
+
+def _day_figures(s: Sums | None) -> dict[str, Any]:
+    """A day's tokens (every kind added up) and cost, of every request that day."""
+    figures = token_figures(s)
+    tokens = sum(
+        figures[k] for k in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                             "cache_read_input_tokens")
+    )  # fmt: skip
+    return {"requests": figures["requests"], "tokens": tokens, "cost_usd": figures["cost_usd"]}
+
+
+async def _by(db: Path, f: Filters, by: str) -> list[dict[str, Any]]:
+    """`report --by`'s list: per session (tokens and cost, its project) or per project (uses,
+    failures, sessions, tokens and cost), the costliest first."""
+    from skilltrack.daemon.report.queries import ReportStore  # see empty()
+
+    store = await ReportStore.open_readonly(db)
+    try:
+        tokens = await store.tokens_by(by, f)
+        uses = await store.project_uses(f) if by == "project" else {}
+    finally:
+        await store.close()
+    rows = []
+    for name in set(tokens) | set(uses):
+        sums, first, last, extra = tokens.get(name, (None, None, None, None))
+        row: dict[str, Any] = {by: name}
+        if by == "session":
+            row["project"] = extra
+        else:
+            counted = uses.get(name, [0, 0])
+            row.update(uses=counted[0], failures=counted[1], sessions=extra or 0)
+        row.update(first_request=iso(first), last_request=iso(last), **token_figures(sums))
+        rows.append(row)
+    rows.sort(key=lambda r: (-(r["cost_usd"] or 0), -r["requests"], -r.get("uses", 0), r[by]))
+    return rows
 
 
 async def _read(
     db: Path, f: Filters
 ) -> tuple[
     list[dict[str, Any]],
-    tuple[list[dict[str, Any]], list[dict[str, Any]]],
-    tuple[dict[tuple[str, str, str], list[int]], dict[str, float], Tokens, list[dict[str, Any]]],
+    tuple[list[dict[str, Any]], list[dict[str, Any]], Tokens],
+    tuple[
+        dict[tuple[str, str, str], list[int]],
+        dict[str, float],
+        Tokens,
+        list[dict[str, Any]],
+        dict[int, Sums],
+    ],
 ]:
     """The report's queries in three groups (the top artifacts, the costliest, alone), each
     on a connection of its own: each connection has its own thread and SQLite lets go of the
@@ -177,17 +241,26 @@ async def _read(
 
     async def days_and_versions(
         store: ReportStore,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Tokens]:
         per_day = await store.per_day(f)
-        return per_day, await store.versions(f) if f.artifact_type in (None, "skill") else []
+        versions = await store.versions(f) if f.artifact_type in (None, "skill") else []
+        names = sorted({skill["name"] for skill in versions})
+        return per_day, versions, await store.version_tokens(f, names)
 
     async def inside_and_last_uses(
         store: ReportStore,
     ) -> tuple[
-        dict[tuple[str, str, str], list[int]], dict[str, float], Tokens, list[dict[str, Any]]
+        dict[tuple[str, str, str], list[int]],
+        dict[str, float],
+        Tokens,
+        list[dict[str, Any]],
+        dict[int, Sums],
     ]:
         inside = await store.uses_inside(f) if f.artifact_type in (None, "agent") else {}
-        return inside, await store.last_uses("skill"), await store.tokens(f), await store.ratings(f)
+        return (
+            inside, await store.last_uses("skill"), await store.tokens(f),
+            await store.ratings(f), await store.cost_per_day(f),
+        )  # fmt: skip
 
     async with contextlib.AsyncExitStack() as stack:
         stores = []

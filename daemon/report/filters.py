@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 ARTIFACT_TYPES = ("skill", "agent", "mcp", "command", "tool")
+BY = ("session", "project")  # what `report --by` lists beside the artifacts
 
 
 class Filters:

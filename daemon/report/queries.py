@@ -619,6 +619,36 @@ class ReportStore(TokenReport):
             total[1] += failures
         return {key: total for key, total in counts.items() if total[0]}
 
+    async def project_uses(self, f: Filters) -> dict[str, list[int]]:
+        """Uses and failures per project over the range: the per-project lifetime totals for
+        all time, their daily totals over a range's whole days (with the events of its partial
+        ones), the events for a session or a project path."""
+        kind = "" if f.artifact_type is None else " AND artifact_type = ?"
+        if f.lifetime:
+            rows = await self._tuples(
+                "SELECT project, sum(uses), sum(failures) FROM project_artifacts "
+                f"WHERE 1{kind} GROUP BY 1",
+                [] if f.artifact_type is None else [f.artifact_type],
+            )
+        else:
+            rows = await self._ranged(
+                f,
+                daily="SELECT project, sum(uses), sum(failures) FROM project_days "
+                "WHERE {where} GROUP BY 1",
+                events="""
+                SELECT project, {sign} * count(*), {sign} * sum(success IS 0)
+                FROM events {index} WHERE project IS NOT NULL AND {where} GROUP BY 1
+                """,
+                totals="SELECT project, sum(uses), sum(failures) FROM project_artifacts "
+                "WHERE {where} GROUP BY 1",
+            )
+        counts: dict[str, list[int]] = {}
+        for project, uses, failures in rows:
+            total = counts.setdefault(project, [0, 0])
+            total[0] += uses
+            total[1] += failures
+        return {project: total for project, total in counts.items() if total[0]}
+
     async def last_uses(self, kind: str) -> dict[str, float]:
         """When each artifact of `kind` was last used, by name."""
         rows = await self._db.execute_fetchall(

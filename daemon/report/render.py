@@ -32,13 +32,57 @@ def cost(figures: dict[str, Any]) -> str | None:
     return f"${figures['cost_usd']:.2f}"
 
 
+TOKEN_KINDS = (
+    "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"
+)  # fmt: skip
+LISTED = 20  # sessions or projects in the text; `--json` has them all
+
+
+def tokens(figures: dict[str, Any]) -> int:
+    """Every token of a row's requests: input, output, cache writes and reads."""
+    return sum(int(figures[k]) for k in TOKEN_KINDS)
+
+
+def per_use(figures: dict[str, Any]) -> int | None:
+    """A row's tokens per use (None without requests)."""
+    if not figures.get("requests") or not figures.get("uses"):
+        return None
+    return round(tokens(figures) / int(figures["uses"]))
+
+
 def render(report: dict[str, Any]) -> str:
     artifacts = report["artifacts"]
+    lists = _by_lines(report)
     if not artifacts:
-        return nothing_used(report["filters"])
+        return "\n".join([nothing_used(report["filters"]), *lists])
     return "\n".join(
-        _usage_lines(report) + _rating_lines(report["ratings"]) + _cleanup_lines(report["cleanup"])
-    )
+        _usage_lines(report) + _rating_lines(report["ratings"]) + lists
+        + _cleanup_lines(report["cleanup"])
+    )  # fmt: skip
+
+
+def _by_lines(report: dict[str, Any]) -> list[str]:
+    """`--by session` or `--by project`: the costliest first, LISTED of them."""
+    lines: list[str] = []
+    for key, noun in (("sessions", "session"), ("projects", "project")):
+        if key not in report:
+            continue
+        rows = report[key]
+        lines += ["", f"{key}:" if rows else f"{key}: no requests read in this range"]
+        if not rows:
+            continue
+        headers = [noun.upper(), "PROJECT" if noun == "session" else "SESSIONS"]
+        headers += [] if noun == "session" else ["USES", "FAILURES"]
+        headers += ["REQUESTS", "TOKENS", "COST", "LAST REQUEST"]
+        shown = []
+        for r in rows[:LISTED]:
+            row = [r[noun], r["project"] if noun == "session" else r["sessions"]]
+            row += [] if noun == "session" else [r["uses"], r["failures"]]
+            shown.append((*row, r["requests"], tokens(r), cost(r), r["last_request"]))
+        lines.append(table(headers, shown))
+        if len(rows) > LISTED:
+            lines.append(f"  and {len(rows) - LISTED} more (--json lists them all)")
+    return lines
 
 
 def _rating_lines(ratings: list[dict[str, Any]]) -> list[str]:
@@ -144,10 +188,12 @@ def _usage_lines(report: dict[str, Any]) -> list[str]:
         lines += ["", f"versions of {skill['name']} ({skill['source']}, {skill['location']}):"]
         rows = [
             (v["version"], v["first_used"], v["uses"], v["failures"],
-             f"{v['failure_rate']:.0%}", v["p50_duration_ms"], v["p95_duration_ms"])
+             f"{v['failure_rate']:.0%}", v["p50_duration_ms"], v["p95_duration_ms"],
+             per_use(v), cost(v))
             for v in skill["versions"]
         ]  # fmt: skip
-        headers = ["VERSION", "FIRST USED", "USES", "FAILURES", "FAIL%", "P50 MS", "P95 MS"]
+        headers = ["VERSION", "FIRST USED", "USES", "FAILURES", "FAIL%", "P50 MS", "P95 MS",
+                   "TOKENS/USE", "COST"]  # fmt: skip
         lines.append(table(headers, rows))
     if report["subagents"]:
         lines += ["", "subagents:"]

@@ -80,6 +80,87 @@ class TokenReport(Store):
             for kind, name, *row in rows:
                 _add(sums, (kind, name), row)
 
+    async def version_tokens(self, f: Filters, names: list[str]) -> dict[tuple[str, str], Sums]:
+        """The sums per (skill_id, skill_version) of the requests owned by uses of the skills
+        or commands `names` (those with versions side by side), from the requests themselves:
+        a version is its use's, and `token_days` keeps none. Bounded by the range."""
+        if not names:
+            return {}
+        where, values = _request_where(f.since, f.until, f)
+        marks = ", ".join("?" * len(names))
+        # The requests first, then each one's use by its unique event id: the few
+        # versioned skills' requests only, never a scan of the events.
+        rows = await self._db.execute_fetchall(
+            f"SELECT e.skill_id, e.skill_version, {_SUMS} FROM "
+            f"(SELECT * FROM requests WHERE {where} AND use_event IS NOT NULL "
+            # A plugin's skill is used as `plugin:name`.
+            f"AND substr(use_name, instr(use_name, ':') + 1) IN ({marks})) AS r "
+            "JOIN events e ON e.event_id = r.use_event "
+            "WHERE e.skill_id IS NOT NULL AND e.skill_version IS NOT NULL GROUP BY 1, 2",
+            [*values, *names],
+        )
+        sums: dict[tuple[str, str], Sums] = {}
+        for skill_id, version, *row in rows:
+            _add(sums, (skill_id, version), row)
+        return sums
+
+    async def tokens_by(self, key: str, f: Filters) -> dict[str, tuple[Sums, float, float, Any]]:
+        """Per session (`key` "session") or project ("project"), the sums of its requests
+        over the range, the first and last request's time, and the session's project (or
+        the project's number of sessions)."""
+        column, other = {
+            "session": ("session_id", "max(project)"),
+            "project": ("project", "count(DISTINCT session_id)"),
+        }[key]  # never SQL from input
+        where, values = _request_where(f.since, f.until, f)
+        rows = await self._db.execute_fetchall(
+            f"SELECT {column}, min(at), max(at), {other}, {_SUMS} FROM requests "
+            f"WHERE {where} AND {column} IS NOT NULL GROUP BY 1",
+            values,
+        )
+        sums: dict[str, Sums] = {}
+        out: dict[str, tuple[Sums, float, float, Any]] = {}
+        for name, first, last, extra, *row in rows:
+            _add(sums, name, row)
+            out[name] = (sums[name], first, last, extra)
+        return out
+
+    async def cost_per_day(self, f: Filters) -> dict[int, Sums]:
+        """Every request's sums per UTC day (days since 1970): whole days from `token_days`,
+        a partial first or last day (or a session's or project's) from the requests."""
+        per_day: dict[int, Sums] = {}
+
+        async def requests(since: float | None, until: float | None) -> None:
+            where, values = _request_where(since, until, f)
+            for day, *row in await self._db.execute_fetchall(
+                f"SELECT day, {_SUMS} FROM requests WHERE {where} GROUP BY 1", values
+            ):
+                _add(per_day, day, row)
+
+        if f.by_events:
+            await requests(f.since, f.until)
+            return per_day
+        first = None if f.since is None else math.ceil(f.since / DAY_S)
+        end = None if f.until is None else math.floor(f.until / DAY_S)
+        if first is not None and end is not None and end <= first:
+            await requests(f.since, f.until)
+            return per_day
+        where, values = ["artifact_type = '' AND artifact_name = ''"], []
+        for clause, value in (("day >= ?", first), ("day < ?", end)):
+            if value is not None:
+                where.append(clause)
+                values.append(value)
+        for day, *row in await self._db.execute_fetchall(
+            f"SELECT day, {_DAY_SUMS} FROM token_days WHERE {' AND '.join(where)} GROUP BY 1",
+            values,
+        ):
+            _add(per_day, day, row)
+        if first is not None and f.since is not None and f.since < first * DAY_S:
+            await requests(f.since, first * DAY_S)
+        if end is not None and f.until is not None and end * DAY_S < f.until:
+            await requests(end * DAY_S, f.until)
+        return per_day
+
 
 def _request_where(since: float | None, until: float | None, f: Filters) -> tuple[str, list[Any]]:
     where, values = ["1"], []
@@ -95,7 +176,7 @@ def _request_where(since: float | None, until: float | None, f: Filters) -> tupl
     return " AND ".join(where), values
 
 
-def _add(sums: dict[tuple[str, str], Sums], key: tuple[str, str], row: list[Any]) -> None:
+def _add(sums: dict[Any, Sums], key: Any, row: list[Any]) -> None:
     mine = sums.setdefault(key, [0] * 7)
     for i, value in enumerate(row):
         mine[i] += value or 0

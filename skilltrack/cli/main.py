@@ -30,7 +30,7 @@ from skilltrack.cli.parsing import (
     run,
     time_option,
 )
-from skilltrack.daemon.report.filters import ARTIFACT_TYPES
+from skilltrack.daemon.report.filters import ARTIFACT_TYPES, BY
 from skilltrack.paths import InsecurePathError, Paths
 
 # typing.TYPE_CHECKING without importing typing: see daemon/report/filters.py.
@@ -139,6 +139,11 @@ def _report(sub: Commands) -> None:
     )
     cmd.add_argument("--session", help="only this Claude Code session id")
     cmd.add_argument("--type", choices=ARTIFACT_TYPES, help="only this kind of artifact")
+    cmd.add_argument(
+        "--by",
+        choices=BY,
+        help="also list tokens and cost per session or per project (the costliest first)",
+    )
     cmd.add_argument(
         "--unused-days",
         type=days,

@@ -29,11 +29,16 @@ def report_command(args: argparse.Namespace, paths: Paths) -> int:
 
         report = asyncio.run(
             build.build(
-                paths.db, filters, exists=True, installed=installed, unused_days=args.unused_days
+                paths.db,
+                filters,
+                exists=True,
+                installed=installed,
+                unused_days=args.unused_days,
+                by=args.by,
             )
         )
     else:
-        report = build.empty(filters, installed=installed, unused_days=args.unused_days)
+        report = build.empty(filters, installed=installed, unused_days=args.unused_days, by=args.by)
     if args.json:
         # Indented for a person at a terminal; compact for a program reading a pipe: on a
         # large database the report is megabytes, and indenting it takes json's pure-Python
