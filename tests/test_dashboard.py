@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -19,18 +20,21 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from skilltrack.daemon.report import charts as report_charts
 from skilltrack.daemon.report import page as dashboard_page
 from tests.support.browser import chromium
 from tests.support.cli import BIN
 from tests.support.events import payload
 from tests.support.home import ROOT, Home, isolated_home
 from tests.support.stand_in_browser import seen_by_others
+from tests.support.transcripts import SESSION, worked_example
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SINCE = "2026-01-01"
@@ -105,8 +109,23 @@ def populate(home: Home, tmp_path: Path) -> Path:
     )
     use(home, tool_name="Read", tool_input={"file_path": "/tmp/x"}, agent_id="a1",
         agent_type="Explore")  # fmt: skip
-    home.wait_for(lambda: len(home.events()) == 12, what="12 events stored")
-    home.cli("skilltrack", "rate", "deploy", "4")
+    # A session with a transcript (priced, made today): its requests are read at the Stop.
+    main, _ = worked_example(fake_home)
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:")
+    main.path.write_text(
+        main.path.read_text().replace("2026-12-07T10:00:", today)
+        .replace("claude-opus-5-5", "claude-sonnet-4-5")
+    )  # fmt: skip
+    where = {"session_id": SESSION, "cwd": "/home/ann/src/shop", "transcript_path": str(main.path)}
+    use(home, tool_name="Skill", tool_input={"skill": "alpha-skill"},
+        tool_use_id="toolu_41885_0001", **where)  # fmt: skip
+    use(home, "Stop", **where)
+    home.wait_for(lambda: len(home.events()) == 14, what="14 events stored")
+    home.cli("skilltrack", "rate", "deploy", "4", "--comment", "saves a lot", "--hours-saved", "2")
+    home.wait_for(
+        lambda: home.json("skilltrack", "report")["totals"]["requests"] == 7,
+        what="the main thread's 7 requests read",
+    )
     return fake_home
 
 
@@ -244,7 +263,8 @@ def test_the_json_endpoint_is_what_report_json_prints(served: Served) -> None:
     report = json.loads(get(served.url + "api/report")[2])
     uses = {(a["artifact_type"], a["artifact_name"]): a["uses"] for a in report["artifacts"]}
     assert uses == {("skill", "deploy"): 6, ("tool", "Bash"): 2, ("tool", "Read"): 1,
-                    ("mcp", "mcp__github__create_issue"): 1, ("agent", "Explore"): 1}  # fmt: skip
+                    ("mcp", "mcp__github__create_issue"): 1, ("agent", "Explore"): 1,
+                    ("skill", "alpha-skill"): 1}  # fmt: skip
     (deploy,) = report["versions"]
     assert [(v["uses"], v["failures"]) for v in deploy["versions"]] == [(2, 0), (4, 1)]
     assert [c["name"] for c in report["cleanup"]] == ["never-used"]
@@ -256,7 +276,7 @@ def test_a_project_given_as_an_absolute_path_under_home_matches_its_stored_form(
     served = served_alone
     project = served.fake_home / "work" / "app"
     use(served.home, cwd=str(project))  # stored as `~/work/app`
-    served.home.wait_for(lambda: len(served.home.events()) == 13, what="13 events stored")
+    served.home.wait_for(lambda: len(served.home.events()) == 15, what="15 events stored")
     status, _, body = get(served.url + "api/report?project=" + urllib.parse.quote(str(project)))
     assert status == 200, body
     report = json.loads(body)
@@ -280,6 +300,25 @@ def test_the_page_shows_every_part_of_the_report(served: Served) -> None:
     # The default range is the last 30 days; the form keeps the token's path.
     assert '<option value="30d" selected>' in get(served.url)[2]
     assert '<form method="get" action="./">' in html
+
+
+# What the browser drew: per day chart, the height of its tallest bar and of the plot (the
+# gap between its gridlines at 0 and at the top); per version row, its failure rate and the
+# number of red marks beside it.
+DRAWN = """(() => {
+    const out = {};
+    for (const name of ['uses-per-day', 'cost-per-day']) {
+        const svg = document.querySelector(`svg[data-chart="${name}"]`);
+        const heights = [...svg.querySelectorAll('rect.bar')]
+            .map(r => r.getBoundingClientRect().height);
+        const ys = [...svg.querySelectorAll('line')].map(l => l.getBoundingClientRect().top);
+        out[name] = {tallest: Math.max(...heights), plot: Math.max(...ys) - Math.min(...ys)};
+    }
+    out['version-rates'] = [...document.querySelectorAll('table[data-table=versions] tbody tr')]
+        .map(tr => [tr.children[3].textContent.trim(),
+                    tr.children[3].querySelectorAll('rect').length]);
+    return out;
+})()"""
 
 
 @pytest.mark.parametrize(
@@ -395,18 +434,35 @@ async def test_the_page_in_a_real_chromium(served: Served) -> None:
                                  r.getBoundingClientRect().height > 0).length]))"""
         )
         text = await page.evaluate("document.body.innerText")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(ARTIFACTS / "dashboard.png")
+        drawn = await page.evaluate(DRAWN)
+        await page.screenshot(ARTIFACTS / "dashboard.png")  # docs/dashboard.png is a copy
         assert title == "skilltrack dashboard"
         # Drawn by the browser with real sizes: a bar per day used, per artifact, per timed
-        # artifact, and the version comparison's bars.
+        # artifact, the version comparison's bars, and the tokens' charts.
         assert charts["uses-per-day"] >= 1
-        assert charts["top-artifacts"] == 5
+        assert charts["top-artifacts"] == 6
         assert charts["durations"] >= 3
         assert charts["version-bar"] >= 1
+        assert charts["cost-per-day"] == 1  # one day of requests: today's
+        assert charts["cost-per-artifact"] == 1  # alpha-skill owns 6 of the 7 requests
+        assert charts["tokens-per-use"] == 1
         assert "deploy" in text
         assert "★ 4.0" in text
         assert "never-used" in text
+        # The range has both ends, in UTC; each chart says what its colours and marks mean.
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        assert re.search(rf"Summary: all time to {today} \d\d:\d\d UTC", text), text[:300]
+        for said in ("uses", "failed (the red part of a bar)", "p95: 95 % of uses took no longer",
+                     "p50: the median use", "Last used (UTC)", "Cost per day (UTC"):  # fmt: skip
+            assert said in text, said
+        # The busiest day reaches the top of its chart; the costliest day too.
+        for chart in ("uses-per-day", "cost-per-day"):
+            assert drawn[chart]["tallest"] == pytest.approx(drawn[chart]["plot"], abs=1), chart
+        # No red at a 0 % failure rate: deploy's new version failed never, its old one once.
+        assert drawn["version-rates"] == [["0.0%", 0], ["25.0%", 1]]
+        # The rating with its comment and hours saved; the cost and tokens per use.
+        assert re.search(r"deploy\s+★ 4\s+2\s+saves a lot", text), text
+        assert re.search(r"skill\s+alpha-skill\s+1\s.*\s[\d,]+\s+\$0\.\d\d", text), text
         assert all(url.startswith(origin) or url.startswith("data:") for url in page.requests), (
             page.requests
         )
@@ -433,6 +489,38 @@ async def test_the_page_in_a_real_chromium(served: Served) -> None:
         assert page.statuses[origin] == 403
         assert "lacks the dashboard's token" in await page.evaluate("document.body.innerText")
         assert all(url.startswith(origin) or url.startswith("data:") for url in page.requests)
+
+
+async def test_the_empty_page_in_a_real_chromium_says_how_to_start(
+    home: Home, tmp_path: Path
+) -> None:
+    """Nothing recorded yet: the page says how to turn tracking on, check it, or try the
+    demo; a range with nothing in it says so and links to all time instead."""
+    home.env["HOME"] = str(tmp_path / "home")
+    any_port(home)
+    url = json.loads(home.process("skilltrack", "dashboard", "--no-open", "--json").stdout)["url"]
+    async with chromium() as page:
+        await page.goto(url)
+        assert page.statuses[url] == 200
+        text = await page.evaluate("document.body.innerText")
+        await page.screenshot(ARTIFACTS / "dashboard-empty.png")
+        assert "Nothing recorded yet" in text
+        for command in ("skilltrack-install", "scripts/install", "skilltrack doctor",
+                        "skilltrack demo"):  # fmt: skip
+            assert command in text, command
+        assert re.search(r"Summary: \d{4}-\d\d-\d\d \d\d:\d\d to .* UTC", text), text[:300]
+        assert await page.evaluate("document.querySelectorAll('svg[data-chart]').length") == 0
+        assert "consider removing" not in text  # no skill installed: nothing to say
+
+    # Something recorded, nothing in the range asked for.
+    use(home)
+    home.wait_for(lambda: len(home.events()) == 1, what="the event stored")
+    status, _, html = get(url + "?since=2020-01-01&until=2020-02-01")
+    assert status == 200
+    assert 'data-empty="range"' in html
+    assert "Nothing recorded yet" not in html
+    assert "Nothing was recorded 2020-01-01 00:00 to 2020-02-01 00:00 UTC" in html
+    assert 'href="./?since=&amp;until=2020-02-01"' in html  # all time, the rest kept
 
 
 async def test_a_real_chromium_given_the_private_page_lands_on_the_dashboard(
@@ -464,14 +552,20 @@ HOSTILE = {
     "long": "x" * 300 + "<img src=x onerror=alert(1)>",
 }
 # Where the page writes each string of the report (the query and the time made, too), by
-# the place names `_report_naming` gives them. Ratings' comments are not in the report:
-# only each artifact's number of ratings and their average.
+# the place names `_report_naming` gives them.
 SHOWN_WHOLE = [
     "type", "name", "day1", "day2", "skill", "source", "location", "version1", "version2",
     "agent", "inside", "unused", "unused-source", "unused-location", "f-type", "f-project",
-    "f-session", "q-project", "generated",
+    "f-session", "q-project", "rskill", "user1", "user2", "comment1", "comment2",
 ]  # fmt: skip
-SHOWN_CUT = ["since", "until", "last", "vfirst", "ulast"]  # times: their first 16 characters
+# Times: their first 16 characters.
+SHOWN_CUT = ["since", "until", "last", "vfirst", "ulast", "rated", "generated"]
+
+
+TOKENS = {
+    "input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 300,
+    "cache_read_input_tokens": 4000, "cost_usd": 0.25, "requests": 4, "unpriced_requests": 0,
+}  # fmt: skip
 
 
 def _report_naming(text: Callable[[str], str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -485,15 +579,17 @@ def _report_naming(text: Callable[[str], str]) -> tuple[dict[str, Any], dict[str
                        "failures": 1, "failure_rate": 0.3333, "avg_duration_ms": 20.0,
                        "p50_duration_ms": 9.4, "p95_duration_ms": 40.0, "total_duration_ms": 60,
                        "first_used": text("first"), "last_used": text("last"), "ratings": 1,
-                       "avg_rating": 4.0}],
-        "per_day": [{"day": text("day1"), "uses": 2, "failures": 1},
-                    {"day": text("day2"), "uses": 1, "failures": 0}],
+                       "avg_rating": 4.0, **TOKENS}],
+        "per_day": [{"day": text("day1"), "uses": 2, "failures": 1, "requests": 4,
+                     "tokens": 4000, "cost_usd": 0.5},
+                    {"day": text("day2"), "uses": 1, "failures": 0, "requests": 0, "tokens": 0,
+                     "cost_usd": 0.0}],
         "versions": [{"skill_id": text("skill-id"), "name": text("skill"),
                       "source": text("source"), "location": text("location"),
                       "versions": [{"version": text(f"version{i}"), "first_used": text("vfirst"),
                                     "last_used": text("vlast"), "uses": i, "failures": i - 1,
                                     "failure_rate": (i - 1) / i, "avg_duration_ms": 9.0,
-                                    "p50_duration_ms": 9.4, "p95_duration_ms": 9.4}
+                                    "p50_duration_ms": 9.4, "p95_duration_ms": 9.4, **TOKENS}
                                    for i in (2, 1)]}],
         "subagents": [{"agent_type": text("agent"), "runs": 1, "failures": 0,
                        "p50_duration_ms": 9.4,
@@ -503,6 +599,10 @@ def _report_naming(text: Callable[[str], str]) -> tuple[dict[str, Any], dict[str
         "cleanup": [{"name": text("unused"), "source": text("unused-source"),
                      "location": text("unused-location"), "last_used": text("ulast"),
                      "never_used": False}],
+        "totals": TOKENS,
+        "ratings": [{"skill": text("rskill"), "user_id": text(f"user{i}"), "rating": 4,
+                     "comment": text(f"comment{i}"), "hours_saved": 1.5,
+                     "rated_at": text("rated")} for i in (1, 2)],
     }  # fmt: skip
     query = {"since": text("q-since"), "type": text("q-type"), "project": text("q-project")}
     return report, query
@@ -556,12 +656,13 @@ PAGE_TAGS = {
     "html", "head", "meta", "link", "title", "style", "body", "header", "h1", "form", "select",
     "option", "input", "button", "main", "section", "h2", "div", "b", "span", "p", "table",
     "thead", "tbody", "tr", "th", "td", "footer", "a", "code", "svg", "g", "rect", "line", "text",
+    "ol", "li",
 }  # fmt: skip
 PAGE_ATTRIBUTES = {
     "lang", "charset", "name", "content", "rel", "href", "method", "action", "aria-label",
     "value", "selected", "placeholder", "size", "class", "data-chart", "data-table", "role",
     "viewbox", "width", "height", "style", "xmlns", "x", "y", "x1", "x2", "y1", "y2", "fill",
-    "stroke", "text-anchor",
+    "stroke", "text-anchor", "data-empty", "aria-hidden",
 }  # fmt: skip
 
 
@@ -606,14 +707,14 @@ def test_hostile_names_recorded_by_the_hook_are_text_on_the_served_page(
         for name in (skill, f"~/.claude/skills/{skill}", unused, agent, tool, mcp):
             assert name in shown, (query, name)  # the artifacts, versions, subagents, cleanup
     assert f"project {project}, session {session}" in shown  # the filters
-    assert comment not in shown  # ratings' comments are not on the page
+    assert comment in shown  # the rating's comment, as text
 
 
 @pytest.mark.parametrize(
     ("value", "top"), [(0, 1), (1, 1), (2, 2), (3, 5), (7, 10), (10, 10), (11, 20), (999, 1000)]
 )
 def test_chart_axes_end_on_a_round_number(value: int, top: int) -> None:
-    assert dashboard_page._nice_max(value) == top
+    assert report_charts._nice_max(value) == top
 
 
 def test_the_commands_do_not_import_the_templates(home: Home) -> None:

@@ -216,6 +216,19 @@ async def _by(db: Path, f: Filters, by: str) -> list[dict[str, Any]]:
     return rows
 
 
+async def recorded(db: Path, *, exists: bool) -> bool:
+    """Whether any use was ever recorded in `db` (`exists`: whether it does)."""
+    if not exists:
+        return False
+    from skilltrack.daemon.report.queries import ReportStore  # see empty()
+
+    store = await ReportStore.open_readonly(db)
+    try:
+        return await store.anything_used()
+    finally:
+        await store.close()
+
+
 async def _read(
     db: Path, f: Filters
 ) -> tuple[

@@ -155,7 +155,11 @@ class Dashboard:
         query = dict(request.query)
         query.setdefault("since", DEFAULT_RANGE)  # a first visit; `since=` is all time
         report = await self._report({k: v for k, v in query.items() if v})
-        html = dashboard_page.page(report, query, iso(time.time()) or "")
+        # An empty page says how to start only when nothing was ever recorded.
+        recorded = bool(report["artifacts"]) or await build.recorded(
+            self._paths.db, exists=self._paths.db.exists()
+        )
+        html = dashboard_page.page(report, query, iso(time.time()) or "", recorded=recorded)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def _report_json(self, request: web.Request) -> web.Response:

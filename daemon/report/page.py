@@ -15,9 +15,7 @@ Imported only when the dashboard is served (with Jinja2): the commands never loa
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -25,23 +23,30 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from jinja2.ext import Extension
 
+from skilltrack.daemon.report.charts import charts, tokens
 from skilltrack.daemon.report.filters import ARTIFACT_TYPES
 
 NONE = "\u2013"  # an en dash, where a value is missing
-TOP_ARTIFACTS = 15
 RANGES = (("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"), ("", "all time"))
 
 
-def page(report: dict[str, Any], query: dict[str, str], generated_at: str) -> str:
-    """The whole dashboard page for `report`, made with the filters in `query`."""
+def page(
+    report: dict[str, Any], query: dict[str, str], generated_at: str, *, recorded: bool = True
+) -> str:
+    """The whole dashboard page for `report`, made with the filters in `query` at
+    `generated_at` (ISO, UTC); `recorded`: whether anything was ever recorded (else the page
+    says how to start)."""
     chosen = {k: v for k, v in query.items() if v}
     return _PAGE.render(
         report=report,
-        summary=summary(report),
+        summary=summary(report, generated_at),
         form=filter_form(query),
         charts=charts(report) if report["artifacts"] else None,
+        ratings=rated_skills(report["ratings"]),
+        recorded=recorded,
+        all_time="./?" + urlencode({**chosen, "since": ""}),
         json_link="api/report" + (f"?{urlencode(chosen)}" if chosen else ""),
-        generated_at=generated_at,
+        generated_at=_minute(generated_at),
     )
 
 
@@ -76,223 +81,66 @@ def filter_form(query: dict[str, str]) -> Form:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    scope: str  # the filters in words
-    tiles: list[tuple[int, str]]  # (a count, what it counts)
+    scope: str  # the range, its end included, and the filters, in words
+    tiles: list[tuple[str, str]]  # (a figure as written, what it counts)
 
 
-def summary(report: dict[str, Any]) -> Summary:
+def summary(report: dict[str, Any], generated_at: str) -> Summary:
     artifacts = report["artifacts"]
     uses = sum(a["uses"] for a in artifacts)
     failures = sum(a["failures"] for a in artifacts)
     rate = f"{failures / uses:.1%}" if uses else NONE
     f = report["filters"]
-    scope = [f"from {f['since'][:16]}" if f["since"] else "all time"]
-    scope += [f"until {f['until'][:16]}"] if f["until"] else []
+    end = _minute(f["until"] or generated_at)
+    scope = [f"{_minute(f['since'])} to {end} UTC" if f["since"] else f"all time to {end} UTC"]
     scope += [f"{key} {f[key]}" for key in ("type", "project", "session") if f[key]]
     tiles = [
-        (uses, "uses"),
-        (failures, f"failures ({rate})"),
-        (len(artifacts), "artifacts used"),
-        (len(report["cleanup"]), "skills to review"),
+        (f"{uses:,}", "uses"),
+        (f"{failures:,}", f"failures ({rate})"),
+        (f"{len(artifacts):,}", "artifacts used"),
+        (f"{len(report['cleanup']):,}", "skills to review"),
     ]
+    totals = report["totals"]
+    if totals["requests"]:
+        cost = totals["cost_usd"]
+        priced = NONE if cost is None else f"${cost:,.2f}"
+        tiles.append((priced, f"cost ({totals['requests']:,} requests)"))
+        tiles.append((_k(tokens(totals)), "tokens"))
     return Summary(", ".join(scope), tiles)
 
 
-# -- charts: where each mark goes ----------------------------------------------------------
+def _minute(iso_time: str) -> str:
+    """An ISO time as the page writes it: to the minute, a space for the `T`."""
+    return iso_time[:16].replace("T", " ")
+
+
+def _k(value: float) -> str:
+    return f"{value / 1e6:.3g}M" if value >= 1e6 else f"{value:,.0f}"
 
 
 @dataclass(frozen=True, slots=True)
-class Gridline:
-    y: float
-    label_y: float
-    value: int
+class RatedSkill:
+    """A skill's ratings on the page: each one with its comment, hours saved summed."""
+
+    skill: str
+    average: float
+    hours_saved: float | None  # None: no rating says
+    ratings: list[dict[str, Any]]  # the report's, the newest first
+    by_whom: bool  # whether to say whose each rating is (more than one person rated)
 
 
-@dataclass(frozen=True, slots=True)
-class DayBar:
-    day: dict[str, Any]  # the report's: day, uses, failures
-    x: float
-    width: float
-    y: float
-    height: float
-    failed_y: float
-    failed_height: float
-
-
-@dataclass(frozen=True, slots=True)
-class PerDayChart:
-    width: int
-    height: int
-    left: int  # the plot's edges; the first and last days are labelled at them
-    right: int
-    label_x: int  # the value axis's labels
-    label_y: int  # the days' labels
-    gridlines: list[Gridline]
-    bars: list[DayBar]
-
-
-@dataclass(frozen=True, slots=True)
-class ArtifactBar:
-    artifact: dict[str, Any]  # a row of the report's artifacts
-    text_y: int
-    bar_y: int
-    width: float
-    failed_width: float
-    count_x: float
-
-
-@dataclass(frozen=True, slots=True)
-class TopChart:
-    width: int
-    height: int
-    label_x: int
-    bar_x: int
-    bars: list[ArtifactBar]
-
-
-@dataclass(frozen=True, slots=True)
-class DurationBar:
-    artifact: dict[str, Any]
-    text_y: int
-    bar_y: int
-    p95_width: float
-    p50_x: float
-    p50_y: int
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    x: float
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class DurationChart:
-    width: int
-    height: int
-    label_x: int
-    bar_x: int
-    base: int  # the time axis
-    tick_label_y: int
-    bars: list[DurationBar]
-    ticks: list[Tick]
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRow:
-    version: dict[str, Any]  # one of a skill's versions in the report
-    uses_width: float
-    failed_width: float
-
-
-@dataclass(frozen=True, slots=True)
-class Charts:
-    """What the page draws when anything was used."""
-
-    per_day: PerDayChart | None  # None: no days to draw
-    top: TopChart
-    durations: DurationChart | None  # None: no durations recorded
-    versions: list[tuple[dict[str, Any], list[VersionRow]]]  # (a skill, its versions' bars)
-
-
-def charts(report: dict[str, Any]) -> Charts:
-    shown = report["artifacts"][:TOP_ARTIFACTS]
-    return Charts(
-        per_day_chart(report["per_day"]),
-        top_chart(shown),
-        duration_chart(shown),
-        [(skill, version_rows(skill["versions"])) for skill in report["versions"]],
-    )
-
-
-def per_day_chart(
-    days: Sequence[dict[str, Any]], width: int = 1200, height: int = 190
-) -> PerDayChart | None:
-    """Uses per day as bars, the failed part of each in red."""
-    if not days:
-        return None
-    left, bottom, top_pad = 44, 20, 8
-    plot_w, plot_h = width - left - 8, height - bottom - top_pad
-    top = _nice_max(max(d["uses"] for d in days))
-    step = plot_w / len(days)
-    bar_w = min(max(1.0, step * 0.8), 40.0)  # a few days must not look like a wall
-    base = top_pad + plot_h
-    bars = []
-    for i, d in enumerate(days):
-        h = plot_h * d["uses"] / top
-        fh = plot_h * d["failures"] / top
-        x = left + i * step + (step - bar_w) / 2
-        bars.append(DayBar(d, x, bar_w, base - h, h, base - fh, fh))
-    gridlines = []
-    for frac in (0, 0.5, 1):
-        y = top_pad + plot_h * (1 - frac)
-        gridlines.append(Gridline(y, y + 4, round(top * frac)))
-    return PerDayChart(width, height, left, left + plot_w, left - 6, height - 4, gridlines, bars)
-
-
-def top_chart(artifacts: Sequence[dict[str, Any]], width: int = 460) -> TopChart:
-    """Horizontal bars of uses per artifact, the failed part in red."""
-    row, label_w = 20, 190
-    height = row * len(artifacts) + 6
-    top = _nice_max(max(a["uses"] for a in artifacts))
-    plot_w = width - label_w - 50
-    bars = []
-    for i, a in enumerate(artifacts):
-        y = 3 + i * row
-        w = plot_w * a["uses"] / top
-        fw = plot_w * a["failures"] / top
-        bars.append(ArtifactBar(a, y + 13, y + 2, max(w, 1), fw, label_w + w + 4))
-    return TopChart(width, height, label_w - 6, label_w, bars)
-
-
-def duration_chart(artifacts: Sequence[dict[str, Any]], width: int = 460) -> DurationChart | None:
-    """Per artifact, a bar to its p95 duration with a mark at its p50, on a log scale."""
-    timed = [a for a in artifacts if a["p95_duration_ms"] is not None]
-    if not timed:
-        return None
-    row, label_w, axis_h = 20, 190, 18
-    height = row * len(timed) + axis_h + 6
-    plot_w = width - label_w - 24  # room for the last tick's label
-    # At least 1 ms to 1 s, so that fast tools do not fill the whole width.
-    decades = max(3, math.ceil(math.log10(max(max(a["p95_duration_ms"] for a in timed), 1))))
-
-    def x_of(ms: float) -> float:
-        return label_w + plot_w * math.log10(max(ms, 1)) / decades
-
-    bars = []
-    for i, a in enumerate(timed):
-        y = 3 + i * row
-        p95 = x_of(a["p95_duration_ms"]) - label_w
-        bars.append(DurationBar(a, y + 13, y + 4, p95, x_of(a["p50_duration_ms"]) - 1.5, y + 1))
-    ticks = [Tick(label_w + plot_w * d / decades, _decade(d)) for d in range(decades + 1)]
-    base = height - axis_h
-    return DurationChart(width, height, label_w - 6, label_w, base, base + 13, bars, ticks)
-
-
-def version_rows(versions: Sequence[dict[str, Any]]) -> list[VersionRow]:
-    """A skill's versions with the widths of their bars, to compare uses and failure rates."""
-    most = max(v["uses"] for v in versions) or 1
-    worst = max(v["failure_rate"] for v in versions) or 1.0
-    return [
-        VersionRow(v, max(80 * v["uses"] / most, 1), max(80 * v["failure_rate"] / worst, 1))
-        for v in versions
-    ]
-
-
-def _nice_max(value: int) -> int:
-    """A round axis top: the smallest 1, 2 or 5 times a power of ten that is at least `value`."""
-    if value <= 1:
-        return 1
-    scale = int(10 ** math.floor(math.log10(value)))
-    for m in (1, 2, 5, 10):
-        if m * scale >= value:
-            return m * scale
-    return 10 * scale
-
-
-def _decade(power: int) -> str:
-    """An axis label for 10**power ms: 1 ms, 10 ms, 100 ms, 1 s, 10 s, 100 s, 1000 s."""
-    return f"{10**power} ms" if power < 3 else f"{10 ** (power - 3)} s"
+def rated_skills(ratings: list[dict[str, Any]]) -> list[RatedSkill]:
+    """The report's ratings by skill (as the text report lists them)."""
+    by_whom = len({r["user_id"] for r in ratings}) > 1
+    skills: dict[str, list[dict[str, Any]]] = {}
+    for r in ratings:
+        skills.setdefault(r["skill"], []).append(r)
+    out = []
+    for skill, given in skills.items():
+        hours = [r["hours_saved"] for r in given if r["hours_saved"] is not None]
+        average = sum(r["rating"] for r in given) / len(given)
+        out.append(RatedSkill(skill, average, sum(hours) if hours else None, given, by_whom))
+    return out
 
 
 # -- the templates' filters: numbers as the page writes them ------------------------------
@@ -324,6 +172,30 @@ def _clip(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _money(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+def _cost(row: dict[str, Any]) -> str:
+    """A row's cost: none without requests, `?` when one had no price for its model."""
+    if not row.get("requests"):
+        return NONE
+    return "?" if row["cost_usd"] is None else _money(row["cost_usd"])
+
+
+def _per_use(row: dict[str, Any]) -> str:
+    """A row's tokens per use, over the requests its uses own."""
+    if not row.get("requests") or not row.get("uses"):
+        return NONE
+    return f"{tokens(row) / row['uses']:,.0f}"
+
+
+def _hours(value: float | None) -> str:
+    return NONE if value is None else f"{value:g}"
+
+
 # -- the templates ----------------------------------------------------------------------
 
 
@@ -347,7 +219,10 @@ def _page_template() -> Template:
         keep_trailing_newline=True,  # the style sheet's last line break
         auto_reload=False,  # package data: no stat() of the files for each page
     )
-    env.filters.update(count=_count, percent=_percent, one_decimal=_one_decimal, ms=_ms, clip=_clip)
+    env.filters.update(
+        count=_count, percent=_percent, one_decimal=_one_decimal, ms=_ms, clip=_clip,
+        money=_money, cost=_cost, per_use=_per_use, hours=_hours,
+    )  # fmt: skip
     for name in env.list_templates():  # all compiled now, none on a request
         env.get_template(name)
     return env.get_template("page.html.j2")

@@ -649,6 +649,11 @@ class ReportStore(TokenReport):
             total[1] += failures
         return {project: total for project, total in counts.items() if total[0]}
 
+    async def anything_used(self) -> bool:
+        """Whether any use was ever stored (retention keeps the lifetime totals)."""
+        rows = await self._tuples("SELECT EXISTS (SELECT 1 FROM artifact_summary)")
+        return bool(rows[0][0])
+
     async def last_uses(self, kind: str) -> dict[str, float]:
         """When each artifact of `kind` was last used, by name."""
         rows = await self._db.execute_fetchall(
