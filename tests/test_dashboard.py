@@ -717,6 +717,25 @@ def test_chart_axes_end_on_a_round_number(value: int, top: int) -> None:
     assert report_charts._nice_max(value) == top
 
 
+def test_the_busiest_day_reaches_the_top_and_no_failure_draws_no_red() -> None:
+    days = [{"day": f"2026-12-0{i}", "uses": uses, "failures": failed}
+            for i, (uses, failed) in enumerate([(3, 0), (7, 2), (0, 0)], 1)]  # fmt: skip
+    chart = report_charts.day_chart(days, "uses", str, failed="failures")
+    assert chart is not None
+    plot = chart.gridlines[0].y - chart.gridlines[-1].y
+    assert [round(b.height / plot, 3) for b in chart.bars] == [round(3 / 7, 3), 1.0, 0.0]
+    assert [b.failed_height > 0 for b in chart.bars] == [False, True, False]
+    assert chart.busiest is days[1]
+    rows = report_charts.version_rows([{"uses": 4, "failure_rate": 0.0},
+                                       {"uses": 2, "failure_rate": 0.5}])  # fmt: skip
+    assert [r.failed_width for r in rows] == [0.0, 80.0]
+    html = dashboard_page.page(
+        {**_report_naming(lambda place: place)[0], "per_day": days}, {}, "2026-12-07T20:57"
+    )
+    failed = html.count('class="fail"')
+    assert failed == 1 + 1  # the day with failures, and the one artifact that failed
+
+
 def test_the_commands_do_not_import_the_templates(home: Home) -> None:
     """Jinja2 is the dashboard's alone: `report` and the other commands start without it."""
     for args in (["report", "--json"], ["events", "--json"], ["dashboard", "--help"]):
