@@ -21,6 +21,7 @@ from skilltrack.daemon.ingest.pipeline import Ingest
 from skilltrack.daemon.ingest.skills import SkillLocator
 from skilltrack.daemon.report.build import build
 from skilltrack.daemon.report.filters import Filters
+from skilltrack.daemon.report.queries import ReportStore
 from skilltrack.daemon.report.render import render
 from skilltrack.daemon.server.usage import UsageReader
 from skilltrack.daemon.store.records import Record
@@ -339,3 +340,56 @@ async def test_tokens_and_cost_per_skill_version_session_and_project(rig: Rig) -
     [shop_ranged] = ranged["projects"]
     assert {**shop_ranged, "uses": shop["uses"]} == shop
     assert ranged["totals"]["requests"] == 17
+    # From 10:00:05 on: that part of the day from the requests, the next day from the daily
+    # rows (none), requests 5 to 10 of the first session, 7 to 10 of the second.
+    later = await build(
+        rig.db, Filters(since=day + 36005, until=day + 86400 * 2), exists=True, installed=[],
+        unused_days=30, by="session",
+    )  # fmt: skip
+    assert {s["session"]: s["requests"] for s in later["sessions"]} == {SESSION: 6, second: 4}
+    assert later["sessions"][0]["first_request"] == "2026-12-07T10:00:05.000+00:00"
+    # Per version over a range: whole days from the daily totals, part of a day (10:00:01 to
+    # 10:00:10) from the requests themselves; the same sums either way.
+    store = await ReportStore.open_readonly(rig.db)
+    try:
+        ids = [alpha["skill_id"]]
+        lifetime = await store.version_tokens(Filters(), ids)
+        assert await store.version_tokens(Filters(day - 86400, day + 86400), ids) == lifetime
+        assert await store.version_tokens(Filters(day + 36000, day + 36011), ids) == lifetime
+        assert await store.version_tokens(Filters(session=second), ids) == {
+            k: v for k, v in lifetime.items() if k[1] == alpha["versions"][0]["version"]
+        }
+    finally:
+        await store.close()
+
+
+async def test_a_request_stored_before_its_use_counts_for_the_uses_version(rig: Rig) -> None:
+    """A use held open reaches events when it ends: its version gets the requests stored
+    before it then, once."""
+    folder = rig.home / ".claude" / "skills" / "alpha-skill"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text("---\nname: alpha-skill\ndescription: one\n---\n")
+    os.utime(folder / "SKILL.md", (T0 - 100, T0 - 100))
+    use_id = str(uuid.uuid4())
+    event = {"hook_event_name": "PostToolUse", "session_id": "s2", "cwd": CWD,
+             **skill("alpha-skill", "toolu_9")}  # fmt: skip
+    raw = RawFrame(use_id, f"{T0 + 1:.6f}", "-", json.dumps(event).encode())
+    await rig.store.insert([rig.ingest.parse(raw)])  # held open: not in events yet
+    await rig.store._db.execute(
+        "INSERT INTO requests (session_id, request_id, thread, at, day, model, input_tokens, "
+        "output_tokens, cache_5m_tokens, cache_1h_tokens, cache_read_tokens, cost_usd, "
+        "use_event, use_type, use_name) "
+        "VALUES ('s2', 'r1', '', ?, ?, 'm', 100, 10, 0, 0, 0, 0.5, ?, 'skill', 'alpha-skill')",
+        (T0 + 2, int((T0 + 2) // 86400), use_id),
+    )
+    await rig.store._db.commit()
+    sql = "SELECT sum(requests), sum(input_tokens), sum(cost_usd) FROM token_versions"
+
+    async def counted() -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await rig.store._db.execute_fetchall(sql)]
+
+    assert await counted() == [(None, None, None)]
+    await rig.send(3, "Stop", session_id="s2")  # the use ends, and is stored
+    assert await counted() == [(1, 100, 0.5)]
+    await rig.send(4, "Stop", session_id="s2")
+    assert await counted() == [(1, 100, 0.5)]

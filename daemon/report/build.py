@@ -257,8 +257,8 @@ async def _read(
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Tokens]:
         per_day = await store.per_day(f)
         versions = await store.versions(f) if f.artifact_type in (None, "skill") else []
-        names = sorted({skill["name"] for skill in versions})
-        return per_day, versions, await store.version_tokens(f, names)
+        ids = [skill["skill_id"] for skill in versions]
+        return per_day, versions, await store.version_tokens(f, ids)
 
     async def inside_and_last_uses(
         store: ReportStore,

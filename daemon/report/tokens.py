@@ -80,49 +80,107 @@ class TokenReport(Store):
             for kind, name, *row in rows:
                 _add(sums, (kind, name), row)
 
-    async def version_tokens(self, f: Filters, names: list[str]) -> dict[tuple[str, str], Sums]:
+    async def version_tokens(self, f: Filters, skill_ids: list[str]) -> dict[tuple[str, str], Sums]:
         """The sums per (skill_id, skill_version) of the requests owned by uses of the skills
-        or commands `names` (those with versions side by side), from the requests themselves:
-        a version is its use's, and `token_days` keeps none. Bounded by the range."""
-        if not names:
-            return {}
-        where, values = _request_where(f.since, f.until, f)
-        marks = ", ".join("?" * len(names))
-        # The requests first, then each one's use by its unique event id: the few
-        # versioned skills' requests only, never a scan of the events.
-        rows = await self._db.execute_fetchall(
-            f"SELECT e.skill_id, e.skill_version, {_SUMS} FROM "
-            f"(SELECT * FROM requests WHERE {where} AND use_event IS NOT NULL "
-            # A plugin's skill is used as `plugin:name`.
-            f"AND substr(use_name, instr(use_name, ':') + 1) IN ({marks})) AS r "
-            "JOIN events e ON e.event_id = r.use_event "
-            "WHERE e.skill_id IS NOT NULL AND e.skill_version IS NOT NULL GROUP BY 1, 2",
-            [*values, *names],
-        )
+        (or commands) `skill_ids`: over whole days from `token_versions` (kept by trigger),
+        and for a partial first or last day, a session or a project from the requests
+        themselves, joined to their uses by event id."""
         sums: dict[tuple[str, str], Sums] = {}
-        for skill_id, version, *row in rows:
+        if not skill_ids:
+            return sums
+        marks = ", ".join("?" * len(skill_ids))
+
+        async def requests(since: float | None, until: float | None) -> None:
+            where, values = _request_where(since, until, f)
+            # The range's requests first, then each one's use by its unique event id.
+            for skill_id, version, *row in await self._db.execute_fetchall(
+                f"SELECT e.skill_id, e.skill_version, {_SUMS} FROM "
+                f"(SELECT * FROM requests WHERE {where} AND use_event IS NOT NULL) AS r "
+                f"JOIN events e ON e.event_id = r.use_event "
+                f"WHERE e.skill_id IN ({marks}) AND e.skill_version IS NOT NULL GROUP BY 1, 2",
+                [*values, *skill_ids],
+            ):
+                _add(sums, (skill_id, version), row)
+
+        if f.by_events:
+            await requests(f.since, f.until)
+            return sums
+        first = None if f.since is None else math.ceil(f.since / DAY_S)
+        end = None if f.until is None else math.floor(f.until / DAY_S)
+        if first is not None and end is not None and end <= first:
+            await requests(f.since, f.until)
+            return sums
+        where, values = [f"skill_id IN ({marks})"], list[Any](skill_ids)
+        for clause, value in (("day >= ?", first), ("day < ?", end)):
+            if value is not None:
+                where.append(clause)
+                values.append(value)
+        for skill_id, version, *row in await self._db.execute_fetchall(
+            f"SELECT skill_id, skill_version, {_DAY_SUMS} FROM token_versions "
+            f"WHERE {' AND '.join(where)} GROUP BY 1, 2",
+            values,
+        ):
             _add(sums, (skill_id, version), row)
+        if first is not None and f.since is not None and f.since < first * DAY_S:
+            await requests(f.since, first * DAY_S)
+        if end is not None and f.until is not None and end * DAY_S < f.until:
+            await requests(end * DAY_S, f.until)
         return sums
 
     async def tokens_by(self, key: str, f: Filters) -> dict[str, tuple[Sums, float, float, Any]]:
         """Per session (`key` "session") or project ("project"), the sums of its requests
         over the range, the first and last request's time, and the session's project (or
-        the project's number of sessions)."""
-        column, other = {
-            "session": ("session_id", "max(project)"),
-            "project": ("project", "count(DISTINCT session_id)"),
-        }[key]  # never SQL from input
-        where, values = _request_where(f.since, f.until, f)
-        rows = await self._db.execute_fetchall(
-            f"SELECT {column}, min(at), max(at), {other}, {_SUMS} FROM requests "
-            f"WHERE {where} AND {column} IS NOT NULL GROUP BY 1",
-            values,
-        )
+        the project's number of sessions): whole days from `token_sessions` (kept by
+        trigger), a partial first or last day (or a session's or project's) from the
+        requests."""
+        rows: list[Any] = []
+
+        async def requests(since: float | None, until: float | None) -> None:
+            where, values = _request_where(since, until, f)
+            rows.extend(
+                await self._db.execute_fetchall(
+                    f"SELECT session_id, coalesce(project, ''), min(at), max(at), {_SUMS} "
+                    f"FROM requests WHERE {where} GROUP BY 1, 2",
+                    values,
+                )
+            )
+
+        first, end = _whole_days(f)
+        if f.by_events or (first is not None and end is not None and end <= first):
+            await requests(f.since, f.until)
+        else:
+            where, values = ["1"], []
+            for clause, value in (("day >= ?", first), ("day < ?", end)):
+                if value is not None:
+                    where.append(clause)
+                    values.append(value)
+            rows.extend(
+                await self._db.execute_fetchall(
+                    f"SELECT session_id, project, min(first_at), max(last_at), {_DAY_SUMS} "
+                    f"FROM token_sessions WHERE {' AND '.join(where)} GROUP BY 1, 2",
+                    values,
+                )
+            )
+            if first is not None and f.since is not None and f.since < first * DAY_S:
+                await requests(f.since, first * DAY_S)
+            if end is not None and f.until is not None and end * DAY_S < f.until:
+                await requests(end * DAY_S, f.until)
         sums: dict[str, Sums] = {}
-        out: dict[str, tuple[Sums, float, float, Any]] = {}
-        for name, first, last, extra, *row in rows:
+        spans: dict[str, list[float]] = {}
+        others: dict[str, set[str]] = {}  # a session's projects, a project's sessions
+        for session, project, since, until, *row in rows:
+            name, other = (session, project) if key == "session" else (project, session)
+            if key == "project" and not project:
+                continue  # no project to list it under
             _add(sums, name, row)
-            out[name] = (sums[name], first, last, extra)
+            span = spans.setdefault(name, [since, until])
+            span[0], span[1] = min(span[0], since), max(span[1], until)
+            others.setdefault(name, set()).add(other)
+        out: dict[str, tuple[Sums, float, float, Any]] = {}
+        for name, (since, until) in spans.items():
+            # A session's project (the last by name, if it had more than one), or none.
+            other = (max(others[name]) or None) if key == "session" else len(others[name])
+            out[name] = (sums[name], since, until, other)
         return out
 
     async def cost_per_day(self, f: Filters) -> dict[int, Sums]:
@@ -160,6 +218,13 @@ class TokenReport(Store):
         if end is not None and f.until is not None and end * DAY_S < f.until:
             await requests(end * DAY_S, f.until)
         return per_day
+
+
+def _whole_days(f: Filters) -> tuple[int | None, int | None]:
+    """The range's whole UTC days `[first, end)` (None: unbounded)."""
+    first = None if f.since is None else math.ceil(f.since / DAY_S)
+    end = None if f.until is None else math.floor(f.until / DAY_S)
+    return first, end
 
 
 def _request_where(since: float | None, until: float | None, f: Filters) -> tuple[str, list[Any]]:

@@ -699,3 +699,100 @@ CREATE TABLE transcripts (
     owner_name TEXT,
     PRIMARY KEY (session_id, thread)
 ) WITHOUT ROWID;
+
+CREATE TABLE token_versions (
+    -- Tokens and cost per UTC day and skill version, of the requests its uses own.
+    day INTEGER NOT NULL,
+    skill_id TEXT NOT NULL,
+    skill_version TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_5m_tokens INTEGER NOT NULL,  -- cache writes kept 5 minutes
+    cache_1h_tokens INTEGER NOT NULL,  -- cache writes kept 1 hour
+    cache_read_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,  -- over the requests with a price
+    unpriced INTEGER NOT NULL,  -- requests whose model has no price
+    PRIMARY KEY (skill_id, skill_version, day)
+) WITHOUT ROWID;
+
+CREATE TRIGGER requests_count_version AFTER INSERT ON requests
+WHEN NEW.use_event IS NOT NULL
+BEGIN
+    INSERT INTO token_versions
+    SELECT NEW.day, e.skill_id, e.skill_version, 1, NEW.input_tokens, NEW.output_tokens,
+           NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
+           coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
+    FROM events e
+    WHERE e.event_id = NEW.use_event AND e.skill_id IS NOT NULL
+          AND e.skill_version IS NOT NULL
+    ON CONFLICT DO UPDATE SET
+        requests = requests + 1,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+        cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd,
+        unpriced = unpriced + excluded.unpriced;
+END;
+
+CREATE TRIGGER events_count_version_tokens AFTER INSERT ON events
+WHEN NEW.skill_id IS NOT NULL AND NEW.skill_version IS NOT NULL
+BEGIN
+    INSERT INTO token_versions
+    SELECT day, NEW.skill_id, NEW.skill_version, count(*), sum(input_tokens),
+           sum(output_tokens), sum(cache_5m_tokens), sum(cache_1h_tokens),
+           sum(cache_read_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd IS NULL)
+    FROM requests WHERE use_event = NEW.event_id
+    GROUP BY day
+    ON CONFLICT DO UPDATE SET
+        requests = requests + excluded.requests,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+        cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd,
+        unpriced = unpriced + excluded.unpriced;
+END;
+
+CREATE TABLE token_sessions (
+    -- Tokens and cost per session, UTC day and project: `report --by session|project`.
+    session_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    project TEXT NOT NULL,  -- as requests.project, '' for none
+    requests INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_5m_tokens INTEGER NOT NULL,  -- cache writes kept 5 minutes
+    cache_1h_tokens INTEGER NOT NULL,  -- cache writes kept 1 hour
+    cache_read_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,  -- over the requests with a price
+    unpriced INTEGER NOT NULL,  -- requests whose model has no price
+    first_at REAL NOT NULL,  -- the first and last request's time that day
+    last_at REAL NOT NULL,
+    PRIMARY KEY (session_id, day, project)
+) WITHOUT ROWID;
+
+CREATE INDEX token_sessions_day ON token_sessions (day);
+
+CREATE TRIGGER requests_count_session AFTER INSERT ON requests
+BEGIN
+    INSERT INTO token_sessions VALUES (
+        NEW.session_id, NEW.day, coalesce(NEW.project, ''), 1, NEW.input_tokens,
+        NEW.output_tokens, NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
+        coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL, NEW.at, NEW.at
+    )
+    ON CONFLICT DO UPDATE SET
+        requests = requests + 1,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+        cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd,
+        unpriced = unpriced + excluded.unpriced,
+        first_at = min(first_at, excluded.first_at),
+        last_at = max(last_at, excluded.last_at);
+END;
