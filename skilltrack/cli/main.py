@@ -124,7 +124,8 @@ def _report(sub: Commands) -> None:
         "report",
         help="uses, failures, durations and ratings per skill, agent, command and tool",
         description="What was used over a range of time: per artifact its uses, failures, "
-        "p50/p95 duration, last use and rating, then uses per day. Times are UTC.",
+        "p50/p95 duration, last use, rating and cost, then tokens, uses per day and each "
+        "skill's versions side by side (with their tokens per use and cost). Times are UTC.",
     )
     cmd.add_argument(
         "--since",
