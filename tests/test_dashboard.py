@@ -736,6 +736,16 @@ def test_the_busiest_day_reaches_the_top_and_no_failure_draws_no_red() -> None:
     assert failed == 1 + 1  # the day with failures, and the one artifact that failed
 
 
+def test_the_cleanup_note_says_whether_any_skill_is_installed_at_all() -> None:
+    """The note used to say every installed skill was used recently with none installed."""
+    report = {**_report_naming(lambda place: place)[0], "cleanup": []}
+    none = dashboard_page.page({**report, "installed_skills": 0}, {}, "2026-12-07T20:57")
+    assert "no installed skills were found" in none
+    assert "used recently" not in none
+    some = dashboard_page.page({**report, "installed_skills": 3}, {}, "2026-12-07T20:57")
+    assert "all 3 installed skills were used recently" in some
+
+
 def test_the_commands_do_not_import_the_templates(home: Home) -> None:
     """Jinja2 is the dashboard's alone: `report` and the other commands start without it."""
     for args in (["report", "--json"], ["events", "--json"], ["dashboard", "--help"]):

@@ -106,6 +106,7 @@ def empty(
     import: on a machine that has recorded nothing, `skilltrack report` answers at once."""
     report = _skeleton(f, by)
     report["cleanup"] = cleanup(installed, {}, unused_days, time.time(), str(Path.home()))
+    report["installed_skills"] = len(installed)
     return report
 
 
@@ -121,6 +122,7 @@ def _skeleton(f: Filters, by: str | None = None) -> dict[str, Any]:
         "versions": [],
         "subagents": [],
         "cleanup": [],
+        "installed_skills": 0,
         "totals": token_figures(None),
         "ratings": [],
         **lists,
@@ -160,6 +162,7 @@ async def build(
         agent.update(token_figures(tokens.get(("agent", agent["agent_type"]))))
     report["subagents"] = subagents
     report["cleanup"] = cleanup(installed, last_uses, unused_days, time.time(), home)
+    report["installed_skills"] = len(installed)
     report["ratings"] = [{**r, "rated_at": iso(r["rated_at"])} for r in ratings]
     for a in artifacts:
         a["first_used"], a["last_used"] = iso(a["first_used"]), iso(a["last_used"])
