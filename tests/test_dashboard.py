@@ -435,7 +435,7 @@ async def test_the_page_in_a_real_chromium(served: Served) -> None:
         )
         text = await page.evaluate("document.body.innerText")
         drawn = await page.evaluate(DRAWN)
-        await page.screenshot(ARTIFACTS / "dashboard.png")  # docs/dashboard.png is a copy
+        await page.screenshot(ARTIFACTS / "dashboard.png")
         assert title == "skilltrack dashboard"
         # Drawn by the browser with real sizes: a bar per day used, per artifact, per timed
         # artifact, the version comparison's bars, and the tokens' charts.
