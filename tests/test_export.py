@@ -33,7 +33,7 @@ def test_jsonl_holds_what_events_shows_with_the_payload(home: Home, daemon: Daem
     for e in exported:
         want = by_id[e["event_id"]]
         assert e["payload"] == want["payload"]
-        assert e["client_ts"] == want["client_time"]
+        assert e["client_time"] == e["client_ts"] == want["client_time"]
         for key in ("hook_event", "tool_name", "artifact_type", "success", "duration_ms", "cwd"):
             assert e[key] == want[key], key
     assert [e["client_ts"] for e in exported] == sorted(e["client_ts"] for e in exported)
@@ -59,7 +59,10 @@ def test_csv_has_a_header_and_a_row_per_event_in_the_range(
         home.hook(payload("PostToolUse"))
     home.wait_for(lambda: len(home.events()) == 4, what="4 events stored")
     rows = list(csv.reader(io.StringIO(home.cli("skilltrack", "export", "--format", "csv").stdout)))
-    assert rows[0][:3] == ["event_id", "hook_event", "client_ts"]
+    # client_time where it always was, and again last under its old name client_ts.
+    assert rows[0][:3] == ["event_id", "hook_event", "client_time"]
+    assert rows[0][-1] == "client_ts"
+    assert rows[1][2] == rows[1][-1]
     assert len(rows) == 5
     assert json.loads(rows[1][rows[0].index("payload")])["hook_event_name"] == "PostToolUse"
     later = home.cli("skilltrack", "export", "--since", "1d").stdout.splitlines()

@@ -26,6 +26,7 @@ from skilltrack import __version__
 from skilltrack.config import HttpSink, OtlpSink
 from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
 from skilltrack.daemon.store.outbox import DeadLetter, OutboxEvent
+from skilltrack.fields import event_fields
 
 USER_AGENT = f"skilltrack/{__version__}"
 
@@ -116,32 +117,15 @@ def as_bool(value: int | None) -> bool | None:
 
 
 def event_document(e: OutboxEvent) -> dict[str, Any]:
-    """An event as the `http` sink sends it."""
-    doc: dict[str, Any] = {
-        "event_id": e.event_id,
-        "hook_event": e.hook_event,
-        "time": iso_time(e.client_ts),
-        "client_ts": e.client_ts,
-        "received_at": e.received_at,
-        "session_id": e.session_id,
-        "prompt_id": e.prompt_id,
-        "tool_use_id": e.tool_use_id,
-        "tool_name": e.tool_name,
-        "artifact_type": e.artifact_type,
-        "artifact_name": e.artifact_name,
-        "plugin": e.plugin,
-        "mcp_server": e.mcp_server,
-        "agent_id": e.agent_id,
-        "agent_type": e.agent_type,
-        "success": as_bool(e.success),
-        "duration_ms": e.duration_ms,
-        "cwd": e.cwd,
-        "truncated": bool(e.truncated),
-        "tenant_id": e.tenant_id,
-        "user_id": e.user_id,
-        "skill_id": e.skill_id,
-        "skill_version": e.skill_version,
-    }
+    """An event as the `http` sink sends it: its fields as `events --json` names them."""
+    row = e._asdict()
+    for private in ("ref", "queued_at", "input_snippet", "output_snippet"):
+        del row[private]
+    doc: dict[str, Any] = {"kind": "event", **event_fields(row)}
+    # What `client_time` was sent as before it had one name (docs/fields.md): kept for the
+    # receivers that read them.
+    doc["time"] = iso_time(e.client_ts)
+    doc["client_ts"] = e.client_ts
     if e.input_snippet is not None or e.output_snippet is not None:
         doc["input_snippet"] = e.input_snippet
         doc["output_snippet"] = e.output_snippet

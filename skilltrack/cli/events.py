@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from skilltrack.cli import db
+from skilltrack.fields import event_fields
 from skilltrack.format import iso, listing
 from skilltrack.paths import Paths
 
@@ -59,11 +60,7 @@ def skills_command(args: argparse.Namespace, paths: Paths) -> int:
 
 def event_json(row: dict[str, Any]) -> dict[str, Any]:
     """An `events` row as `events --json` shows it."""
-    event = dict(row)
-    event["client_time"] = iso(event.pop("client_ts"))
-    event["received_at"] = iso(event["received_at"])
-    event["success"] = None if event["success"] is None else bool(event["success"])
-    event["truncated"] = bool(event["truncated"])
+    event = event_fields(row)
     if "payload" in event:
         event["payload"] = json.loads(event["payload"])
     return event

@@ -1,8 +1,9 @@
 """`skilltrack export`: every stored event, streamed as JSON Lines or CSV, in constant memory.
 
-The fields are the stored ones, already sanitized and capped: the same as `events --json`
-with `--payload` (the payload as JSON in JSON Lines, as its JSON text in CSV). With
-`--ratings`, the ratings given instead (`rate`: comment and hours saved included).
+The fields are the stored ones, already sanitized and capped, under the names `events --json`
+gives them (skilltrack/fields.py), with `--payload` (the payload as JSON in JSON Lines, as its
+JSON text in CSV); `client_ts` is kept beside `client_time`, the name it had before. With
+`--ratings`, the ratings given (`rate`: comment and hours saved included).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from skilltrack.cli.parsing import CommandError
+from skilltrack.fields import event_column, event_fields
 from skilltrack.format import iso
 from skilltrack.paths import Paths, check_private_dir
 
@@ -77,25 +79,25 @@ async def export(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
 
     if not paths.db.exists():
         if args.format == "csv":
-            csv.writer(out).writerow(columns())
+            csv.writer(out).writerow(header(columns()))
         return 0
     check_private_dir(paths.data_dir)  # else others could read or swap it
     store = await Store.open_readonly(paths.db)
     count = 0
     writer = csv.writer(out) if args.format == "csv" else None
     names = columns()
+    at = names.index("client_ts")
     if writer is not None:
-        writer.writerow(names)
+        writer.writerow(header(names))
     try:
         # aclosing: the rows' cursor is closed before the store, even when the reader of
         # standard output goes away halfway (`| head`).
         async with contextlib.aclosing(store.iter_events(args.since, args.until)) as rows:
             async for row in rows:
                 if writer is not None:
-                    writer.writerow(
-                        [iso(v) if c in ("client_ts", "received_at") else v
-                         for c, v in zip(names, row, strict=True)]
-                    )  # fmt: skip
+                    values = [iso(v) if c in ("client_ts", "received_at") else v
+                              for c, v in zip(names, row, strict=True)]  # fmt: skip
+                    writer.writerow([*values, values[at]])  # again, under its old name
                 else:
                     out.write(_json_line(row, names))
                 count += 1
@@ -114,12 +116,17 @@ def columns() -> list[str]:
     return [c for c in EventRow._fields if c != "duration_bucket"]
 
 
+def header(names: list[str]) -> list[str]:
+    """The CSV header: the public names, then `client_ts` again, under its old name."""
+    return [event_column(c) for c in names] + [OLD_TIME]
+
+
+OLD_TIME = "client_ts"  # what `client_time` was called in export before it had one name
+
+
 def _json_line(row: sqlite3.Row, names: list[str]) -> str:
-    fields = {c: row[c] for c in names if c != "payload"}
-    fields["client_ts"] = iso(fields["client_ts"])
-    fields["received_at"] = iso(fields["received_at"])
-    fields["success"] = None if fields["success"] is None else bool(fields["success"])
-    fields["truncated"] = bool(fields["truncated"])
+    fields = event_fields({c: row[c] for c in names if c != "payload"})
+    fields[OLD_TIME] = fields["client_time"]
     head = json.dumps(fields, ensure_ascii=False)
     # The stored payload is JSON text already: spliced in, not parsed and dumped again,
     # unless it spans lines (stored as Claude Code sent it: with a final newline, or
