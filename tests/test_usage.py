@@ -4,8 +4,11 @@ turn's end, each request's tokens stored once with its owners, and counted per a
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +29,9 @@ from skilltrack.daemon.report.render import render
 from skilltrack.daemon.server.usage import UsageReader
 from skilltrack.daemon.store.records import Record
 from skilltrack.daemon.store.tokens import TokenStore
+from skilltrack.fields import REQUEST_FIELDS
 from skilltrack.wire import RawFrame
+from tests.support import cli
 from tests.support.transcripts import AGENT_ID, PROMPT, SECRET, SESSION, worked_example
 
 T0 = 1_780_000_000.0
@@ -393,3 +398,37 @@ async def test_a_request_stored_before_its_use_counts_for_the_uses_version(rig: 
     assert await counted() == [(1, 100, 0.5)]
     await rig.send(4, "Stop", session_id="s2")
     assert await counted() == [(1, 100, 0.5)]
+async def test_export_requests_gives_each_request_once_with_its_owners(
+    rig: Rig, tmp_path: Path
+) -> None:
+    await run_worked_example(rig)
+    base = tmp_path / "exported"
+    base.mkdir(mode=0o700)
+    copy = base / "skilltrack.db"
+    with sqlite3.connect(rig.db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    copy.chmod(0o600)
+    env = {"SKILLTRACK_HOME": str(base), "HOME": str(rig.home)}
+    lines = cli.run("skilltrack", "export", "--requests", env=env).stdout.splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert len(exported) == 10
+    assert {r["request_id"] for r in exported} == {f"req_41885_{n:03}" for n in range(1, 11)}
+    assert sum(r["input_tokens"] for r in exported) == 10055
+    assert sum(r["cache_creation_input_tokens"] for r in exported) == 20055
+    alpha = [r for r in exported if r["artifact_name"] == "alpha-skill"]
+    assert sum(r["output_tokens"] for r in alpha) == 639
+    uses = await rig.store._db.execute_fetchall(
+        "SELECT event_id FROM events WHERE artifact_name = 'alpha-skill'"
+    )
+    assert {r["use_event_id"] for r in alpha} == {u[0] for u in uses}
+    inside = [r for r in exported if r["agent_type"] == "general-purpose"]
+    assert len(inside) == 3
+    assert {r["agent_id"] for r in inside} == {AGENT_ID}
+    assert all(r["cost_usd"] is None for r in exported)  # the stand-in model has no price
+    table = cli.run("skilltrack", "export", "--requests", "--format", "csv", env=env).stdout
+    header, *rows = list(csv.reader(io.StringIO(table)))
+    assert tuple(header) == REQUEST_FIELDS
+    assert len(rows) == 10
+    assert [dict(zip(header, r, strict=True))["request_id"] for r in rows] == [
+        r["request_id"] for r in exported
+    ]

@@ -8,7 +8,8 @@ so a request read twice, or a thread read again from its start, changes no total
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import AsyncGenerator, Sequence
 from typing import NamedTuple
 
 from skilltrack.daemon.store.database import Store
@@ -148,3 +149,19 @@ class TokenStore(Store):
                 (session, thread, state.offset, state.line_prompt, state.prompt_id, *owner),
             )
         return added
+
+    async def iter_requests(
+        self, since: float | None, until: float | None, chunk: int = 1000
+    ) -> AsyncGenerator[sqlite3.Row, None]:
+        """Every stored request read from a transcript line of the range, oldest first,
+        `chunk` rows in memory at a time (`export --requests`)."""
+        cursor = await self._db.execute(
+            "SELECT * FROM requests WHERE at >= ?1 AND (?2 IS NULL OR at < ?2) ORDER BY at, id",
+            (since if since is not None else float("-inf"), until),
+        )
+        try:
+            while rows := await cursor.fetchmany(chunk):
+                for row in rows:
+                    yield row
+        finally:
+            await cursor.close()

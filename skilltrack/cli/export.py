@@ -3,6 +3,7 @@
 The fields are the stored ones, already sanitized and capped, under the names `events --json`
 gives them (skilltrack/fields.py), with `--payload` (the payload as JSON in JSON Lines, as its
 JSON text in CSV); `client_ts` is kept beside `client_time`, the name it had before. With
+`--requests`, the API requests read from transcripts instead (tokens, cost and owners); with
 `--ratings`, the ratings given (`rate`: comment and hours saved included).
 """
 
@@ -16,7 +17,7 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from skilltrack.cli.parsing import CommandError
-from skilltrack.fields import event_column, event_fields
+from skilltrack.fields import REQUEST_FIELDS, event_column, event_fields, request_fields
 from skilltrack.format import iso
 from skilltrack.paths import Paths, check_private_dir
 
@@ -29,7 +30,13 @@ PROGRESS_EVERY = 100_000
 def export_command(args: argparse.Namespace, paths: Paths) -> int:
     import asyncio
 
-    write, what = (export_ratings, "ratings") if args.ratings else (export, "events")
+    write, what = (
+        (export_ratings, "ratings")
+        if args.ratings
+        else (export_requests, "requests")
+        if args.requests
+        else (export, "events")
+    )
     # A closed standard output (`| head`) ends the command quietly: see parsing.run.
     if not args.output:
         asyncio.run(write(paths, args, sys.stdout))
@@ -122,6 +129,32 @@ def header(names: list[str]) -> list[str]:
 
 
 OLD_TIME = "client_ts"  # what `client_time` was called in export before it had one name
+
+
+async def export_requests(paths: Paths, args: argparse.Namespace, out: IO[str]) -> int:
+    """Every API request read from transcripts, in the range, oldest first."""
+    from skilltrack.daemon.store.tokens import TokenStore
+
+    writer = csv.writer(out) if args.format == "csv" else None
+    if writer is not None:
+        writer.writerow(REQUEST_FIELDS)
+    if not paths.db.exists():
+        return 0
+    check_private_dir(paths.data_dir)
+    store = await TokenStore.open_readonly(paths.db)
+    count = 0
+    try:
+        async with contextlib.aclosing(store.iter_requests(args.since, args.until)) as rows:
+            async for row in rows:
+                fields = request_fields(row)
+                if writer is not None:
+                    writer.writerow(fields.values())
+                else:
+                    out.write(json.dumps(fields, ensure_ascii=False) + "\n")
+                count += 1
+    finally:
+        await store.close()
+    return count
 
 
 def _json_line(row: sqlite3.Row, names: list[str]) -> str:

@@ -223,12 +223,19 @@ def _export(sub: Commands) -> None:
     cmd.add_argument("--since", type=time_option, help="from this time (as for report)")
     cmd.add_argument("--until", type=time_option, help="up to (not including) this time")
     cmd.add_argument("--output", "-o", help="write to this file instead of standard output")
-    cmd.add_argument(
+    what = cmd.add_mutually_exclusive_group()
+    what.add_argument(
         "--ratings",
         action="store_true",
         help="the ratings given (skill, user, rating, comment, hours saved) instead of events",
     )
     add_demo(cmd)
+    what.add_argument(
+        "--requests",
+        action="store_true",
+        help="the API requests read from transcripts (model, tokens, cost, owning use) "
+        "instead of events",
+    )
     cmd.set_defaults(handler="export:export_command")
 
 
