@@ -161,6 +161,9 @@ class EverySkillSink(_Sink):
     url: HttpUrl
     sign: bool = False
     concurrency: int = Field(default=4, ge=1, le=64)
+    # A skill use is sent once its tokens are read from the transcripts, or after this long
+    # without them (its receiver counts every POST as a use: no follow-up record).
+    usage_wait_s: float = Field(default=600.0, ge=0, le=86400, strict=False)
 
 
 class HttpSink(_Sink):

@@ -20,9 +20,16 @@ from skilltrack import config
 from skilltrack.daemon.forward.everyskill import signature, track_body
 from skilltrack.daemon.forward.otlp import OtlpLogSink, logs_request, partial_rejections
 from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
-from skilltrack.daemon.forward.sinks import Answer, HttpBatchSink, batch_id
+from skilltrack.daemon.forward.sinks import Answer, HttpBatchSink, batch_id, usage_document
 from skilltrack.daemon.store.database import ROWS_PER_INSERT
-from skilltrack.daemon.store.outbox import DeadLetter, ForwardStore, OutboxEvent, SinkSpec
+from skilltrack.daemon.store.outbox import (
+    DeadLetter,
+    ForwardStore,
+    OutboxEvent,
+    OutboxUsage,
+    SinkSpec,
+    UseTokens,
+)
 from skilltrack.daemon.store.records import EventRow, Record, TrainingExample
 
 # -- the retry policy ------------------------------------------------------------------
@@ -173,6 +180,63 @@ def test_everyskill_body_and_signature() -> None:
     typed = json.loads(track_body(outbox_event(tool_name=None, skill_id=None, artifact_name="x")))
     assert (typed["skill_id"], typed["tool_name"]) == ("x", "Skill")
     assert "tool_input_snippet" not in typed  # no snippet without consent
+    assert "input_tokens" not in typed  # its tokens unknown: left out, not 0
+
+
+def test_an_everyskill_body_carries_its_uses_tokens_when_known() -> None:
+    event = outbox_event(artifact_type="skill", artifact_name="pdf", tool_name="Skill",
+                         tokens=UseTokens("claude-sonnet-4-5", 3, 9120, 388))  # fmt: skip
+    doc = json.loads(track_body(event))
+    assert (doc["model_name"], doc["input_tokens"], doc["output_tokens"]) == (
+        "claude-sonnet-4-5", 9120, 388,
+    )  # fmt: skip
+
+
+def usage_row(**fields: Any) -> OutboxUsage:
+    base: dict[str, Any] = dict(
+        ref=7, session_id="s-1", request_id="req_1", thread="", prompt_id="p1",
+        at=1_700_000_001.5, project="shop", model="claude-opus-4-5", input_tokens=3,
+        output_tokens=120, cache_5m_tokens=2000, cache_1h_tokens=500, cache_read_tokens=9000,
+        cost_usd=0.0123, use_event="e-1", use_type="skill", use_name="pdf", run_event=None,
+        run_name=None, queued_at=1_700_000_002.0, tenant_id="acme", user_id="ann",
+    )  # fmt: skip
+    base.update(fields)
+    return OutboxUsage(**base)
+
+
+def test_otlp_usage_records_carry_the_genai_attributes() -> None:
+    rows = [usage_row(), usage_row(ref=8, request_id="req_2", thread="a1", run_event="e-2",
+                                   run_name="Explore", use_event=None, use_type=None,
+                                   use_name=None, cost_usd=None)]  # fmt: skip
+    request = json_format.Parse(logs_request(rows), ExportLogsServiceRequest())
+    first, second = request.resource_logs[0].scope_logs[0].log_records
+    assert first.event_name == "skilltrack.usage"
+    attrs = {a.key: a.value for a in first.attributes}
+    assert attrs["gen_ai.request.model"].string_value == "claude-opus-4-5"
+    # Input counts cached input too, as the GenAI conventions ask; the parts beside it.
+    assert attrs["gen_ai.usage.input_tokens"].int_value == 3 + 2500 + 9000
+    assert attrs["gen_ai.usage.output_tokens"].int_value == 120
+    assert attrs["gen_ai.usage.cache_creation.input_tokens"].int_value == 2500
+    assert attrs["gen_ai.usage.cache_read.input_tokens"].int_value == 9000
+    assert attrs["skilltrack.use.event_id"].string_value == "e-1"
+    assert attrs["skilltrack.event_id"].string_value == rows[0].event_id
+    assert attrs["skilltrack.cost_usd"].double_value == pytest.approx(0.0123)
+    inside = {a.key: a.value for a in second.attributes}
+    assert inside["skilltrack.run.event_id"].string_value == "e-2"
+    assert inside["skilltrack.agent.id"].string_value == "a1"
+    assert "skilltrack.use.event_id" not in inside
+    assert "skilltrack.cost_usd" not in inside  # no price: no cost, rather than 0
+
+
+def test_a_usage_record_keeps_its_id_whenever_it_is_sent() -> None:
+    assert usage_row().event_id == usage_row(ref=99, queued_at=1.0).event_id
+    assert usage_row().event_id != usage_row(request_id="req_2").event_id
+    assert usage_row().event_id != usage_row(session_id="s-2").event_id
+    doc = usage_document(usage_row())
+    assert doc["kind"] == "usage"
+    assert doc["event_id"] == usage_row().event_id
+    assert doc["cache_creation_input_tokens"] == 2500
+    assert (doc["use_event_id"], doc["agent_id"]) == ("e-1", None)
 
 
 # -- the outbox ----------------------------------------------------------------------------

@@ -105,9 +105,18 @@ async def test_a_database_made_before_the_squash_keeps_every_row_and_gets_the_fr
     after = rows(db)
     assert [name for name, _ in after.pop("migrations")] == [m.__name__ for m in MIGRATIONS]
     # The steps after the baseline add what no row of the old database has: no open spans,
-    # no span's end (ended_by) or call time (call_ms) on any event, no requests' tokens.
+    # no span's end (ended_by) or call time (call_ms) on any event, no requests' tokens
+    # (nor any queued for a sink, nor any session's usage known).
     assert after.pop("spans") == []
-    for table in ("requests", "token_days", "transcripts", "token_versions", "token_sessions"):
+    for table in (
+        "requests",
+        "token_days",
+        "transcripts",
+        "token_versions",
+        "token_sessions",
+        "request_outbox",
+        "usage_known",
+    ):
         assert after.pop(table) == []
     assert {row[-2:] for row in after["events"]} == {(None, None)}
     after["events"] = sorted((row[:-2] for row in after["events"]), key=repr)

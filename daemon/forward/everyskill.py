@@ -1,6 +1,11 @@
 """The `everyskill` sink: one `POST {url}/api/track` per skill event, as a skill marketplace
 takes them, optionally signed (`x-everyskill-signature`: hex HMAC-SHA256 of the exact body,
-keyed by the API key)."""
+keyed by the API key).
+
+The marketplace counts each POST as a use, so a use's tokens cannot follow in a record of
+their own: its outbox row is held until the usage task has read its turn (or `usage_wait_s`
+has passed), and the one POST carries `model_name`, `input_tokens` (cache reads and writes
+included) and `output_tokens` when its requests are known."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from skilltrack.daemon.forward.sinks import (
     json_headers,
     read_answer,
 )
-from skilltrack.daemon.store.outbox import OutboxEvent
+from skilltrack.daemon.store.outbox import OutboxEvent, OutboxUsage
 
 SNIPPET_CHARS = 1000
 
@@ -41,6 +46,10 @@ def track_body(e: OutboxEvent) -> bytes:
         doc["tool_output_snippet"] = e.output_snippet[:SNIPPET_CHARS]
     if e.duration_ms is not None:
         doc["latency_ms"] = e.duration_ms
+    if e.tokens is not None:
+        doc["model_name"] = e.tokens.model
+        doc["input_tokens"] = e.tokens.input_tokens
+        doc["output_tokens"] = e.tokens.output_tokens
     return compact_json(doc)
 
 
@@ -59,9 +68,14 @@ class EverySkillTrackSink:
         self.policy = RetryPolicy(
             settings.retry_initial_s, settings.retry_max_s, pauses_on_401=True
         )
+        self.usage_wait_s: float | None = settings.usage_wait_s
         self._key = key
         self._sign = settings.sign and key is not None
         self._headers = json_headers(key)
+
+    async def deliver_usage(self, post: Post, records: Sequence[OutboxUsage]) -> Delivery:
+        # Never queued for this kind of sink (requests_to_outbox): nothing to send.
+        return Delivery()
 
     async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery:
         result = Delivery()

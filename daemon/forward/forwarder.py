@@ -8,6 +8,11 @@ the same event ids: at least once. A retry re-sends the batch that failed as it 
 more events have come since, so an `http` sink's retry carries the same batch id. After a
 restart the batch is cut again from the outbox, and holds the events that came meanwhile:
 its batch id is new, and receivers de-duplicate by event id.
+
+A sink has two outboxes: events, and usage records (the API requests read from transcripts,
+for `http` and `otlp` sinks). A batch is cut from one of them, each in turn when both hold
+something, so that a busy one never starves the other. An `everyskill` sink's event head
+leaves out the skill uses still waiting for their tokens (outbox.py).
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from skilltrack.config import EverySkillSink, HttpSink, OtlpSink, Settings
 from skilltrack.daemon.backoff import Backoff
 from skilltrack.daemon.forward.everyskill import EverySkillTrackSink
 from skilltrack.daemon.forward.otlp import OtlpLogSink
-from skilltrack.daemon.forward.sinks import HttpBatchSink, Sink, http_poster
-from skilltrack.daemon.store.outbox import ForwardStore
+from skilltrack.daemon.forward.sinks import Delivery, HttpBatchSink, Sink, http_poster
+from skilltrack.daemon.store.outbox import ForwardStore, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ LAST_ATTEMPT_S = 3.0  # at shutdown: one last attempt, bounded
 # A sink whose outbox cannot be read (the store locked or failing) tries again after this.
 STORE_RETRY_INITIAL_S = 1.0
 STORE_RETRY_MAX_S = 30.0
+OUTBOXES: tuple[Outbox, ...] = ("event", "usage")
 
 
 def make_sink(name: str, settings: EverySkillSink | HttpSink | OtlpSink, key: str | None) -> Sink:
@@ -72,8 +78,8 @@ class SinkRunner:
         self._retries = sink.policy.backoff()  # failed attempts in a row, and the wait after
         self.retry_at: float | None = None  # wall-clock time of the next try, when waiting
         self.in_flight = 0
-        # The events of a batch to re-send as it was (its refs), after a failure to retry.
-        self._again: frozenset[int] | None = None
+        # The batch to re-send as it was (its outbox and refs), after a failure to retry.
+        self._again: tuple[Outbox, frozenset[int]] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,37 +108,38 @@ class SinkRunner:
 
     async def _run(self) -> None:
         next_trim = 0.0
+        usage_first = False  # which outbox to cut the next batch from, when both hold some
         while True:
             if self.paused is not None:
                 return  # the outbox keeps the events until the daemon is restarted
             if time.monotonic() >= next_trim:
-                dropped = await self._store.trim(self.name, self._max_backlog)
-                if dropped:
-                    log.warning("%s: backlog over %d, dropped the oldest %d", self.name,
-                                self._max_backlog, dropped)  # fmt: skip
+                for which in OUTBOXES:
+                    dropped = await self._store.trim(self.name, self._max_backlog, which)
+                    if dropped:
+                        log.warning("%s: backlog over %d, dropped the oldest %d", self.name,
+                                    self._max_backlog, dropped)  # fmt: skip
                 next_trim = time.monotonic() + TRIM_INTERVAL_S
             # Cleared before reading: a commit from now on wakes the idle wait below.
             self._wake.clear()
-            events = await self._store.head(
-                self.name, self.sink.head_size, time.time() - self._max_age_s
-            )
-            if self._again is not None:
-                # Not the head as it has grown since: the same events make the same batches.
-                events = [e for e in events if e.ref in self._again] or events
-                self._again = None
-            if not events:
+            again, self._again = self._again, None
+            order: tuple[Outbox, ...] = ("usage", "event") if usage_first else ("event", "usage")
+            attempt = None
+            outbox: Outbox
+            for outbox in (again[0],) if again else order:
+                attempt = await self._attempt(outbox, again[1] if again else None)
+                if attempt is not None:
+                    break
+            if attempt is None:
                 if self._final:
                     return
                 await self._idle()
                 continue
-            self.in_flight = len(events)
-            try:
-                delivery = await self.sink.deliver(self._post, events)
-            finally:
-                self.in_flight = 0
+            usage_first = outbox == "event"
+            refs, delivery = attempt
             await self._store.settle(
-                self.name, delivery.delivered, delivery.dead, rejected=delivery.rejected
-            )
+                self.name, delivery.delivered, delivery.dead, rejected=delivery.rejected,
+                outbox=outbox,
+            )  # fmt: skip
             if delivery.error is not None:
                 await self._store.record_error(self.name, delivery.error, retried=delivery.retry)
             if delivery.pause is not None:
@@ -146,17 +153,46 @@ class SinkRunner:
             if self._final:
                 return
             settled = {*delivery.delivered, *(d.ref for d in delivery.dead)}
-            self._again = frozenset(e.ref for e in events if e.ref not in settled)
+            self._again = (outbox, frozenset(r for r in refs if r not in settled))
             delay = self._retries.failed(delivery.retry_after)
-            attempt = self._retries.failures
-            if attempt == 1 or attempt % 10 == 0:
+            attempt_no = self._retries.failures
+            if attempt_no == 1 or attempt_no % 10 == 0:
                 log.warning("%s: %s; retry %d in %.1f s", self.name, delivery.error,
-                            attempt, delay)  # fmt: skip
+                            attempt_no, delay)  # fmt: skip
             self.retry_at = time.time() + delay
             try:
                 await self._backoff(delay)
             finally:
                 self.retry_at = None
+
+    async def _attempt(
+        self, outbox: Outbox, only: frozenset[int] | None
+    ) -> tuple[list[int], Delivery] | None:
+        """Send the head of one outbox (only the refs `only`, re-sending a batch as it was,
+        not the head as it has grown since); None when it holds nothing to send."""
+        expire_before = time.time() - self._max_age_s
+        size = self.sink.head_size
+        if outbox == "usage":
+            records = await self._store.usage_head(self.name, size, expire_before)
+            records = [r for r in records if only is None or r.ref in only] or records
+            if not records:
+                return None
+            self.in_flight = len(records)
+            try:
+                return [r.ref for r in records], await self.sink.deliver_usage(self._post, records)
+            finally:
+                self.in_flight = 0
+        wait = self.sink.usage_wait_s
+        hold_before = None if wait is None else time.time() - wait
+        events = await self._store.head(self.name, size, expire_before, hold_before=hold_before)
+        events = [e for e in events if only is None or e.ref in only] or events
+        if not events:
+            return None
+        self.in_flight = len(events)
+        try:
+            return [e.ref for e in events], await self.sink.deliver(self._post, events)
+        finally:
+            self.in_flight = 0
 
     async def _idle(self) -> None:
         """Wait for new events (or a while: dead letters re-sent by a command), or the end."""

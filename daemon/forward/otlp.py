@@ -2,7 +2,10 @@
 
 The body is an ExportLogsServiceRequest in OTLP's JSON encoding (64-bit integers as strings),
 one resource per tenant and user, one log record per event; tests check it against the
-official protobuf schema.
+official protobuf schema. An API request read from the transcripts is a log record of its own
+(`eventName` skilltrack.usage) with OpenTelemetry's GenAI attributes (`gen_ai.request.model`,
+`gen_ai.usage.input_tokens` counting cached input too, as the conventions ask, …) and the
+event id of the use it is charged to.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from skilltrack.daemon.forward.retry import Verdict
 from skilltrack.daemon.forward.sinks import (
     BatchingSink,
     Delivery,
+    Item,
     Post,
     as_bool,
     compact_json,
     json_headers,
     read_answer,
 )
-from skilltrack.daemon.store.outbox import OutboxEvent
+from skilltrack.daemon.store.outbox import OutboxEvent, OutboxUsage
 
 
 def _attribute(key: str, value: Any) -> dict[str, Any] | None:
@@ -86,9 +90,50 @@ def log_record(e: OutboxEvent) -> dict[str, Any]:
     }
 
 
-def logs_request(events: Sequence[OutboxEvent], records: Sequence[bytes] | None = None) -> bytes:
+def usage_record(r: OutboxUsage) -> dict[str, Any]:
+    """One API request as an OTLP LogRecord with the GenAI semantic conventions' usage."""
+    cache_writes = r.cache_5m_tokens + r.cache_1h_tokens
+    return {
+        "timeUnixNano": _nanos(r.at),
+        "observedTimeUnixNano": _nanos(r.queued_at),
+        "severityNumber": 9,
+        "severityText": "INFO",
+        "eventName": "skilltrack.usage",
+        "body": {"stringValue": f"usage {r.model}"},
+        "attributes": _attributes(
+            [
+                ("skilltrack.event_id", r.event_id),
+                ("gen_ai.provider.name", "anthropic"),
+                ("gen_ai.request.model", r.model),
+                ("gen_ai.response.model", r.model),
+                ("gen_ai.usage.input_tokens", r.input_tokens + cache_writes + r.cache_read_tokens),
+                ("gen_ai.usage.output_tokens", r.output_tokens),
+                ("gen_ai.usage.cache_creation.input_tokens", cache_writes),
+                ("gen_ai.usage.cache_read.input_tokens", r.cache_read_tokens),
+                ("skilltrack.cost_usd", r.cost_usd),
+                ("skilltrack.request_id", r.request_id),
+                ("skilltrack.use.event_id", r.use_event),
+                ("skilltrack.artifact.type", r.use_type),
+                ("skilltrack.artifact.name", r.use_name),
+                ("skilltrack.run.event_id", r.run_event),
+                ("skilltrack.agent.type", r.run_name),
+                ("skilltrack.agent.id", r.thread or None),
+                ("session.id", r.session_id),
+                ("skilltrack.prompt_id", r.prompt_id),
+            ]
+        ),
+    }
+
+
+def encode(item: Item) -> bytes:
+    if isinstance(item, OutboxUsage):
+        return compact_json(usage_record(item))
+    return compact_json(log_record(item))
+
+
+def logs_request(events: Sequence[Item], records: Sequence[bytes] | None = None) -> bytes:
     """An ExportLogsServiceRequest in OTLP's JSON encoding: one resource per tenant and user."""
-    parts = records if records is not None else [compact_json(log_record(e)) for e in events]
+    parts = records if records is not None else [encode(e) for e in events]
     groups: dict[tuple[str | None, str | None], list[bytes]] = {}
     for e, part in zip(events, parts, strict=True):
         groups.setdefault((e.tenant_id, e.user_id), []).append(part)
@@ -121,11 +166,11 @@ class OtlpLogSink(BatchingSink):
         url = settings.endpoint.rstrip("/") + "/v1/logs"
         super().__init__(name, url, settings, json_headers(key))
 
-    def encode(self, event: OutboxEvent) -> bytes:
-        return compact_json(log_record(event))
+    def encode(self, item: Item) -> bytes:
+        return encode(item)
 
     async def send(
-        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+        self, post: Post, events: Sequence[Item], parts: Sequence[bytes]
     ) -> tuple[Verdict, Delivery]:
         answer = await post(self.url, logs_request(events, parts), self._headers)
         verdict, delivery = read_answer(answer, events, self.policy)

@@ -5,8 +5,11 @@ Only stored, sanitized fields ever leave: the normalized columns of an event (id
 success, duration, session, agent), never the payload; snippets only where both the team's
 policy and the user's consent let them be captured (they are then in `training_examples`).
 
-A sink's `deliver` takes the head of its outbox and says what became of each event; the
-forwarder (forwarder.py) turns that into outbox changes and waits.
+A sink's `deliver` takes the head of its outbox and says what became of each event, and
+`deliver_usage` the same of usage records (one per API request read from the transcripts,
+which the `http` and `otlp` sinks send as records of their own: `kind: usage`, carrying the
+event id of the use that owns it); the forwarder (forwarder.py) turns that into outbox changes
+and waits.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import aiohttp
 from skilltrack import __version__
 from skilltrack.config import HttpSink, OtlpSink
 from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
-from skilltrack.daemon.store.outbox import DeadLetter, OutboxEvent
-from skilltrack.fields import event_fields
+from skilltrack.daemon.store.outbox import DeadLetter, OutboxEvent, OutboxUsage
+from skilltrack.fields import event_fields, request_fields
 
 USER_AGENT = f"skilltrack/{__version__}"
 
@@ -65,14 +68,19 @@ class Delivery:
 
 
 Post = Callable[[str, bytes, dict[str, str]], Awaitable[Answer]]
+Item = OutboxEvent | OutboxUsage
 
 
 class Sink(Protocol):
     name: str
     policy: RetryPolicy
     head_size: int  # how many events of the outbox's head it takes at a time
+    # Hold a use this long for its tokens (everyskill); None: send each event when it comes.
+    usage_wait_s: float | None
 
     async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery: ...
+
+    async def deliver_usage(self, post: Post, records: Sequence[OutboxUsage]) -> Delivery: ...
 
 
 def http_poster(session: aiohttp.ClientSession, timeout_s: float, verify_tls: bool) -> Post:
@@ -119,7 +127,7 @@ def as_bool(value: int | None) -> bool | None:
 def event_document(e: OutboxEvent) -> dict[str, Any]:
     """An event as the `http` sink sends it: its fields as `events --json` names them."""
     row = e._asdict()
-    for private in ("ref", "queued_at", "input_snippet", "output_snippet"):
+    for private in ("ref", "queued_at", "input_snippet", "output_snippet", "tokens"):
         del row[private]
     doc: dict[str, Any] = {"kind": "event", **event_fields(row)}
     # What `client_time` was sent as before it had one name (docs/fields.md): kept for the
@@ -132,7 +140,19 @@ def event_document(e: OutboxEvent) -> dict[str, Any]:
     return doc
 
 
-def batch_id(events: Sequence[OutboxEvent]) -> str:
+def usage_document(r: OutboxUsage) -> dict[str, Any]:
+    """An API request as the `http` sink sends it: a usage record, whose `event_id` is its
+    own (stable) id and `use_event_id` that of the use it is charged to."""
+    return {
+        "kind": "usage",
+        "event_id": r.event_id,
+        **request_fields(r._asdict()),
+        "tenant_id": r.tenant_id,
+        "user_id": r.user_id,
+    }
+
+
+def batch_id(events: Sequence[Item]) -> str:
     """The same for the same events, so a retried batch (re-sent as it was) carries the id
     the receiver may already have seen."""
     digest = hashlib.sha256("\n".join(e.event_id for e in events).encode())
@@ -164,17 +184,21 @@ class BatchingSink:
         self.head_size = settings.batch_events
         self.max_bytes = settings.batch_bytes
         self.policy = RetryPolicy(settings.retry_initial_s, settings.retry_max_s)
+        self.usage_wait_s: float | None = None  # the receiver merges usage records
         self._headers = headers
 
-    def encode(self, event: OutboxEvent) -> bytes:
+    def encode(self, item: Item) -> bytes:
         raise NotImplementedError
 
     async def send(
-        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+        self, post: Post, events: Sequence[Item], parts: Sequence[bytes]
     ) -> tuple[Verdict, Delivery]:
         raise NotImplementedError
 
-    async def deliver(self, post: Post, events: Sequence[OutboxEvent]) -> Delivery:
+    async def deliver_usage(self, post: Post, records: Sequence[OutboxUsage]) -> Delivery:
+        return await self.deliver(post, records)
+
+    async def deliver(self, post: Post, events: Sequence[Item]) -> Delivery:
         # The longest prefix whose encoded events stay within `max_bytes` (at least one: a
         # receiver that cannot take it answers 413).
         parts: list[bytes] = []
@@ -188,7 +212,7 @@ class BatchingSink:
         return await self._split_on_413(post, events[: len(parts)], parts)
 
     async def _split_on_413(
-        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+        self, post: Post, events: Sequence[Item], parts: Sequence[bytes]
     ) -> Delivery:
         verdict, result = await self.send(post, events, parts)
         if verdict is not Verdict.SPLIT:
@@ -206,7 +230,7 @@ class BatchingSink:
 
 
 def read_answer(
-    answer: Answer, events: Sequence[OutboxEvent], policy: RetryPolicy
+    answer: Answer, events: Sequence[Item], policy: RetryPolicy
 ) -> tuple[Verdict, Delivery]:
     """The verdict on a request for `events` and what it does to them (a 2xx: all delivered;
     SPLIT: nothing yet)."""
@@ -225,16 +249,19 @@ def read_answer(
 
 
 class HttpBatchSink(BatchingSink):
-    """`{"batch_id", "events": [...]}` as gzip JSON, for any HTTP collector."""
+    """`{"batch_id", "events": [...]}` as gzip JSON, for any HTTP collector; a batch holds
+    events or usage records (`kind`), never both."""
 
     def __init__(self, name: str, settings: HttpSink, key: str | None) -> None:
         super().__init__(name, settings.url, settings, json_headers(key, gzipped=True))
 
-    def encode(self, event: OutboxEvent) -> bytes:
-        return compact_json(event_document(event))
+    def encode(self, item: Item) -> bytes:
+        if isinstance(item, OutboxUsage):
+            return compact_json(usage_document(item))
+        return compact_json(event_document(item))
 
     async def send(
-        self, post: Post, events: Sequence[OutboxEvent], parts: Sequence[bytes]
+        self, post: Post, events: Sequence[Item], parts: Sequence[bytes]
     ) -> tuple[Verdict, Delivery]:
         bid = batch_id(events)
         body = b'{"batch_id":"%s","events":[%s]}' % (bid.encode(), b",".join(parts))

@@ -137,7 +137,12 @@ class Daemon:
                         self._forwarder = Forwarder(self.settings, forward_store)
                     # Its own connection too: reading transcripts never holds up a commit.
                     token_store = await TokenStore.open(self.paths.db)
-                    self._usage = UsageReader(token_store, Path.home(), self.settings.prices)
+                    self._usage = UsageReader(
+                        token_store,
+                        Path.home(),
+                        self.settings.prices,
+                        on_read=self._forwarder.wake if self._forwarder else None,
+                    )
                 except sqlite3.Error as exc:
                     raise StartupError(f"cannot write to {self.paths.db}: {exc}") from exc
                 server = await self._listen()

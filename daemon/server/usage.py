@@ -12,6 +12,11 @@ Each pass reads every thread of the session (the main transcript, then each
 is read once its run's use is known (a foreground run's `Agent` result comes after its
 `SubagentStop`), or at the session's end without it. Whatever fails costs a counted reason
 (`skilltrack-daemon status`: `counters.transcripts`), never the daemon.
+
+A pass after a turn's end (Stop, StopFailure, SessionEnd) records that every use of the
+session up to that end has its requests stored (`usage_known`): an `everyskill` sink holds a
+skill use until then. The forwarder is woken after each pass (`on_read`): the requests it
+stored are queued for the sinks, and held uses may be ready.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +46,8 @@ QUEUE_FULL = "queue_full"
 NO_RUN = "no_run"  # a subagent's file read at its session's end with its run unknown
 STORE_ERROR = "store_error"
 INTERNAL_ERROR = "internal_error"
+# The events after which every use of the session before them has all its requests written.
+TURN_ENDS = frozenset({"Stop", "StopFailure", "SessionEnd"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +55,19 @@ class _Job:
     path: str  # the main transcript, as the event named it
     project: str | None
     final: bool  # the session ended: read everything, run known or not
+    through: float | None  # the latest turn end (client time) this pass reads past
 
 
 class UsageReader:
-    def __init__(self, store: TokenStore, home: Path, price_overrides: Mapping[str, Price]) -> None:
+    def __init__(
+        self,
+        store: TokenStore,
+        home: Path,
+        price_overrides: Mapping[str, Price],
+        on_read: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_read = on_read  # told after each pass (the forwarder's wake-up)
         self._home = home
         self._prices = prices.table(price_overrides)
         self._pending: dict[str, _Job] = {}
@@ -69,12 +84,15 @@ class UsageReader:
             if path is None or not session:
                 continue
             final = record.row.hook_event == "SessionEnd"
+            through = record.row.client_ts if record.row.hook_event in TURN_ENDS else None
             queued = self._pending.get(session)
             if queued is None and len(self._pending) >= MAX_PENDING:
                 self.reasons[QUEUE_FULL] += 1
                 continue
+            if queued is not None and queued.through is not None:
+                through = queued.through if through is None else max(through, queued.through)
             self._pending[session] = _Job(
-                path, record.row.project, final or (queued is not None and queued.final)
+                path, record.row.project, final or (queued is not None and queued.final), through
             )
             self._idle.clear()
             self._wake.set()
@@ -94,6 +112,8 @@ class UsageReader:
             job = self._pending.pop(session)
             try:
                 await self._read_session(session, job)
+                if job.through is not None:
+                    await self._store.known_through(session, job.through)
             except sqlite3.Error as exc:
                 # The store busy or failing: this pass is lost, not the figures; the next
                 # trigger reads from the same offsets.
@@ -104,6 +124,8 @@ class UsageReader:
                 # not the daemon (a helper task that ends stops the daemon).
                 self.reasons[INTERNAL_ERROR] += 1
                 log.exception("could not read the usage of session %s", session)
+            if self._on_read is not None:
+                self._on_read()
 
     def status(self) -> dict[str, object]:
         return {"requests": self.requests, "pending": len(self._pending), **self.reasons}

@@ -906,3 +906,58 @@ _TOKEN_VERSIONS = (
     GROUP BY 1, 2, 3
     """,
 )
+
+
+@migration
+async def m005_forward_usage(db: aiosqlite.Connection) -> None:
+    for statement in _FORWARD_USAGE:
+        await db.execute(statement)
+
+
+# Tokens reach the sinks (daemon/forward/, docs/tokens.md): the `http` and `otlp` sinks get
+# each request as a usage record of its own, queued by trigger in the transaction that stores
+# it (once: a request read again inserts nothing); an `everyskill` sink, whose receiver counts
+# every POST as a use, holds a skill use until its session's usage is read past it.
+_FORWARD_USAGE = (
+    """
+    CREATE TABLE request_outbox (
+        -- One row per API request a sink has still to accept, as a usage record.
+        sink TEXT NOT NULL,
+        request INTEGER NOT NULL,  -- requests.id
+        queued_at REAL NOT NULL,
+        PRIMARY KEY (sink, request)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TRIGGER requests_to_outbox AFTER INSERT ON requests
+    BEGIN
+        -- For every enabled sink that merges records (not everyskill) and takes what owns
+        -- the request: a skill or command use, a subagent run, or (every type) anything.
+        INSERT INTO request_outbox (sink, request, queued_at)
+        SELECT name, NEW.id, (julianday('now') - 2440587.5) * 86400.0 FROM sinks
+        WHERE enabled AND kind != 'everyskill' AND (
+            types IS NULL
+            OR instr(types, ',' || NEW.use_type || ',') > 0
+            OR (NEW.run_event IS NOT NULL AND instr(types, ',agent,') > 0)
+        );
+    END
+    """,
+    """
+    CREATE TRIGGER requests_leave_outbox AFTER DELETE ON requests
+    BEGIN
+        -- A request deleted (retention) before its sinks took it is counted, as an event is.
+        UPDATE sinks SET removed = removed + 1
+        WHERE EXISTS (SELECT 1 FROM request_outbox WHERE sink = sinks.name AND request = OLD.id);
+        DELETE FROM request_outbox WHERE sink IN (SELECT name FROM sinks) AND request = OLD.id;
+    END
+    """,
+    """
+    CREATE TABLE usage_known (
+        -- Per session, the client's time up to which every use's requests are stored: the
+        -- latest turn end (Stop, StopFailure, SessionEnd) after which the usage task read the
+        -- session's transcripts. An everyskill sink sends a skill use once this passes it.
+        session_id TEXT PRIMARY KEY,
+        through REAL NOT NULL
+    ) WITHOUT ROWID
+    """,
+)

@@ -796,3 +796,40 @@ BEGIN
         first_at = min(first_at, excluded.first_at),
         last_at = max(last_at, excluded.last_at);
 END;
+
+CREATE TABLE request_outbox (
+    -- One row per API request a sink has still to accept, as a usage record.
+    sink TEXT NOT NULL,
+    request INTEGER NOT NULL,  -- requests.id
+    queued_at REAL NOT NULL,
+    PRIMARY KEY (sink, request)
+) WITHOUT ROWID;
+
+CREATE TRIGGER requests_to_outbox AFTER INSERT ON requests
+BEGIN
+    -- For every enabled sink that merges records (not everyskill) and takes what owns
+    -- the request: a skill or command use, a subagent run, or (every type) anything.
+    INSERT INTO request_outbox (sink, request, queued_at)
+    SELECT name, NEW.id, (julianday('now') - 2440587.5) * 86400.0 FROM sinks
+    WHERE enabled AND kind != 'everyskill' AND (
+        types IS NULL
+        OR instr(types, ',' || NEW.use_type || ',') > 0
+        OR (NEW.run_event IS NOT NULL AND instr(types, ',agent,') > 0)
+    );
+END;
+
+CREATE TRIGGER requests_leave_outbox AFTER DELETE ON requests
+BEGIN
+    -- A request deleted (retention) before its sinks took it is counted, as an event is.
+    UPDATE sinks SET removed = removed + 1
+    WHERE EXISTS (SELECT 1 FROM request_outbox WHERE sink = sinks.name AND request = OLD.id);
+    DELETE FROM request_outbox WHERE sink IN (SELECT name FROM sinks) AND request = OLD.id;
+END;
+
+CREATE TABLE usage_known (
+    -- Per session, the client's time up to which every use's requests are stored: the
+    -- latest turn end (Stop, StopFailure, SessionEnd) after which the usage task read the
+    -- session's transcripts. An everyskill sink sends a skill use once this passes it.
+    session_id TEXT PRIMARY KEY,
+    through REAL NOT NULL
+) WITHOUT ROWID;

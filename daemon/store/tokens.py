@@ -150,6 +150,15 @@ class TokenStore(Store):
             )
         return added
 
+    async def known_through(self, session: str, through: float) -> None:
+        """Every use of `session` up to `through` (client time) has its requests stored."""
+        async with self._transaction():
+            await self._db.execute(
+                "INSERT INTO usage_known (session_id, through) VALUES (?, ?) "
+                "ON CONFLICT (session_id) DO UPDATE SET through = max(through, excluded.through)",
+                (session, through),
+            )
+
     async def iter_requests(
         self, since: float | None, until: float | None, chunk: int = 1000
     ) -> AsyncGenerator[sqlite3.Row, None]:
