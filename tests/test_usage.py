@@ -432,3 +432,33 @@ async def test_export_requests_gives_each_request_once_with_its_owners(
     assert [dict(zip(header, r, strict=True))["request_id"] for r in rows] == [
         r["request_id"] for r in exported
     ]
+
+
+async def known_through(rig: Rig) -> list[float]:
+    rows = await rig.store._db.execute_fetchall("SELECT through FROM usage_known")
+    return [r[0] for r in rows]
+
+
+async def test_a_turn_counts_as_read_once_its_final_answer_is_written(rig: Rig) -> None:
+    # The client may write a turn's last response after its Stop hook ran: until that line
+    # is read, the session's uses do not count as read (an everyskill sink holds them).
+    lines = rig.main.read_text().splitlines(keepends=True)
+    rig.main.write_text("".join(lines[:-2]))  # without request 10 (the answer) and cost-state
+    await run_worked_example(rig)
+    assert await known_through(rig) == []
+    assert (await rig.totals())[("skill", "alpha-skill")][0] == 5
+    with rig.main.open("a") as f:
+        f.write("".join(lines[-2:]))
+    for _ in range(1000):  # the reader looks again after 0.25 s, then 0.5, 1, ...
+        if await known_through(rig):
+            break
+        await asyncio.sleep(0.02)
+    assert await known_through(rig) == [T0 + 10]  # the Stop's time
+    assert (await rig.totals())[("skill", "alpha-skill")] == (6, 6039, 12039, 18039, 639, 6)
+
+
+async def test_a_turn_end_with_nothing_to_read_counts_as_read_at_once(rig: Rig) -> None:
+    record = await rig.send(10, "Stop", transcript_path="/elsewhere/x.jsonl")
+    await rig.read()
+    assert record.transcript is not None
+    assert await known_through(rig) == [T0 + 10]

@@ -15,8 +15,12 @@ is read once its run's use is known (a foreground run's `Agent` result comes aft
 
 A pass after a turn's end (Stop, StopFailure, SessionEnd) records that every use of the
 session up to that end has its requests stored (`usage_known`): an `everyskill` sink holds a
-skill use until then. The forwarder is woken after each pass (`on_read`): the requests it
-stored are queued for the sinks, and held uses may be ready.
+skill use until then. The client may write a turn's last response after its Stop hook ran
+(seen with 2.1.328 in print mode), so the turn counts as read only once the main transcript's
+last request issued no tool call (a final answer); until then the session is read again,
+after SETTLE_DELAYS_S, and after the last of them it counts as read with what was found.
+The forwarder is woken after each pass (`on_read`): the requests it stored are queued for the
+sinks, and held uses may be ready.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from skilltrack.config import Price
@@ -46,8 +50,11 @@ QUEUE_FULL = "queue_full"
 NO_RUN = "no_run"  # a subagent's file read at its session's end with its run unknown
 STORE_ERROR = "store_error"
 INTERNAL_ERROR = "internal_error"
-# The events after which every use of the session before them has all its requests written.
+# The events after which every use of the session before them has all its requests written
+# (once the turn's final answer is in the transcript: see the module's docstring).
 TURN_ENDS = frozenset({"Stop", "StopFailure", "SessionEnd"})
+SETTLE_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+MAX_ANSWERED = 10_000  # sessions whose last answer is remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ class _Job:
     project: str | None
     final: bool  # the session ended: read everything, run known or not
     through: float | None  # the latest turn end (client time) this pass reads past
+    tries: int = 0  # passes after that turn end that found its final answer missing
 
 
 class UsageReader:
@@ -76,6 +84,9 @@ class UsageReader:
         self._idle.set()
         self.reasons: Counter[str] = Counter()
         self.requests = 0  # requests stored
+        # Per session: whether the main transcript's last request read was a final answer
+        # (None: nothing to read there, or it cannot be read: no more will come).
+        self._answered: dict[str, bool | None] = {}
 
     def notify(self, records: Sequence[Record]) -> None:
         """Queue the sessions of committed records that end a turn, a subagent or a session."""
@@ -85,6 +96,11 @@ class UsageReader:
                 continue
             final = record.row.hook_event == "SessionEnd"
             through = record.row.client_ts if record.row.hook_event in TURN_ENDS else None
+            if record.row.hook_event in ("Stop", "StopFailure"):
+                # A new turn's end: its final answer is not read until a pass finds it.
+                if len(self._answered) >= MAX_ANSWERED:
+                    self._answered.clear()  # forgotten: at worst a few passes more
+                self._answered[session] = False
             queued = self._pending.get(session)
             if queued is None and len(self._pending) >= MAX_PENDING:
                 self.reasons[QUEUE_FULL] += 1
@@ -113,7 +129,7 @@ class UsageReader:
             try:
                 await self._read_session(session, job)
                 if job.through is not None:
-                    await self._store.known_through(session, job.through)
+                    await self._settle(session, job)
             except sqlite3.Error as exc:
                 # The store busy or failing: this pass is lost, not the figures; the next
                 # trigger reads from the same offsets.
@@ -127,6 +143,29 @@ class UsageReader:
             if self._on_read is not None:
                 self._on_read()
 
+    async def _settle(self, session: str, job: _Job) -> None:
+        """Record the turn end as read past, or read the session again a little later if the
+        client has not written the turn's final answer yet."""
+        answered = self._answered.get(session, False)
+        if job.final:
+            self._answered.pop(session, None)
+        if answered is False and job.tries < len(SETTLE_DELAYS_S):
+            delay = SETTLE_DELAYS_S[job.tries]
+            asyncio.get_running_loop().call_later(
+                delay, self._again, session, replace(job, tries=job.tries + 1)
+            )
+            return
+        await self._store.known_through(session, job.through or 0.0)
+
+    def _again(self, session: str, job: _Job) -> None:
+        queued = self._pending.get(session)
+        if queued is not None:  # a newer trigger: its pass settles this turn end too
+            through = max(queued.through or 0.0, job.through or 0.0)
+            job = replace(queued, through=through, tries=min(queued.tries, job.tries))
+        self._pending[session] = job
+        self._idle.clear()
+        self._wake.set()
+
     def status(self) -> dict[str, object]:
         return {"requests": self.requests, "pending": len(self._pending), **self.reasons}
 
@@ -134,6 +173,7 @@ class UsageReader:
         main = transcripts.under_projects(job.path, self._home)
         if main is None:
             self.reasons[transcripts.OUTSIDE] += 1
+            self._answered[session] = None
             return
         await self._read_thread(session, "", main, None, job)
         for agent_id, path in await asyncio.to_thread(_subagent_files, main):
@@ -154,6 +194,11 @@ class UsageReader:
         state = await self._store.thread_state(session, thread)
         chunk = await asyncio.to_thread(transcripts.read_new, path, state.offset, state.line_prompt)
         self.reasons.update(chunk.problems)
+        if not thread:
+            if {transcripts.MISSING, transcripts.UNREADABLE} & set(chunk.problems):
+                self._answered[session] = None
+            elif chunk.requests:
+                self._answered[session] = not chunk.requests[-1].tool_use_ids
         if chunk.end == state.offset and not chunk.requests:
             return
         calls = await self._store.calls(session, thread)
