@@ -4,7 +4,8 @@ One `claude -p` session against the stand-in model, which streams request n's us
 the API does (input and cache figures in `message_start`, the final output in
 `message_delta`) with a `request-id` header: the main thread calls a skill, then a
 foreground subagent, then Bash. skilltrack's figures must equal the stand-in's own log, per
-owner, and the session's totals the client's `cost-state`, token for token.
+owner, and the session's totals the client's `cost-state`, token for token; so must what it
+forwards (an `http` sink's usage records, an `everyskill` sink's skill use).
 """
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ from typing import Any
 
 import pytest
 
-from tests.support.claude_code import hook_trouble, make_sandbox, run_claude, wait_for_events
+from tests.support.claude_code import (
+    ClaudeRun,
+    hook_trouble,
+    make_sandbox,
+    run_claude,
+    wait_for_events,
+)
+from tests.support.forwarding import KEY, configure, everyskill_sink, http_sink
 from tests.support.home import Home
 from tests.support.model import Conversation, ModelServer, ScriptedModel, ToolCall
+from tests.support.receiver import Receiver, running
 
 SUBAGENT = Conversation([ToolCall("Bash", {"command": "echo fg"})], marker="FG:")
 MAIN = Conversation(
@@ -79,13 +88,22 @@ def client_cost(home: Path) -> float:
 def test_tokens_per_skill_subagent_and_session_match_the_model_and_the_client(
     claude_binary: Path, home: Home, tmp_path: Path
 ) -> None:
-    model = ScriptedModel(MAIN, [SUBAGENT])
-    with ModelServer(model) as server:
-        sandbox = make_sandbox(tmp_path, home, server.url, "skilltrack-install", claude_binary)
-        run = run_claude(claude_binary, sandbox, "go", tmp_path / "claude.log")
+    with running(KEY) as receiver:
+        configure(home, collector=http_sink(receiver), marketplace=everyskill_sink(receiver))
+        model = ScriptedModel(MAIN, [SUBAGENT])
+        with ModelServer(model) as server:
+            sandbox = make_sandbox(tmp_path, home, server.url, "skilltrack-install", claude_binary)
+            run = run_claude(claude_binary, sandbox, "go", tmp_path / "claude.log")
+        assert run.returncode == 0, f"{run.describe()}\nmodel requests:\n{model.summary()}"
+        assert hook_trouble(run, sandbox) == []
+        check_the_session(home, model, run, sandbox.home, receiver)
+
+
+def check_the_session(
+    home: Home, model: ScriptedModel, run: ClaudeRun, client_home: Path, receiver: Receiver
+) -> None:
+    """What skilltrack read and forwarded of the session, against the model's own log."""
     conversation = f"model requests:\n{model.summary()}"
-    assert run.returncode == 0, f"{run.describe()}\n{conversation}"
-    assert hook_trouble(run, sandbox) == []
     wait_for_events(home, sum(1 for _ in run.hook_responses()))
 
     streamed = [r for r in model.requests if r.usage is not None]
@@ -106,7 +124,7 @@ def test_tokens_per_skill_subagent_and_session_match_the_model_and_the_client(
     expected = summed([dict(r.usage) for r in streamed if r.usage])
     totals = {field: full["totals"][field] for field in FIELDS}
     assert totals == expected, conversation
-    assert totals == cost_state(sandbox.home)
+    assert totals == cost_state(client_home)
     rows = {(a["artifact_type"], a["artifact_name"]): a for a in full["artifacts"]}
     # The skill owns the main thread's requests after the one that called it.
     skill = rows["skill", "pdf-helper"]
@@ -123,6 +141,38 @@ def test_tokens_per_skill_subagent_and_session_match_the_model_and_the_client(
         f"usage      {len(streamed)} requests read"
         in home.cli("skilltrack-daemon", "status").stdout
     )
+
+    # Forwarded: each request once, as a usage record charged as the report charges it.
+    def usage_records() -> list[dict[str, Any]]:
+        return [
+            doc
+            for r in receiver.requests
+            if r.answered == 200 and r.path == "/ingest"
+            for doc in json.loads(r.body)["events"]
+            if doc["kind"] == "usage"
+        ]
+
+    home.wait_for(lambda: len(usage_records()) >= len(streamed), what="the usage records")
+    records = usage_records()
+    assert len(records) == len(streamed)
+    assert summed(records) == expected
+    uses = {e["artifact_name"]: e["event_id"] for e in home.events() if e["hook_event"] ==
+            "PostToolUse" and e["artifact_type"] in ("skill", "agent")}  # fmt: skip
+    in_skill = [r for r in records if r["use_event_id"] == uses["pdf-helper"]]
+    assert summed(in_skill) == summed([dict(r.usage) for r in main[1:] if r.usage])
+    in_run = [r for r in records if r["run_event_id"] == uses["general-purpose"]]
+    assert summed(in_run) == summed([dict(r.usage) for r in helper if r.usage])
+    # The marketplace: the skill's one use, in one POST, with its tokens.
+    home.wait_for(
+        lambda: any(r.path == "/api/track" and r.answered == 200 for r in receiver.requests),
+        what="the skill use sent to the marketplace",
+    )
+    (tracked,) = [json.loads(r.body) for r in receiver.requests if r.path == "/api/track"]
+    skill_figures = summed([dict(r.usage) for r in main[1:] if r.usage])
+    assert tracked["output_tokens"] == skill_figures["output_tokens"]
+    assert tracked["input_tokens"] == sum(skill_figures[f] for f in FIELDS if f != "output_tokens")
+    assert tracked["model_name"] == main[1].body["model"]
+    assert receiver.duplicates == 0
 
 
 BACKGROUND = Conversation([ToolCall("Bash", {"command": "echo bg"})], marker="BG:", delay_s=0.3)
