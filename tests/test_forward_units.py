@@ -31,6 +31,7 @@ from skilltrack.daemon.store.outbox import (
     UseTokens,
 )
 from skilltrack.daemon.store.records import EventRow, Record, TrainingExample
+from skilltrack.daemon.store.tokens import Owner, RequestRow, ThreadState, TokenStore
 
 # -- the retry policy ------------------------------------------------------------------
 
@@ -348,4 +349,53 @@ async def test_deleting_an_event_takes_it_out_of_the_outbox_counted(tmp_path: Pa
     by_name = {s["name"]: s for s in await store.sink_status()}
     assert [by_name[n]["backlog"] for n in "cd"] == [1, 1]
     assert [by_name[n]["counters"]["removed"] for n in "cd"] == [1, 1]
+    await store.close()
+
+
+def request_row(n: int, use: Owner | None = None, run: Owner | None = None) -> RequestRow:
+    return RequestRow(
+        "s", f"req_{n}", "a1" if run else "", "p1", time.time(), "shop", "claude-opus-4-5",
+        1000 + n, 100 + n, 2000 + n, 0, 3000 + n, 0.01, use, run,
+    )  # fmt: skip
+
+
+async def test_requests_are_queued_once_for_the_sinks_that_merge_them(tmp_path: Path) -> None:
+    specs = [
+        SinkSpec("all", "http", None),
+        SinkSpec("skills", "otlp", ("skill",)),
+        SinkSpec("agents", "http", ("agent",)),
+        SinkSpec("market", "everyskill", ("skill",)),
+    ]
+    skill, run = Owner("e-skill", "skill", "pdf"), Owner("e-run", "agent", "Explore")
+    store = await open_store(tmp_path, *specs)
+    tokens = await TokenStore.open(tmp_path / "f.db")
+    rows = [
+        request_row(1),  # the session's own
+        request_row(2, use=skill),
+        request_row(3, use=skill, run=run),
+        request_row(4, run=run),
+    ]
+    assert await tokens.save("s", "", rows, ThreadState(10)) == 4
+    assert await tokens.save("s", "", rows, ThreadState(10)) == 0  # read again: stored once
+    queued = {s.name: [r.request_id for r in await store.usage_head(s.name, 10, 0)] for s in specs}
+    assert queued == {
+        "all": ["req_1", "req_2", "req_3", "req_4"], "skills": ["req_2", "req_3"],
+        "agents": ["req_3", "req_4"], "market": [],  # a marketplace gets them in the use
+    }  # fmt: skip
+    (third,) = [r for r in await store.usage_head("all", 10, 0) if r.request_id == "req_3"]
+    assert (third.use_event, third.run_event, third.input_tokens) == ("e-skill", "e-run", 1003)
+    # Out by delivery, age, backlog and retention: each counted.
+    first, *rest = await store.usage_head("all", 10, 0)
+    await store.settle("all", [first.ref], outbox="usage")
+    assert await store.usage_head("all", 10, 0) == rest
+    assert await store.usage_head("all", 10, time.time() + 1) == []  # all older than that
+    assert await store.trim("skills", 1, "usage") == 1
+    await tokens._db.execute("DELETE FROM requests WHERE request_id = 'req_3'")  # retention
+    await tokens._db.commit()
+    assert [r.request_id for r in await store.usage_head("skills", 10, 0)] == []
+    counters = {s["name"]: s["counters"] for s in await store.sink_status()}
+    assert (counters["all"]["delivered"], counters["all"]["expired"]) == (1, 3)
+    assert (counters["skills"]["overflow"], counters["skills"]["removed"]) == (1, 1)
+    assert counters["agents"]["removed"] == 1
+    await tokens.close()
     await store.close()
