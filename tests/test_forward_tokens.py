@@ -175,6 +175,7 @@ def test_usage_records_wait_in_the_outbox_through_a_restart(home: Home) -> None:
             lambda: sink_status(home, "collector")["usage_backlog"] == 8,
             what="8 usage records queued",
         )
+        assert "8 usage records waiting" in home.cli("skilltrack-daemon", "status").stdout
         assert daemon.terminate() == 0
         receiver.calm()
         home.start_daemon()

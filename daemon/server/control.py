@@ -279,7 +279,7 @@ def forwarding_status(
         sink.update(live.get(sink["name"], {}))
         if sink.get("next_retry_at") is not None:
             sink["next_retry_at"] = iso(sink["next_retry_at"])
-        if sink["enabled"] or sink["backlog"] or sink["dead_letters"]:
+        if sink["enabled"] or sink["backlog"] or sink["usage_backlog"] or sink["dead_letters"]:
             shown.append(sink)
     return shown
 

@@ -187,7 +187,8 @@ def _sink_line(sink: dict[str, Any]) -> str:
     age = sink["oldest_pending_age_s"]
     lines = [
         f"  forward    {sink['name']} ({sink['kind']}): {state}; {sink['backlog']} waiting"
-        + (f", oldest {age:.0f}s" if age is not None else ""),
+        + (f", oldest {age:.0f}s" if age is not None else "")
+        + (f"; {sink['usage_backlog']} usage records waiting" if sink["usage_backlog"] else ""),
         f"             delivered {c['delivered']}, retried {c['retried']}, dead {c['dead']}, "
         f"expired {c['expired']}, overflow {c['overflow']}, rejected by receiver "
         f"{c['rejected']}; last success {sink['last_success'] or 'never'}",
