@@ -14,25 +14,36 @@ from skilltrack.format import iso
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 # Stored column -> public name, where they differ.
 EVENT_NAMES = {"client_ts": "client_time"}
-_TIMES = frozenset(("client_ts", "received_at"))
-_FLAGS = frozenset(("success", "truncated"))
+_PUBLIC_TIMES = ("client_time", "received_at")
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}  # columns -> their public names
+_FLAGS = ("success", "truncated")
 
 
 def event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored event's columns (those `row` has, in its order) under their public names:
     times as ISO 8601, `success` and `truncated` as booleans (`success` null: no outcome)."""
-    fields: dict[str, Any] = {}
-    for column, value in row.items():
-        if column in _TIMES:
-            value = iso(value)
-        elif column in _FLAGS and value is not None:
-            value = bool(value)
-        fields[EVENT_NAMES.get(column, column)] = value
+    return event_values(tuple(row), tuple(row.values()))
+
+
+def event_values(columns: tuple[str, ...], values: Sequence[Any]) -> dict[str, Any]:
+    """As event_fields, from the columns and their values (the http sink runs this per
+    event: the names are looked up once per set of columns)."""
+    names = _NAMES.get(columns)
+    if names is None:
+        names = _NAMES[columns] = tuple(EVENT_NAMES.get(c, c) for c in columns)
+    fields = dict(zip(names, values, strict=True))
+    for name in _PUBLIC_TIMES:
+        if name in fields:
+            fields[name] = iso(fields[name])
+    for name in _FLAGS:
+        value = fields.get(name)
+        if value is not None:
+            fields[name] = bool(value)
     return fields
 
 

@@ -123,6 +123,8 @@ class SinkRunner:
             self._wake.clear()
             again, self._again = self._again, None
             order: tuple[Outbox, ...] = ("usage", "event") if usage_first else ("event", "usage")
+            if self.sink.usage_wait_s is not None:
+                order = ("event",)  # it holds uses for their tokens: it gets no usage records
             attempt = None
             outbox: Outbox
             for outbox in (again[0],) if again else order:

@@ -29,7 +29,7 @@ from skilltrack import __version__
 from skilltrack.config import HttpSink, OtlpSink
 from skilltrack.daemon.forward.retry import RetryPolicy, Verdict, parse_retry_after
 from skilltrack.daemon.store.outbox import DeadLetter, OutboxEvent, OutboxUsage
-from skilltrack.fields import event_fields, request_fields
+from skilltrack.fields import event_values, request_fields
 
 USER_AGENT = f"skilltrack/{__version__}"
 
@@ -124,15 +124,16 @@ def as_bool(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
+# What of an outbox event is the event's own (not the outbox's, nor the snippets or tokens).
+_EVENT_COLUMNS = OutboxEvent._fields[1:-4]
+
+
 def event_document(e: OutboxEvent) -> dict[str, Any]:
     """An event as the `http` sink sends it: its fields as `events --json` names them."""
-    row = e._asdict()
-    for private in ("ref", "queued_at", "input_snippet", "output_snippet", "tokens"):
-        del row[private]
-    doc: dict[str, Any] = {"kind": "event", **event_fields(row)}
+    doc: dict[str, Any] = {"kind": "event", **event_values(_EVENT_COLUMNS, e[1:-4])}
     # What `client_time` was sent as before it had one name (docs/fields.md): kept for the
     # receivers that read them.
-    doc["time"] = iso_time(e.client_ts)
+    doc["time"] = doc["client_time"].replace("+00:00", "Z")
     doc["client_ts"] = e.client_ts
     if e.input_snippet is not None or e.output_snippet is not None:
         doc["input_snippet"] = e.input_snippet
