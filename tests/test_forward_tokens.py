@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.events import payload
 from tests.support.forwarding import (
     KEY,
@@ -151,7 +153,7 @@ def test_http_and_otlp_get_each_request_once_charged_to_its_use(home: Home) -> N
     assert figures(owned(records, "use_event_id", uses["beta-skill"])) == BETA
     assert figures(owned(records, "run_event_id", uses["general-purpose"])) == RUN
     assert {r["model"] for r in records} == {MODEL}
-    assert all(r["cost_usd"] is None for r in records)  # the stand-in model has no price
+    assert sum(r["cost_usd"] for r in records) == pytest.approx(0.167606)  # the cost-state's
     # The OTLP records: the same requests, input counted with its cache reads and writes.
     assert len(logs) == 11
     logs = [r for r in logs if r["skilltrack.request_id"] != "req_41885_011"]

@@ -129,11 +129,15 @@ async def test_the_worked_example_is_stored_per_skill_subagent_and_session(rig: 
     await run_worked_example(rig)
     totals = await rig.totals()
     # (requests, input, cache creation, cache read, output, unpriced)
-    assert totals[("skill", "alpha-skill")] == (6, 6039, 12039, 18039, 639, 6)
-    assert totals[("skill", "beta-skill")] == (2, 2011, 4011, 6011, 211, 2)
-    assert totals[("agent", "general-purpose")] == (3, 3015, 6015, 9015, 315, 3)
-    # Every request once: the cost-state's figures.
-    assert totals[("", "")] == (10, 10055, 20055, 30055, 1055, 10)
+    assert totals[("skill", "alpha-skill")] == (6, 6039, 12039, 18039, 639, 0)
+    assert totals[("skill", "beta-skill")] == (2, 2011, 4011, 6011, 211, 0)
+    assert totals[("agent", "general-purpose")] == (3, 3015, 6015, 9015, 315, 0)
+    # Every request once: the cost-state's figures, its cost included.
+    assert totals[("", "")] == (10, 10055, 20055, 30055, 1055, 0)
+    ((cost,),) = await rig.store._db.execute_fetchall(
+        "SELECT cost_usd FROM token_days WHERE artifact_type = ''"
+    )
+    assert cost == pytest.approx(0.167606)
     assert rig.reader.status()["requests"] == 10
     # The session's own: what no use owns.
     rows = await rig.store._db.execute_fetchall(
@@ -228,7 +232,10 @@ async def test_the_report_gives_tokens_and_cost_per_artifact_and_in_total(rig: R
         alpha["input_tokens"], alpha["cache_creation_input_tokens"],
         alpha["cache_read_input_tokens"], alpha["output_tokens"],
     ) == (6039, 12039, 18039, 639)  # fmt: skip
-    assert alpha["cost_usd"] is None  # the stand-in's model has no price
+    # At claude-opus-5-5's prices: input 4, cache writes 5, cache reads 0.2, output 20 ($/M).
+    assert alpha["cost_usd"] == pytest.approx(
+        (6039 * 4 + 12039 * 5 + 18039 * 0.2 + 639 * 20) / 1e6, abs=1e-6
+    )
     assert rows["agent", "general-purpose"]["input_tokens"] == 3015
     totals = whole["totals"]
     assert (totals["input_tokens"], totals["output_tokens"]) == (10055, 1055)
@@ -241,7 +248,7 @@ async def test_the_report_gives_tokens_and_cost_per_artifact_and_in_total(rig: R
     assert (helper["agent_type"], helper["input_tokens"], helper["output_tokens"]) == (
         "general-purpose", 3015, 315
     )  # fmt: skip
-    assert "3015 input and 315 output tokens, cost ?" in render(whole)
+    assert "3015 input and 315 output tokens, cost $0.05" in render(whole)
     # Over whole days (the daily totals) and over part of a day (the requests themselves).
     day = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
     days = await report(rig, Filters(since=day - 86400, until=day + 2 * 86400))
@@ -263,6 +270,17 @@ async def test_a_priced_models_cost_shows_in_the_report(rig: Rig) -> None:
         (10055 * 1 + 1055 * 5 + 20055 * 1.25 + 30055 * 0.1) / 1e6, abs=1e-6
     )  # to the micro-dollar
     assert totals["unpriced_requests"] == 0
+
+
+async def test_a_model_with_no_price_leaves_the_cost_unknown_not_understated(rig: Rig) -> None:
+    for path in (rig.main, *rig.main.with_suffix("").rglob("*.jsonl")):
+        path.write_text(path.read_text().replace("claude-opus-5-5", "claude-opus-9-9"))
+    await run_worked_example(rig)
+    whole = await report(rig, Filters())
+    assert whole["totals"]["cost_usd"] is None
+    assert whole["totals"]["unpriced_requests"] == 10
+    assert whole["totals"]["input_tokens"] == 10055  # counted all the same
+    assert "3015 input and 315 output tokens, cost ?" in render(whole)
 
 
 async def test_a_transcript_that_trips_the_reader_costs_a_reason_not_the_task(
@@ -398,6 +416,8 @@ async def test_a_request_stored_before_its_use_counts_for_the_uses_version(rig: 
     assert await counted() == [(1, 100, 0.5)]
     await rig.send(4, "Stop", session_id="s2")
     assert await counted() == [(1, 100, 0.5)]
+
+
 async def test_export_requests_gives_each_request_once_with_its_owners(
     rig: Rig, tmp_path: Path
 ) -> None:
@@ -424,7 +444,8 @@ async def test_export_requests_gives_each_request_once_with_its_owners(
     inside = [r for r in exported if r["agent_type"] == "general-purpose"]
     assert len(inside) == 3
     assert {r["agent_id"] for r in inside} == {AGENT_ID}
-    assert all(r["cost_usd"] is None for r in exported)  # the stand-in model has no price
+    # Priced at the client's own prices: the ten cost what its cost-state says.
+    assert sum(r["cost_usd"] for r in exported) == pytest.approx(0.167606)
     table = cli.run("skilltrack", "export", "--requests", "--format", "csv", env=env).stdout
     header, *rows = list(csv.reader(io.StringIO(table)))
     assert tuple(header) == REQUEST_FIELDS
@@ -454,7 +475,7 @@ async def test_a_turn_counts_as_read_once_its_final_answer_is_written(rig: Rig) 
             break
         await asyncio.sleep(0.02)
     assert await known_through(rig) == [T0 + 10]  # the Stop's time
-    assert (await rig.totals())[("skill", "alpha-skill")] == (6, 6039, 12039, 18039, 639, 6)
+    assert (await rig.totals())[("skill", "alpha-skill")] == (6, 6039, 12039, 18039, 639, 0)
 
 
 async def test_a_turn_end_with_nothing_to_read_counts_as_read_at_once(rig: Rig) -> None:

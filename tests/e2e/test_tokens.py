@@ -133,7 +133,7 @@ def check_the_session(
     assert {f: agent[f] for f in FIELDS} == summed([dict(r.usage) for r in helper if r.usage])
     assert rows["tool", "Bash"]["input_tokens"] == 0  # tools own none
     # The shipped prices are the client's own: the session costs what its cost-state says.
-    assert full["totals"]["cost_usd"] == pytest.approx(client_cost(sandbox.home), rel=0.01)
+    assert full["totals"]["cost_usd"] == pytest.approx(client_cost(client_home), rel=0.01)
     status = home.status()
     assert status["counters"]["rejected"] == {}, status
     assert status["transcripts"] == {"requests": len(streamed), "pending": 0}, status
