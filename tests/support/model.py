@@ -1,11 +1,13 @@
 """A scripted stand-in for the Anthropic Messages API, for driving the real Claude Code offline.
 
-Each conversation is a script: the tool calls to make, in order, then a final text. The reply to
-a request is chosen by counting the `tool_result` blocks already in its messages, so the n-th
-request of a conversation makes the n-th call whatever Claude Code sent in between. Subagents
-talk to the same endpoint; their conversation is picked by a marker in their first user message
-(the `prompt` of the `Agent` call). Replies are streamed as Server-Sent Events, the only form
-Claude Code asks for.
+Each conversation is a script: the steps to take, in order (a tool call, or several in one
+reply: `Parallel`), then a final text. The reply to a request is chosen by counting the
+`tool_result` blocks already in its messages (a step of k calls yields k results), so each
+request takes the next step whatever Claude Code sent in between; a resumed session's script
+counts only those after its own prompt (`Conversation.after`). Subagents talk to the same
+endpoint; their conversation is picked by a marker in their first user message (the `prompt` of
+the `Agent` call). Replies are streamed as Server-Sent Events, the only form Claude Code asks
+for.
 
 Each streamed reply carries usage as the API streams it: input and cache figures in
 `message_start`, the final `output_tokens` in `message_delta`; request n (counted from 1 over
@@ -34,6 +36,26 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Parallel:
+    """Several tool calls in one reply, as several `tool_use` blocks of one message."""
+
+    calls: Sequence[ToolCall]
+
+    def __post_init__(self) -> None:
+        if not self.calls:
+            raise ValueError("a parallel step needs at least one call")
+
+
+Step = ToolCall | Parallel
+Answer = ToolCall | Parallel | str
+
+
+def results_of(step: Step) -> int:
+    """How many `tool_result` blocks the client sends back for a step."""
+    return len(step.calls) if isinstance(step, Parallel) else 1
+
+
+@dataclass(frozen=True)
 class Failure:
     """An HTTP error answered instead of a reply (Claude Code retries, then gives up)."""
 
@@ -42,19 +64,51 @@ class Failure:
 
 @dataclass(frozen=True)
 class Conversation:
-    """Tool calls made one per request, then `final` as text for every request after (or,
-    with `fail_with`, that HTTP error); each reply waits `delay_s` first, as a model thinks."""
+    """Steps taken one per request, then `final` as text for every request after (or,
+    with `fail_with`, that HTTP error); each reply waits `delay_s` first, as a model thinks.
 
-    calls: Sequence[ToolCall]
+    `after`: count only the tool results after the last user message holding this text. A
+    resumed session sends its earlier runs' history too; its prompt marks where this
+    conversation starts."""
+
+    calls: Sequence[Step]
     final: str = "done"
     marker: str | None = None  # picks this conversation when its first user message has it
     delay_s: float = 0.0
     fail_with: int | None = None
+    after: str | None = None
 
-    def reply(self, tool_results: int) -> ToolCall | str | Failure:
-        if tool_results < len(self.calls):
-            return self.calls[tool_results]
+    def reply(self, tool_results: int) -> Answer | Failure:
+        """The step whose results start at `tool_results`. A count that falls inside a
+        parallel step means the client sent back only some of its results: the script no
+        longer describes the conversation, so that is an error, not a guess."""
+        taken = 0
+        for step in self.calls:
+            if tool_results == taken:
+                return step
+            taken += results_of(step)
+            if tool_results < taken:
+                raise ScriptError(f"{tool_results} tool results: inside the step {step}")
         return self.final if self.fail_with is None else Failure(self.fail_with)
+
+    def tool_results(self, messages: Sequence[Any]) -> int:
+        """The tool results of `messages` this conversation has had (see `after`)."""
+        if self.after is not None:
+            starts = [
+                i
+                for i, m in enumerate(messages)
+                if isinstance(m, dict)
+                and m.get("role") == "user"
+                and self.after in _text(m.get("content"))
+            ]
+            if not starts:
+                raise ScriptError(f"no user message holds {self.after!r}")
+            messages = messages[starts[-1] :]
+        return _count_tool_results(messages)
+
+
+class ScriptError(Exception):
+    """A request the script cannot answer (answered with HTTP 400, and kept in `requests`)."""
 
 
 @dataclass
@@ -64,7 +118,8 @@ class Request:
     path: str
     body: Any
     conversation: str | None = None
-    answer: ToolCall | str | Failure | None = None
+    answer: Answer | Failure | None = None
+    error: str | None = None  # why the script could not answer it
     request_id: str | None = None  # a streamed reply's request-id header
     usage: Mapping[str, int] | None = None  # the usage it streamed (final figures)
 
@@ -104,10 +159,16 @@ class ScriptedModel:
         """One line per request, for assertion messages."""
         lines = []
         for r in self.requests:
-            answer = r.answer.name if isinstance(r.answer, ToolCall) else r.answer
-            if isinstance(r.answer, Failure):
+            answer: object = r.answer
+            if isinstance(r.answer, ToolCall):
+                answer = r.answer.name
+            elif isinstance(r.answer, Parallel):
+                answer = " + ".join(c.name for c in r.answer.calls)
+            elif isinstance(r.answer, Failure):
                 answer = f"HTTP {r.answer.status}"
-            lines.append(f"{r.path} [{r.conversation}] -> {answer}")
+            elif r.error is not None:
+                answer = f"script error: {r.error}"
+            lines.append(f"{r.path} [{r.conversation}] {r.request_id or ''} -> {answer}")
         return "\n".join(lines)
 
 
@@ -135,21 +196,29 @@ def _sse(data: Mapping[str, Any]) -> bytes:
     return f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def _events(model: str, answer: ToolCall | str, usage: Mapping[str, int]) -> list[bytes]:
-    """The stream of one reply: a single content block, the call or the text."""
-    if isinstance(answer, ToolCall):
-        block: dict[str, Any] = {
-            "type": "tool_use",
-            "id": f"toolu_{uuid.uuid4().hex[:24]}",
-            "name": answer.name,
-            "input": {},
-        }
-        delta = {"type": "input_json_delta", "partial_json": json.dumps(answer.input)}
-        stop_reason = "tool_use"
-    else:
-        block = {"type": "text", "text": ""}
-        delta = {"type": "text_delta", "text": answer}
-        stop_reason = "end_turn"
+def _blocks(answer: Answer) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each content block of a reply as (its start, its one delta)."""
+    if isinstance(answer, str):
+        return [({"type": "text", "text": ""}, {"type": "text_delta", "text": answer})]
+    calls = answer.calls if isinstance(answer, Parallel) else [answer]
+    return [
+        (
+            {
+                "type": "tool_use",
+                "id": f"toolu_{uuid.uuid4().hex[:24]}",
+                "name": call.name,
+                "input": {},
+            },
+            {"type": "input_json_delta", "partial_json": json.dumps(call.input)},
+        )
+        for call in calls
+    ]
+
+
+def _events(model: str, answer: Answer, usage: Mapping[str, int]) -> list[bytes]:
+    """The stream of one reply: its content blocks one after the other, as the API sends
+    them (a parallel step is one message of several `tool_use` blocks)."""
+    stop_reason = "end_turn" if isinstance(answer, str) else "tool_use"
     message: dict[str, Any] = {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
@@ -163,11 +232,15 @@ def _events(model: str, answer: ToolCall | str, usage: Mapping[str, int]) -> lis
     }
     end = {"stop_reason": stop_reason, "stop_sequence": None}
     final = {"output_tokens": usage["output_tokens"]}
+    events = [_sse({"type": "message_start", "message": message})]
+    for index, (block, delta) in enumerate(_blocks(answer)):
+        events += [
+            _sse({"type": "content_block_start", "index": index, "content_block": block}),
+            _sse({"type": "content_block_delta", "index": index, "delta": delta}),
+            _sse({"type": "content_block_stop", "index": index}),
+        ]
     return [
-        _sse({"type": "message_start", "message": message}),
-        _sse({"type": "content_block_start", "index": 0, "content_block": block}),
-        _sse({"type": "content_block_delta", "index": 0, "delta": delta}),
-        _sse({"type": "content_block_stop", "index": 0}),
+        *events,
         _sse({"type": "message_delta", "delta": end, "usage": final}),
         _sse({"type": "message_stop"}),
     ]
@@ -177,9 +250,16 @@ def make_app(script: ScriptedModel) -> web.Application:
     async def messages(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         name, conversation = script.conversation(body)
-        answer = conversation.reply(_count_tool_results(body.get("messages") or []))
-        record = Request(request.path, body, name, answer)
+        record = Request(request.path, body, name)
         script.requests.append(record)
+        try:
+            answer = conversation.reply(conversation.tool_results(body.get("messages") or []))
+        except ScriptError as exc:
+            record.error = str(exc)
+            # 400: the client gives up at once, where a 5xx would be retried for minutes.
+            error = {"type": "invalid_request_error", "message": f"stand-in script: {exc}"}
+            return web.json_response({"type": "error", "error": error}, status=400)
+        record.answer = answer
         if conversation.delay_s:
             await asyncio.sleep(conversation.delay_s)
         if isinstance(answer, Failure):
