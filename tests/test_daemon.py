@@ -229,6 +229,39 @@ def test_spool_written_while_running_is_replayed(home: Home, daemon: DaemonProce
     assert (counters["replayed"], counters["stored"], counters["duplicates"]) == (5, 5, 0)
 
 
+def _partial(spool_dir: Path, data: bytes, age_s: float) -> Path:
+    """A `.partial-` file as a writer leaves it, last written `age_s` ago."""
+    spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"{spool.REPLAY_PREFIX}{time.time_ns()}-{os.getpid()}"
+    path = spool_dir / f"{spool.PARTIAL_PREFIX}{name}"
+    path.write_bytes(data)
+    path.chmod(0o600)
+    os.utime(path, (time.time() - age_s, time.time() - age_s))
+    return path
+
+
+def test_partial_spool_files_whose_writer_died_are_replayed_and_removed(home: Home) -> None:
+    # Hooks killed mid-write left these: one with two whole records and a third cut short,
+    # one with nothing whole; and one written a moment ago, whose writer may still be at it.
+    whole = [ingest_frame_record(f"toolu_dead_{i}") for i in range(2)]
+    cut = ingest_frame_record("toolu_cut")[:40]
+    spool_dir = home.paths.spool_dir
+    stale_s = spool.PARTIAL_STALE_S + 60
+    dead = _partial(spool_dir, b"".join(whole) + cut, stale_s)
+    empty = _partial(spool_dir, cut, stale_s)
+    fresh = _partial(spool_dir, ingest_frame_record("toolu_fresh"), 1)
+
+    home.start_daemon()
+    home.wait_for(lambda: not dead.exists() and not empty.exists(), what="stale partials taken")
+    home.wait_for(lambda: home.status()["spool"]["records"] == 0, what="the spool to drain")
+    stored = sorted(e["tool_use_id"] for e in home.events())
+    assert stored == ["toolu_dead_0", "toolu_dead_1"]
+    assert fresh.exists()
+    assert [p.name for p in spool_dir.iterdir() if p.name.startswith(".partial-")] == [fresh.name]
+    counters = home.status()["counters"]
+    assert (counters["replayed"], counters["stored"]) == (2, 2)  # the cut record dropped
+
+
 def ingest_frame_record(tool_use_id: str) -> bytes:
     import uuid
 

@@ -12,6 +12,9 @@ version fixes) is not deleted: it waits in the retry file, tried again after the
 Backoff (1-2 s, then 2-4 s, … up to 5 min), and after REPLAY_ATTEMPTS tries (over 6 minutes
 at least) it is set aside in a file of its own. The retry file
 is taken out only when its first record is due, not read again every second.
+
+Once a minute (the first at start), partial files whose writer died mid-write are given to
+the replay (spool.adopt_stale_partials): otherwise nothing would ever read or remove them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from skilltrack.wire import FrameError, RawFrame, decode_spool_record
 log = logging.getLogger(__name__)
 
 REPLAY_INTERVAL_S = 1.0
+PARTIAL_SWEEP_S = 60.0
 REPLAY_CHUNK = 500  # records submitted before waiting for their commits
 REPLAY_ATTEMPTS = 10
 REPLAY_BACKOFF_S = 2.0
@@ -68,14 +72,27 @@ class SpoolReplay:
         self._backoff = Backoff(REPLAY_BACKOFF_S, REPLAY_BACKOFF_MAX_S, least=0.5)
 
     async def run(self) -> None:
+        next_sweep = 0.0
         while True:
             self._collect()
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + PARTIAL_SWEEP_S
+                self._adopt_stale_partials()
             if self._writer.healthy and (spool.has_backlog(self._dir) or self._retries_due()):
                 try:
                     await self._replay()
                 except OSError as exc:
                     log.warning("spool replay failed, will retry: %s", exc)
             await asyncio.sleep(REPLAY_INTERVAL_S)
+
+    def _adopt_stale_partials(self) -> None:
+        try:
+            taken = spool.adopt_stale_partials(self._dir)
+        except OSError as exc:
+            log.warning("could not take stale partial spool files, will retry: %s", exc)
+            return
+        if taken:
+            log.warning("took %d partial spool files whose writer died mid-write", taken)
 
     def _retries_due(self) -> bool:
         return time.monotonic() >= self._retry_due and (self._dir / spool.RETRY_NAME).exists()

@@ -7,7 +7,9 @@ same lock and renames the file to `events.spool.replay-<ns>`: writers that were 
 see the rename and open a new spool, so no append can land in a file already read. A replay
 file is deleted only after all its events are committed (or, for those the daemon refused for
 a reason of its own, written to the retry file or set aside); one left by a crash is replayed
-at the next start (event ids make that harmless).
+at the next start (event ids make that harmless). A file still under its `.partial-` name an
+hour after it was last written lost its writer (killed mid-write): its whole records are
+replayed and a record cut short is dropped (`adopt_stale_partials`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ REPLAY_PREFIX = SPOOL_NAME + ".replay-"
 # A spool file still being written by a writer that could not take the lock; renamed to a
 # REPLAY_PREFIX name once whole.
 PARTIAL_PREFIX = ".partial-"
+# A writer fills its partial file in milliseconds; one untouched this long lost its writer.
+PARTIAL_STALE_S = 3600.0
 # Records the daemon refused for a reason of its own (an internal error), waiting for their
 # next try; and those it gave up after many: kept, never replayed by itself, for a person or
 # a later version to look at. Only the daemon writes either.
@@ -115,6 +119,7 @@ def collect(source: Path, spool_dir: Path) -> int:
     shutdown or a hook could keep nowhere else) into the spool at `spool_dir`; how many. A
     file goes only once its records are in the spool (a crash in between only has them
     replayed twice, which event ids make harmless)."""
+    adopt_stale_partials(source)
     rotate(source)  # under its lock: a hook still appending finishes first
     moved = 0
     for path in replay_files(source):
@@ -123,6 +128,48 @@ def collect(source: Path, spool_dir: Path) -> int:
         path.unlink()
         moved += len(lines)
     return moved
+
+
+def adopt_stale_partials(spool_dir: Path, stale_s: float = PARTIAL_STALE_S) -> int:
+    """Hand the partial files in `spool_dir` whose writer died (untouched for `stale_s`) to
+    the replay: the whole records renamed to the replay name the writer would have given
+    them, a record cut short at the end dropped, a file with no whole record removed. How
+    many files were taken."""
+    if not spool_dir.is_dir():
+        return 0
+    taken = 0
+    cutoff = time.time() - stale_s
+    for path in spool_dir.glob(PARTIAL_PREFIX + REPLAY_PREFIX + "*"):
+        try:
+            fd = open_private(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue  # renamed by its writer meanwhile
+        try:
+            st = os.fstat(fd)
+            if st.st_mtime > cutoff:
+                continue  # its writer may be at work
+            whole = _whole_length(fd, st.st_size)
+            if whole:
+                os.ftruncate(fd, whole)
+                os.rename(path, spool_dir / path.name[len(PARTIAL_PREFIX) :])
+            else:
+                path.unlink()
+        finally:
+            os.close(fd)
+        taken += 1
+    return taken
+
+
+def _whole_length(fd: int, size: int) -> int:
+    """How many bytes of the file open on `fd` are whole records: up to its last newline."""
+    end = size
+    while end > 0:
+        start = max(0, end - (1 << 16))
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
 
 
 def replay_files(spool_dir: Path) -> list[Path]:
