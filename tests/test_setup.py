@@ -4,10 +4,16 @@ Each test runs the script as a user would (a subprocess, `python3` found on PATH
 first `python3` on this machine's PATH and with Debian's externally managed /usr/bin/python3
 (PEP 668), and checks what a user would: the commands in ~/.local/bin work, the hook is
 registered, the clone is left as it was, the system Python is untouched; then uninstalls.
+
+The script builds skilltrack's wheel from the clone and resolves its dependencies as it
+would for a user; only where pip finds them differs: a folder of their wheels (and the build
+backend's), downloaded once from the package index and kept in .cache/, stands in for the
+index, so that each install does not list and download them again (~10 s each).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +35,7 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
     "artifacts", "results",
 )  # fmt: skip
 INSTALL_S = 600  # a bound against a hang: a cold pip cache downloads every dependency
+WHEELHOUSE_S = 600  # the same bound for downloading the wheels once
 
 
 def _real_python3() -> str | None:
@@ -64,10 +72,50 @@ def _system_python() -> str | None:
     return str(system)
 
 
-class User:
-    """A fresh HOME and the environment a login shell would give it, `python` first on PATH."""
+_VERSION = "{}.{}".format(*sys.version_info[:2])  # the wheelhouse's wheels are for it
 
-    def __init__(self, home: Path, python: str) -> None:
+
+def _python_version(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys; print('{}.{}'.format(*sys.version_info[:2]))"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def wheelhouse() -> Path:
+    """Wheels of skilltrack's dependencies and build backend, for this Python's version,
+    fetched by pip from the configured index once (then kept while the requirements stay
+    the same)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    key = hashlib.sha256(json.dumps([_VERSION, sorted(wanted)]).encode()).hexdigest()[:16]
+    house = ROOT / ".cache" / f"wheelhouse-{key}"
+    if house.is_dir():
+        return house
+    house.parent.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=house.parent))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", tmp, *wanted],
+            capture_output=True, text=True, timeout=WHEELHOUSE_S, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        tmp.rename(house)  # whole or absent
+    except OSError:
+        if not house.is_dir():  # not one another run made meanwhile
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return house
+
+
+class User:
+    """A fresh HOME and the environment a login shell would give it, `python` first on PATH;
+    pip finds the dependencies in `wheelhouse` when its wheels are for `python`'s version."""
+
+    def __init__(self, home: Path, python: str, wheelhouse: Path) -> None:
         self.home = home
         self.bin = home / ".local" / "bin"
         self.venv = home / ".local" / "share" / "skilltrack-venv"
@@ -84,6 +132,8 @@ class User:
             "PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")
         )
         self.env["PATH"] = os.pathsep.join([str(Path(python).parent), "/usr/bin", "/bin"])
+        if _python_version(python) == _VERSION:
+            self.env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
 
     def run(self, *argv: str | Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -118,12 +168,12 @@ def clone() -> Iterator[Path]:
         yield copy
 
 
-def _user(python: str | None, why: str) -> Iterator[User]:
+def _user(python: str | None, why: str, wheelhouse: Path) -> Iterator[User]:
     if python is None:
         pytest.skip(why)
     # Short: the daemon's socket lives under this HOME.
     with tempfile.TemporaryDirectory(prefix="st-", dir="/tmp") as tmp:
-        user = User(Path(tmp), python)
+        user = User(Path(tmp), python, wheelhouse)
         try:
             yield user
         finally:
@@ -131,13 +181,15 @@ def _user(python: str | None, why: str) -> Iterator[User]:
 
 
 @pytest.fixture
-def path_user() -> Iterator[User]:
-    yield from _user(_real_python3(), "no python3 on PATH")
+def path_user(wheelhouse: Path) -> Iterator[User]:
+    yield from _user(_real_python3(), "no python3 on PATH", wheelhouse)
 
 
 @pytest.fixture
-def system_user() -> Iterator[User]:
-    yield from _user(_system_python(), "no externally managed /usr/bin/python3 (3.11+) here")
+def system_user(wheelhouse: Path) -> Iterator[User]:
+    yield from _user(
+        _system_python(), "no externally managed /usr/bin/python3 (3.11+) here", wheelhouse
+    )
 
 
 def _check_installed(user: User, clone: Path) -> None:
