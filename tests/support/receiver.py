@@ -26,6 +26,11 @@ from typing import Any
 
 from aiohttp import web
 
+# How long a TLS connection's close waits for the peer's close_notify before it is cut, and
+# how long stopping waits for every connection to be closed.
+SSL_SHUTDOWN_S = 2.0
+CLOSE_WAIT_S = 10.0
+
 
 @dataclass(frozen=True)
 class Respond:
@@ -75,6 +80,7 @@ class Receiver:
         self._loop: asyncio.AbstractEventLoop
         self._thread: threading.Thread
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._hung: list[asyncio.Future[None]] = []
         self.port = port  # 0: any free port; a stopped receiver's, to come back "up" there
 
@@ -120,10 +126,12 @@ class Receiver:
         return self
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        try:
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(CLOSE_WAIT_S + 10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
 
     # -- the server, in its thread --------------------------------------------------------
 
@@ -133,18 +141,31 @@ class Receiver:
         # auto_decompress off: the raw body is what a signature is over, and what was sent.
         self._runner = web.AppRunner(app, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.tls)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        assert self._runner.server is not None
+        # Served by the loop directly (as web.TCPSite does) so that stopping can wait for
+        # every connection it accepted, and can bound a TLS close on the peer's answer.
+        self._server = await asyncio.get_running_loop().create_server(
+            self._runner.server, "127.0.0.1", self.port, ssl=self.tls,
+            ssl_shutdown_timeout=SSL_SHUTDOWN_S if self.tls else None,
+        )  # fmt: skip
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
         for hung in self._hung:
             hung.cancel()
+        if self._server is not None:
+            self._server.close()  # no new connections
         if self._runner is not None:
-            await self._runner.cleanup()
-        # Closing transports finish in callbacks: let them run before the loop stops, or an
-        # aborted connection's socket is only closed by the garbage collector (a warning).
-        for _ in range(5):
+            await self._runner.cleanup()  # requests finished, idle connections closed
+        # A connection closes in callbacks; a TLS one only once the peer has answered its
+        # close_notify (or after SSL_SHUTDOWN_S), which a busy daemon may take long to do.
+        # Closing the loop before would leave its socket to the garbage collector (a
+        # ResourceWarning, which fails whichever test is running then). asyncio.Server counts
+        # the connections still open (Python 3.12 waits for them in wait_closed()).
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while self._open_connections():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"receiver: connections still open after {CLOSE_WAIT_S} s")
             await asyncio.sleep(0.01)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -177,6 +198,10 @@ class Receiver:
         if status == 200:
             self._accept(request.path, request.headers, body)
         return web.Response(status=status, headers=behaviour.headers, body=behaviour.body)
+
+    def _open_connections(self) -> int:
+        count: int = getattr(self._server, "_active_count", 0)
+        return count
 
     def _check(self, request: web.Request, raw: bytes) -> int:
         """What a real server would answer a request it means to accept: 401 for a wrong
