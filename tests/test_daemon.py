@@ -262,6 +262,15 @@ def test_partial_spool_files_whose_writer_died_are_replayed_and_removed(home: Ho
     assert (counters["replayed"], counters["stored"]) == (2, 2)  # the cut record dropped
 
 
+def test_a_fallback_folder_holding_only_a_dead_writers_partial_is_collected(home: Home) -> None:
+    whole = ingest_frame_record("toolu_fallback_dead")
+    dead = _partial(home.fallback_spool_dir, whole, spool.PARTIAL_STALE_S + 60)
+    home.start_daemon()
+    home.wait_for(lambda: not dead.exists(), what="the stale partial taken")
+    home.wait_for(lambda: len(home.events()) == 1, what="its event stored")
+    assert [e["tool_use_id"] for e in home.events()] == ["toolu_fallback_dead"]
+
+
 def ingest_frame_record(tool_use_id: str) -> bytes:
     import uuid
 

@@ -39,7 +39,7 @@ def test_a_paused_hook_keeps_nothing_and_starts_no_daemon_until_resumed(home: Ho
 
     assert_silent(home.hook(payload(tool_use_id="toolu_paused")))
     assert kept_nothing(home)
-    assert not home.paths.fallback_spool_dir.exists()
+    assert not home.fallback_spool_dir.exists()
 
     home.cli("skilltrack", "resume")
     # The same hook now keeps its event: it starts the daemon, which stores it.

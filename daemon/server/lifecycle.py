@@ -523,9 +523,11 @@ def collect_fallback(paths: Paths) -> str | None:
     problem = dir_problem(folder)
     if problem is not None:
         return f"not collecting what waits in {folder}: {problem}"
-    if not spool.has_backlog(folder):
-        return None
     try:
+        # A folder holding only what a killed hook left half-written has no backlog until
+        # those files are taken.
+        if not spool.has_backlog(folder) and not spool.adopt_stale_partials(folder):
+            return None
         moved = spool.collect(folder, paths.spool_dir)
     except OSError as exc:  # the disk still full: they wait there for the next try
         return f"could not move the events kept in {folder}: {exc}"
