@@ -18,6 +18,18 @@ migrations' triggers fill every summary table (artifact_summary, artifact_runnin
 artifact_durations, daily_uses, skills, skill_versions) as the daemon's commits would. The
 generator also counts what the reports should answer (uses per kind, session, project and
 since a cutoff), for the checks.
+
+With the events, the API requests Claude Code's transcripts would hold (docs/tokens.md): one
+per tool call (the request that issued it) and each prompt's and subagent run's last answer,
+owned as the usage task owns them: a successful Skill call owns its thread's later requests in
+the prompt, a typed `/name` its prompt's from the first, a subagent run every request of its
+thread (and a skill called inside it its share of them), the rest being the session's own.
+Each session has a model (a few, one in a provider's spelling; some subagent types on Haiku)
+and a thread's cache reads grow with its context; cost is the shipped prices'. They are stored
+after their batch of events through the usage task's own INSERT on `requests`, so its triggers
+fill token_days, token_versions and token_sessions (tests/test_bench_requests.py checks that
+this equals a pass per thread through `TokenStore.save`), and counted for the checks (tokens in
+all, since the cutoff, per session, project and skill version).
 """
 
 from __future__ import annotations
@@ -37,11 +49,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skilltrack.daemon.ingest import prices
 from skilltrack.daemon.ingest.enrich import truncation_marker
 from skilltrack.daemon.ingest.projects import project_of
-from skilltrack.daemon.store import durations
-from skilltrack.daemon.store.database import Store
+from skilltrack.daemon.ingest.transcripts import Usage
+from skilltrack.daemon.store import durations, tokens
 from skilltrack.daemon.store.records import EventRow, Record, SkillVersion
+from skilltrack.daemon.store.tokens import Owner, RequestRow, TokenStore
 
 DAYS = 90
 BATCH = 5_000  # events per Store.insert (one transaction)
@@ -78,6 +92,20 @@ AGENTS = ("general-purpose", "Explore", "Plan", "code-reviewer", "test-runner", 
           "researcher", "data-analyst", "ops-oncall", "style-checker")  # fmt: skip
 PROJECTS = 40
 CORPUS_CHARS = 1 << 18
+# A session's model (the API's names; one Bedrock spelling): (name, weight). Subagents of
+# these types run on Haiku, the others on their session's model.
+MODELS = (
+    ("claude-opus-4-5-20251101", 40), ("claude-sonnet-4-5-20250929", 30),
+    ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", 5), ("claude-opus-4-1-20250805", 5),
+    ("claude-sonnet-4-20250514", 5), ("claude-haiku-4-5-20251001", 15),
+)  # fmt: skip
+HAIKU = "claude-haiku-4-5-20251001"
+HAIKU_AGENTS = frozenset({"Explore", "triager", "style-checker"})
+PROMPT_CONTEXT = 18_000  # tokens of a thread's first request (system prompt, tools): written
+AGENT_CONTEXT = 9_000
+COMPACT_AT = 160_000  # a thread's context past this is compacted back to its start
+ONE_HOUR_SHARE = 0.2  # sessions whose cache writes are kept an hour
+Sums = list[float]  # as the report's: requests, input, output, cache writes, reads, cost, unpriced
 
 
 @dataclass(frozen=True)
@@ -114,6 +142,17 @@ class Built:
     by_session: collections.Counter[str] = field(default_factory=collections.Counter)
     by_project: collections.Counter[str] = field(default_factory=collections.Counter)
     installed: list[str] = field(default_factory=list)  # user skills to install on disk
+    requests: int = 0
+    in_runs: int = 0  # requests of a subagent run
+    models: set[str] = field(default_factory=set)
+    tokens: Sums = field(default_factory=lambda: [0.0] * 7)  # every request
+    tokens_since: Sums = field(default_factory=lambda: [0.0] * 7)  # from `since` on
+    owned_by: collections.Counter[str] = field(default_factory=collections.Counter)  # kind
+    tokens_by_session: dict[str, Sums] = field(default_factory=dict)
+    tokens_by_project: dict[str, Sums] = field(default_factory=dict)
+    sessions_by_project: dict[str, set[str]] = field(default_factory=dict)  # with requests
+    tokens_by_version: dict[tuple[str, str], Sums] = field(default_factory=dict)
+    version_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # use event -> version
 
     @property
     def sessions(self) -> int:
@@ -260,16 +299,17 @@ class _Generator:
             made = round(target)
         return out
 
-    def day(self, day: int, quota: int) -> list[Record]:
-        """The day's events, oldest first (its sessions interleaved)."""
+    def day(self, day: int, quota: int) -> list[Drawn]:
+        """The day's events, oldest first (its sessions interleaved), each with the requests
+        read by its time (those before it, and after the use that owns them)."""
         self.rng = self.payloads.rng = random.Random(self.seed * 100_000 + day)
-        events: list[Record] = []
+        events: list[Drawn] = []
         while len(events) < quota:
             events += self.session(day, quota - len(events))
-        events.sort(key=lambda r: r.row.client_ts)
+        events.sort(key=lambda d: d[0].row.client_ts)
         return events
 
-    def session(self, day: int, most: int) -> list[Record]:
+    def session(self, day: int, most: int) -> list[Drawn]:
         rng = self.rng
         hour = rng.choice((9, 10, 10, 11, 11, 13, 14, 14, 15, 15, 16, 17, 20, 22))
         ts = day * 86400.0 + hour * 3600 + rng.uniform(0, 3600)
@@ -279,7 +319,9 @@ class _Generator:
         n = min(most, max(2, int(rng.lognormvariate(math.log(150), 1.0))))
         session = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         project = rng.choices(self.projects, self.project_weights)[0]
-        ctx = _Session(session, f"~/work/{project}", project)
+        model = rng.choices([m for m, _ in MODELS], [w for _, w in MODELS])[0]
+        ctx = _Session(session, f"~/work/{project}", project, model,
+                       one_hour=rng.random() < ONE_HOUR_SHARE)  # fmt: skip
         out = [self.event(ctx, ts, None)]
         picks = rng.choices(self.population, self.weights, k=max(0, n - 2))
         for artifact in picks:
@@ -291,9 +333,57 @@ class _Generator:
             out.append(self.event(ctx, min(ts + 1, limit), None))
         return out
 
-    def event(self, s: _Session, ts: float, a: Artifact | None) -> Record:
+    def request(self, s: _Session, at: float, t: _Thread, closing: bool = False) -> None:
+        """A request of thread `t` at `at`, owned as the usage task would own it; kept in
+        `s.read` until the session's next event."""
         rng = self.rng
-        if rng.random() < 0.08 or s.prompt is None:
+        if t.context == 0:
+            write = t.start
+        else:
+            write = min(40_000, int(rng.lognormvariate(math.log(600), 1.2)))
+        usage = Usage(
+            input_tokens=rng.randint(1, 12),
+            output_tokens=max(1, int(rng.lognormvariate(math.log(450 if closing else 180), 1.0))),
+            cache_5m_tokens=0 if s.one_hour else write,
+            cache_1h_tokens=write if s.one_hour else 0,
+            cache_read_tokens=t.context,
+        )
+        t.context = t.start if t.context + write > COMPACT_AT else t.context + write
+        model = t.model
+        s.read.append(RequestRow(
+            session_id=s.id, request_id=f"req_011C{rng.getrandbits(110):028x}",
+            thread=t.id, prompt_id=s.prompt, at=at, project=s.project_key, model=model,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            cache_5m_tokens=usage.cache_5m_tokens, cache_1h_tokens=usage.cache_1h_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cost_usd=prices.cost(usage, prices.price_of(model, prices.PRICES), model),
+            use=t.owner, run=t.run,
+        ))  # fmt: skip
+
+    def end_run(self, s: _Session, until: float) -> None:
+        """The subagent run's last request (its answer), once its tool uses are done."""
+        if s.run is not None:
+            at = min(until, s.last_ts + self.rng.uniform(0.5, 3))
+            self.request(s, at, s.run, closing=True)
+            s.run = None
+        s.agent_left = 0
+
+    def end_prompt(self, s: _Session, at: float) -> None:
+        """The prompt's last request (the answer), then no owner until a call or /name."""
+        self.end_run(s, at)
+        self.request(s, max(s.last_ts, at), s.main, closing=True)
+        s.main.owner = None
+
+    def event(self, s: _Session, ts: float, a: Artifact | None) -> Drawn:
+        rng = self.rng
+        typed = a is not None and (
+            a.tool_name is None or (a.kind == "skill" and rng.random() < 0.15)
+        )
+        if s.run is not None and s.agent_left <= 0:
+            self.end_run(s, ts)
+        if rng.random() < 0.08 or s.prompt is None or typed:
+            if s.prompt is not None:
+                self.end_prompt(s, ts - rng.uniform(2, 20))
             s.prompt = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         fields: dict[str, object] = {
             "session_id": s.id,
@@ -307,12 +397,14 @@ class _Generator:
         tool_use_id = None
         if a is None:
             hook = "SessionStart" if s.started is None else "SessionEnd"
+            if s.started is not None:
+                self.end_prompt(s, ts - rng.uniform(1, 10))
             s.started = ts
             fields["hook_event_name"] = hook
             fields["source" if hook == "SessionStart" else "reason"] = (
                 "startup" if hook == "SessionStart" else "prompt_input_exit"
             )
-        elif a.tool_name is None or (a.kind == "skill" and rng.random() < 0.15):
+        elif typed:
             hook, ok = "UserPromptExpansion", True  # a typed /name: no duration
             fields.update(hook_event_name=hook, expansion_type="slash_command",
                           command_name=a.name, command_args=self.payloads.text(30)[0],
@@ -341,17 +433,32 @@ class _Generator:
         if a is not None and a.kind == "skill":
             skill = next(v for since, v in reversed(a.versions) if since <= ts)
         agent_id, agent_type = s.agent if s.agent_left > 0 else (None, None)
-        if a is not None and a.kind != "command" and agent_id is not None:
+        if a is not None and not typed and agent_id is not None:
             s.agent_left -= 1
             fields.update(agent_id=agent_id, agent_type=agent_type)
         else:
             agent_id = agent_type = None
+        event_id = _event_id(rng, ts)
+        thread = s.run if agent_id is not None and s.run is not None else s.main
+        if a is not None and not typed:
+            # The request that issued the call, owned by what owned the thread until then.
+            issued = ts - (ms or 0) / 1000 - rng.uniform(0.3, 2)
+            self.request(s, max(s.last_ts, issued), thread)
         if a is not None and a.kind == "agent":
+            self.end_run(s, ts)
             s.agent = (f"a{rng.getrandbits(64):016x}", a.name)
             s.agent_left = int(rng.lognormvariate(math.log(12), 0.8))
+            model = HAIKU if a.name in HAIKU_AGENTS else s.model
+            s.run = _Thread(s.agent[0], model, AGENT_CONTEXT,
+                            run=Owner(event_id, "agent", a.name))  # fmt: skip
+        elif a is not None and a.kind in ("skill", "command") and (typed or hook == "PostToolUse"):
+            # A /name owns its prompt's requests; a successful call, those after it.
+            (s.main if typed else thread).owner = Owner(event_id, a.kind, a.name)
+        s.last_ts = ts
+        read, s.read = s.read, []
         payload = json.dumps(fields, separators=(",", ":"))
         row = EventRow(
-            event_id=_event_id(rng, ts), hook_event=hook,
+            event_id=event_id, hook_event=hook,
             client_ts=ts, received_at=ts + rng.uniform(0.002, 0.03), session_id=s.id,
             prompt_id=s.prompt, tool_use_id=tool_use_id,
             tool_name=fields.get("tool_name"),  # type: ignore[arg-type]
@@ -366,7 +473,7 @@ class _Generator:
             duration_bucket=None if ms is None else durations.bucket(ms),
             project=project_of(s.cwd),
         )  # fmt: skip
-        return Record(row, skill._replace(seen_at=ts) if skill else None)
+        return Record(row, skill._replace(seen_at=ts) if skill else None), read
 
     @staticmethod
     def _input(a: Artifact, text: str) -> dict[str, object]:
@@ -395,14 +502,41 @@ class _Generator:
 
 
 @dataclass
+class _Thread:
+    """A transcript: the main thread ('') or a subagent run's, and who owns its requests."""
+
+    id: str
+    model: str
+    start: int  # tokens of its first request's prompt
+    context: int = 0  # what its next request reads from the cache
+    owner: Owner | None = None  # the skill or command use owning its requests now
+    run: Owner | None = None  # a subagent's: the Agent call's use
+
+
+@dataclass
 class _Session:
     id: str
     cwd: str
     project: str
+    model: str
+    one_hour: bool
     prompt: str | None = None
     started: float | None = None
     agent: tuple[str | None, str | None] = (None, None)
     agent_left: int = 0
+    last_ts: float = 0.0
+    main: _Thread = field(init=False)
+    run: _Thread | None = None
+    read: list[RequestRow] = field(default_factory=list)  # since the last event
+
+    project_key: str | None = field(init=False)  # as the daemon stores it
+
+    def __post_init__(self) -> None:
+        self.main = _Thread("", self.model, PROMPT_CONTEXT)
+        self.project_key = project_of(self.cwd)
+
+
+Drawn = tuple[Record, list[RequestRow]]  # an event, and the requests stored after it
 
 
 def build(
@@ -436,12 +570,12 @@ def _start_worker(events: int, end: float, seed: int) -> None:
     _WORKER.append(_Generator(events, end, seed))
 
 
-def _draw_day(day: int, quota: int) -> list[Record]:
+def _draw_day(day: int, quota: int) -> list[Drawn]:
     return _WORKER[0].day(day, quota)
 
 
-def _drawn(pool: ProcessPoolExecutor, quotas: list[tuple[int, int]]) -> Iterator[Record]:
-    ahead: collections.deque[Future[list[Record]]] = collections.deque()
+def _drawn(pool: ProcessPoolExecutor, quotas: list[tuple[int, int]]) -> Iterator[Drawn]:
+    ahead: collections.deque[Future[list[Drawn]]] = collections.deque()
     for day, quota in quotas:
         ahead.append(pool.submit(_draw_day, day, quota))
         if len(ahead) > AHEAD_DAYS:
@@ -450,25 +584,76 @@ def _drawn(pool: ProcessPoolExecutor, quotas: list[tuple[int, int]]) -> Iterator
         yield from ahead.popleft().result()
 
 
+class _Writer(TokenStore):
+    """The store, and the requests of many threads in one transaction."""
+
+    async def requests(self, rows: list[RequestRow]) -> None:
+        """Store requests through TokenStore.save's own INSERT, so the triggers on `requests`
+        fill token_days, token_versions and token_sessions as the usage task's passes do (no
+        transcript was read: no reading state is kept)."""
+        values = [  # as TokenStore.save binds them (`at` twice: its day is computed from it)
+            (*r[:5], r.at, *r[5:13], *(r.use or (None, None, None)),
+             *((r.run.event_id, r.run.artifact_name) if r.run else (None, None)))
+            for r in rows
+        ]  # fmt: skip
+        async with self._transaction():
+            await self._db.executemany(tokens._INSERT, values)
+
+
 async def _write(
-    path: Path, rows: Iterator[Record], built: Built, log: Callable[[str], None], total: int
+    path: Path, rows: Iterator[Drawn], built: Built, log: Callable[[str], None], total: int
 ) -> None:
-    store = await Store.open(path)
+    store = await _Writer.open(path)
     try:
         batch: list[Record] = []
+        read: list[RequestRow] = []
         step = max(BATCH, total // 5)
-        for record in rows:
+        for record, requests in rows:
             _count(built, record.row)
             batch.append(record)
+            for r in requests:
+                _count_request(built, r)
+            read += requests
             if len(batch) == BATCH:
+                # The uses first: a request is read after the use that owns it is stored.
                 await store.insert(batch)
-                batch = []
+                await store.requests(read)
+                batch, read = [], []
                 if built.events % step < BATCH:
                     log(f"reports: {built.events:,} of {total:,} events written")
         if batch:
             await store.insert(batch)
+            await store.requests(read)
     finally:
         await store.close()
+
+
+def _add(sums: Sums, r: RequestRow) -> None:
+    sums[0] += 1
+    sums[1] += r.input_tokens
+    sums[2] += r.output_tokens
+    sums[3] += r.cache_5m_tokens + r.cache_1h_tokens
+    sums[4] += r.cache_read_tokens
+    sums[5] += r.cost_usd or 0.0
+    sums[6] += r.cost_usd is None
+
+
+def _count_request(built: Built, r: RequestRow) -> None:
+    built.requests += 1
+    built.in_runs += r.run is not None
+    built.models.add(r.model)
+    _add(built.tokens, r)
+    if r.at >= built.since:
+        _add(built.tokens_since, r)
+    if r.use is not None:
+        built.owned_by[r.use.artifact_type] += 1
+    _add(built.tokens_by_session.setdefault(r.session_id, [0.0] * 7), r)
+    project = r.project or ""
+    _add(built.tokens_by_project.setdefault(project, [0.0] * 7), r)
+    built.sessions_by_project.setdefault(project, set()).add(r.session_id)
+    version = built.version_of.get(r.use.event_id) if r.use else None
+    if version is not None:
+        _add(built.tokens_by_version.setdefault(version, [0.0] * 7), r)
 
 
 def _count(built: Built, row: EventRow) -> None:
@@ -486,5 +671,6 @@ def _count(built: Built, row: EventRow) -> None:
         built.artifacts.add((row.artifact_type, row.artifact_name))
     if row.skill_id is not None and row.skill_version is not None:
         built.skill_versions.add((row.skill_id, row.skill_version))
+        built.version_of[row.event_id] = (row.skill_id, row.skill_version)
     if row.client_ts >= built.since:
         built.uses_since += 1
