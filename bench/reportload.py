@@ -17,8 +17,11 @@ Each round runs every (way, case) pair once, in a shuffled order, after warm-up 
 
 and, once per round, the command on a home without a database (start-up and imports alone).
 Cases: all time, the last 30 days (`--since`, an absolute minute), one kind (`--type skill`),
-the busiest session and the busiest project. Afterwards every answer is checked against what
-the generator wrote, and the three ways' answers against each other.
+the busiest session, the busiest project, and all time `--by session` and `--by project` (not
+on the dashboard, which has no such list). Every report has the requests' tokens and cost.
+Afterwards every answer is checked against what the generator wrote (uses; tokens in all,
+since the cutoff, per session, project and skill version), and the ways' answers against
+each other.
 
 Export: `skilltrack export --format jsonl|csv -o FILE` of each database, started and reaped
 with `os.wait4` by a small parent of its own (a few lines of Python), for its peak RSS
@@ -28,6 +31,7 @@ with `os.wait4` by a small parent of its own (a few lines of Python), for its pe
 from __future__ import annotations
 
 import asyncio
+import collections
 import http.client
 import json
 import os
@@ -50,8 +54,16 @@ from skilltrack.daemon.ingest.skill_folders import installed_skills
 from skilltrack.daemon.report import build as report_build
 from skilltrack.daemon.report.filters import Filters
 
-CASES = ("all time", "last 30 days", "skills", "busiest session", "busiest project")
+CASES = (
+    "all time", "last 30 days", "skills", "busiest session", "busiest project", "by session",
+    "by project",
+)  # fmt: skip
+BY_CASES = ("by session", "by project")  # `--by`: the dashboard has no such list
 WAYS = ("query", "command", "dashboard")
+TOKEN_FIELDS = (  # the report's token counts, in the order of eventgen.Sums
+    "requests", "input_tokens", "output_tokens", "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)  # fmt: skip
 NEVER_USED = 5  # installed user skills with no use stored
 SEED = 3
 COMMAND_TIMEOUT_S = 600
@@ -107,6 +119,9 @@ class ReportResult:
     answer_artifacts: int
     checks: list[Check] = field(default_factory=list)
 
+    def cases(self, way: str) -> tuple[str, ...]:
+        return cases(way)
+
     def summary(self, way: str, case: str) -> Summary:
         return Summary.of(self.ms[way][case])
 
@@ -115,11 +130,11 @@ class ReportResult:
 
     def slowest(self, way: str) -> tuple[str, Summary]:
         """The case with the highest p50 for `way`."""
-        case = max(CASES, key=lambda c: self.summary(way, c).p50)
+        case = max(cases(way), key=lambda c: self.summary(way, c).p50)
         return case, self.summary(way, case)
 
     def over(self, way: str, limit_ms: float) -> list[str]:
-        return [c for c in CASES if self.summary(way, c).p50 >= limit_ms]
+        return [c for c in cases(way) if self.summary(way, c).p50 >= limit_ms]
 
     @property
     def bytes_per_event(self) -> float:
@@ -137,7 +152,14 @@ def _options(built: eventgen.Built) -> dict[str, list[str]]:
         "skills": ["--type", "skill"],
         "busiest session": ["--session", built.by_session.most_common(1)[0][0]],
         "busiest project": ["--project", built.by_project.most_common(1)[0][0]],
+        "by session": ["--by", "session"],
+        "by project": ["--by", "project"],
     }
+
+
+def cases(way: str) -> tuple[str, ...]:
+    """The cases `way` runs: the dashboard's JSON has no `--by`."""
+    return tuple(c for c in CASES if way != "dashboard" or c not in BY_CASES)
 
 
 def _expected_uses(built: eventgen.Built, options: dict[str, list[str]]) -> dict[str, int]:
@@ -147,6 +169,8 @@ def _expected_uses(built: eventgen.Built, options: dict[str, list[str]]) -> dict
         "skills": built.by_kind["skill"],
         "busiest session": built.by_session[options["busiest session"][1]],
         "busiest project": built.by_project[options["busiest project"][1]],
+        "by session": built.uses,
+        "by project": built.uses,
     }
 
 
@@ -194,10 +218,10 @@ def _dbstat(db: Path) -> list[DbObject] | None:
     return sorted(objects, key=lambda o: -o.bytes)
 
 
-def _query(db: Path, f: Filters, user_home: Path) -> dict[str, Any]:
+def _query(db: Path, f: Filters, by: str | None, user_home: Path) -> dict[str, Any]:
     installed = installed_skills(user_home, None)
     report = asyncio.run(
-        report_build.build(db, f, exists=True, installed=installed, unused_days=30)
+        report_build.build(db, f, exists=True, installed=installed, unused_days=30, by=by)
     )
     json.dumps(report)  # as `report --json` prints it into a pipe
     return report
@@ -236,7 +260,8 @@ class _Runner:
         t0 = time.perf_counter()
         answer: dict[str, Any] | bytes | None
         if way == "query":
-            answer = _query(self.h.paths.db, _filters(options), self.user_home)
+            by = dict(zip(options[::2], options[1::2], strict=True)).get("--by")
+            answer = _query(self.h.paths.db, _filters(options), by, self.user_home)
         elif way == "dashboard":
             answer = self._get(f"{self.base}/api/report?{_query_string(options)}")
         else:
@@ -385,9 +410,9 @@ def _rounds(
     """`warmups` untimed rounds, then `runs` timed ones, of every (way, case) pair and the
     command without a database, each round in a shuffled order; the samples by way and case,
     and the start-up's."""
-    ms: dict[str, dict[str, list[float]]] = {way: {c: [] for c in CASES} for way in WAYS}
+    ms: dict[str, dict[str, list[float]]] = {way: {c: [] for c in cases(way)} for way in WAYS}
     startup: list[float] = []
-    jobs = [(way, case) for way in WAYS for case in CASES] + [("startup", "")]
+    jobs = [(way, case) for way in WAYS for case in cases(way)] + [("startup", "")]
     log(f"reports: {warmups} warm-up rounds, then {runs} rounds of {len(jobs)}")
     rng = random.Random(SEED)
     for r in range(warmups + runs):
@@ -397,7 +422,7 @@ def _rounds(
             if r >= warmups:
                 (startup if way == "startup" else ms[way][case]).append(took)
     for way in WAYS:
-        case, s = max(((c, Summary.of(ms[way][c])) for c in CASES), key=lambda x: x[1].p50)
+        case, s = max(((c, Summary.of(ms[way][c])) for c in ms[way]), key=lambda x: x[1].p50)
         log(f"reports: {way} p50 slowest {s.p50:.1f} ms ({case})")
     return ms, startup
 
@@ -429,11 +454,79 @@ def _checks(
         found = -1 if answer is None else sum(a["uses"] for a in answer["artifacts"])
         checks.append(Check(f"report --json, {case}: uses over all artifacts", want, found))
         for way in ("query", "dashboard"):
+            if case not in cases(way):
+                continue
             differs = not same(answer, run.answers.get((way, case)))
             checks.append(Check(f"{way}, {case}: answers that differ from report --json", 0,
                                 int(differs)))  # fmt: skip
+    checks += _token_checks(run, built, options)
     for e in exports:
         what = f"export {e.fmt} of {e.events:,} events:"
         checks.append(Check(f"{what} events exported", e.events, e.exported))
         checks.append(Check(f"{what} exit code", 0, e.code))
+    return checks
+
+
+def _differs(figures: dict[str, Any] | None, sums: eventgen.Sums | None) -> bool:
+    """Whether a report's token figures are not the generator's `sums` (cost to a millionth,
+    as the report rounds it)."""
+    sums = sums or [0.0] * 7
+    if figures is None:
+        return True
+    counts = [figures.get(k) for k in TOKEN_FIELDS]
+    cost = figures.get("cost_usd")
+    return counts != [int(x) for x in sums[:5]] or cost is None or abs(cost - sums[5]) > 1e-5
+
+
+def _token_checks(
+    run: _Runner, built: eventgen.Built, options: dict[str, list[str]]
+) -> list[Check]:
+    """The answers' tokens against the requests the generator wrote: the totals, a session's
+    and a project's, every session's and project's of `--by`, and every skill version's."""
+
+    def answer(case: str) -> dict[str, Any]:
+        return run.answers.get(("command", case)) or {}
+
+    session, project = options["busiest session"][1], options["busiest project"][1]
+    totals = {
+        "all time": built.tokens,
+        "last 30 days": built.tokens_since,
+        "busiest session": built.tokens_by_session.get(session),
+        "busiest project": built.tokens_by_project.get(project),
+    }
+    checks = [
+        Check(f"report --json, {case}: totals' tokens that differ from the requests written", 0,
+              int(_differs(answer(case).get("totals"), sums)))
+        for case, sums in totals.items()
+    ]  # fmt: skip
+    skills = answer("skills").get("artifacts", [])
+    checks.append(Check("report --json, skills: requests the skills own", built.owned_by["skill"],
+                        sum(a.get("requests", 0) for a in skills)))  # fmt: skip
+    sessions = answer("by session").get("sessions", [])
+    checks += [
+        Check("report --by session: sessions listed", len(built.tokens_by_session),
+              len(sessions)),
+        Check("report --by session: sessions whose tokens differ", 0,
+              sum(_differs(s, built.tokens_by_session.get(s["session"])) for s in sessions)),
+    ]  # fmt: skip
+    projects = answer("by project").get("projects", [])
+    named = set(built.tokens_by_project) | set(built.by_project)
+    checks += [
+        Check("report --by project: projects listed", len(named), len(projects)),
+        Check("report --by project: projects whose tokens differ", 0,
+              sum(_differs(p, built.tokens_by_project.get(p["project"])) for p in projects)),
+        Check("report --by project: projects whose sessions or uses differ", 0,
+              sum((p["sessions"], p["uses"])
+                  != (len(built.sessions_by_project.get(p["project"], ())),
+                      built.by_project[p["project"]])
+                  for p in projects)),
+    ]  # fmt: skip
+    versions = [(s["skill_id"], v) for s in answer("all time").get("versions", [])
+                for v in s["versions"]]  # fmt: skip
+    per_skill = collections.Counter(skill_id for skill_id, _ in built.skill_versions)
+    checks.append(Check("report --json: versions of skills used in more than one",
+                        sum(n for n in per_skill.values() if n > 1), len(versions)))  # fmt: skip
+    checks.append(Check("report --json: skill versions whose tokens differ", 0,
+                        sum(_differs(v, built.tokens_by_version.get((skill_id, v["version"])))
+                            for skill_id, v in versions)))  # fmt: skip
     return checks
