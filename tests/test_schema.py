@@ -114,6 +114,7 @@ async def test_a_database_made_before_the_squash_keeps_every_row_and_gets_the_fr
         "transcripts",
         "token_versions",
         "token_sessions",
+        "token_projects",
         "request_outbox",
         "usage_known",
     ):

@@ -272,6 +272,35 @@ async def test_a_priced_models_cost_shows_in_the_report(rig: Rig) -> None:
     assert totals["unpriced_requests"] == 0
 
 
+async def test_a_projects_tokens_come_from_its_daily_totals_as_from_its_requests(
+    rig: Rig,
+) -> None:
+    """`--project` reads token_projects (whole days) and the requests of a partial day only:
+    the figures are those of every request of the project, read one by one."""
+    await run_worked_example(rig)
+    keys = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+            "cache_read_input_tokens", "cost_usd", "requests")  # fmt: skip
+
+    def figures(r: dict[str, Any]) -> list[tuple[Any, ...]]:
+        rows = [r["totals"], *r["artifacts"], *r["subagents"], *r["per_day"]]
+        return [tuple(row.get(k) for k in keys) for row in rows]
+
+    everything, shop = await report(rig, Filters()), await report(rig, Filters(project="shop"))
+    assert figures(shop) == figures(everything)  # the worked example is one project's
+    assert shop["totals"]["requests"] == 10
+    assert (await report(rig, Filters(project="elsewhere")))["totals"]["requests"] == 0
+    rows = await rig.store._db.execute_fetchall(
+        "SELECT sum(requests), sum(input_tokens) FROM token_projects "
+        "WHERE project = 'shop' AND artifact_type = ''"
+    )
+    assert [tuple(r) for r in rows] == [(10, 10055)]
+    day = datetime(2026, 12, 7, tzinfo=UTC).timestamp()
+    part = await report(rig, Filters(project="shop", since=day + 36005, until=day + 36009.5))
+    assert part["totals"]["input_tokens"] == 5035  # requests 5 to 9, read one by one
+    whole_days = await report(rig, Filters(project="shop", since=day - 86400, until=day + 86400))
+    assert whole_days["totals"] == everything["totals"]
+
+
 async def test_a_model_with_no_price_leaves_the_cost_unknown_not_understated(rig: Rig) -> None:
     for path in (rig.main, *rig.main.with_suffix("").rglob("*.jsonl")):
         path.write_text(path.read_text().replace("claude-opus-5-5", "claude-opus-9-9"))

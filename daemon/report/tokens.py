@@ -1,9 +1,10 @@
 """Tokens and cost over a report's range: per artifact (a skill's or command's requests, a
 subagent run's) and in total (every request once), from what the usage task stored.
 
-With no project or session filter, whole UTC days come from `token_days` (kept by trigger)
-and only the requests of a partial first or last day are read, through their time index;
-with one, the matching requests are read (a project by its folder name).
+Whole UTC days come from totals kept by trigger (`token_days`, per project `token_projects`,
+per skill version `token_versions`, per session `token_sessions`) and only the requests of a
+partial first or last day are read, through their time index; with a session filter, the
+session's requests are read (a project is named by its folder name).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class TokenReport(Store):
     async def tokens(self, f: Filters) -> dict[tuple[str, str], Sums]:
         """The sums per (artifact_type, artifact_name), and TOTAL's (see `figures`)."""
         sums: dict[tuple[str, str], Sums] = {}
-        if f.by_events:
+        if f.session is not None:
             where, values = _request_where(f.since, f.until, f)
             await self._add_requests(sums, where, values)
         else:
@@ -47,7 +48,7 @@ class TokenReport(Store):
             if first is not None and end is not None and end <= first:
                 await self._add_requests(sums, *_request_where(f.since, f.until, f))
             else:
-                await self._add_days(sums, first, end)
+                await self._add_days(sums, first, end, _project(f))
                 if first is not None and f.since is not None and f.since < first * DAY_S:
                     await self._add_requests(sums, *_request_where(f.since, first * DAY_S, f))
                 if end is not None and f.until is not None and end * DAY_S < f.until:
@@ -55,15 +56,12 @@ class TokenReport(Store):
         return sums
 
     async def _add_days(self, sums: dict[tuple[str, str], Sums], first: int | None,
-                        end: int | None) -> None:  # fmt: skip
-        where, values = ["1"], []
-        for clause, value in (("day >= ?", first), ("day < ?", end)):
-            if value is not None:
-                where.append(clause)
-                values.append(value)
+                        end: int | None, project: str | None) -> None:  # fmt: skip
+        where, values = _day_where(first, end, project)
         rows = await self._db.execute_fetchall(
-            f"SELECT artifact_type, artifact_name, {_DAY_SUMS} FROM token_days "
-            f"WHERE {' AND '.join(where)} GROUP BY artifact_type, artifact_name",
+            f"SELECT artifact_type, artifact_name, {_DAY_SUMS} "
+            f"FROM {'token_days' if project is None else 'token_projects'} "
+            f"WHERE {where} GROUP BY artifact_type, artifact_name",
             values,
         )
         for kind, name, *row in rows:
@@ -102,23 +100,18 @@ class TokenReport(Store):
             ):
                 _add(sums, (skill_id, version), row)
 
-        if f.by_events:
+        if f.session is not None:
             await requests(f.since, f.until)
             return sums
-        first = None if f.since is None else math.ceil(f.since / DAY_S)
-        end = None if f.until is None else math.floor(f.until / DAY_S)
+        first, end = _whole_days(f)
         if first is not None and end is not None and end <= first:
             await requests(f.since, f.until)
             return sums
-        where, values = [f"skill_id IN ({marks})"], list[Any](skill_ids)
-        for clause, value in (("day >= ?", first), ("day < ?", end)):
-            if value is not None:
-                where.append(clause)
-                values.append(value)
+        where, values = _day_where(first, end, _project(f))
         for skill_id, version, *row in await self._db.execute_fetchall(
             f"SELECT skill_id, skill_version, {_DAY_SUMS} FROM token_versions "
-            f"WHERE {' AND '.join(where)} GROUP BY 1, 2",
-            values,
+            f"WHERE skill_id IN ({marks}) AND {where} GROUP BY 1, 2",
+            [*skill_ids, *values],
         ):
             _add(sums, (skill_id, version), row)
         if first is not None and f.since is not None and f.since < first * DAY_S:
@@ -146,18 +139,14 @@ class TokenReport(Store):
             )
 
         first, end = _whole_days(f)
-        if f.by_events or (first is not None and end is not None and end <= first):
+        if f.session is not None or (first is not None and end is not None and end <= first):
             await requests(f.since, f.until)
         else:
-            where, values = ["1"], []
-            for clause, value in (("day >= ?", first), ("day < ?", end)):
-                if value is not None:
-                    where.append(clause)
-                    values.append(value)
+            where, values = _day_where(first, end, _project(f))
             rows.extend(
                 await self._db.execute_fetchall(
                     f"SELECT session_id, project, min(first_at), max(last_at), {_DAY_SUMS} "
-                    f"FROM token_sessions WHERE {' AND '.join(where)} GROUP BY 1, 2",
+                    f"FROM token_sessions WHERE {where} GROUP BY 1, 2",
                     values,
                 )
             )
@@ -195,21 +184,19 @@ class TokenReport(Store):
             ):
                 _add(per_day, day, row)
 
-        if f.by_events:
+        if f.session is not None:
             await requests(f.since, f.until)
             return per_day
-        first = None if f.since is None else math.ceil(f.since / DAY_S)
-        end = None if f.until is None else math.floor(f.until / DAY_S)
+        first, end = _whole_days(f)
         if first is not None and end is not None and end <= first:
             await requests(f.since, f.until)
             return per_day
-        where, values = ["artifact_type = '' AND artifact_name = ''"], []
-        for clause, value in (("day >= ?", first), ("day < ?", end)):
-            if value is not None:
-                where.append(clause)
-                values.append(value)
+        project = _project(f)
+        where, values = _day_where(first, end, project)
         for day, *row in await self._db.execute_fetchall(
-            f"SELECT day, {_DAY_SUMS} FROM token_days WHERE {' AND '.join(where)} GROUP BY 1",
+            f"SELECT day, {_DAY_SUMS} "
+            f"FROM {'token_days' if project is None else 'token_projects'} "
+            f"WHERE artifact_type = '' AND artifact_name = '' AND {where} GROUP BY 1",
             values,
         ):
             _add(per_day, day, row)
@@ -225,6 +212,21 @@ def _whole_days(f: Filters) -> tuple[int | None, int | None]:
     first = None if f.since is None else math.ceil(f.since / DAY_S)
     end = None if f.until is None else math.floor(f.until / DAY_S)
     return first, end
+
+
+def _project(f: Filters) -> str | None:
+    """The project filter as the totals name it (its folder name), or None."""
+    return None if f.project is None else project_of(f.project)
+
+
+def _day_where(first: int | None, end: int | None, project: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause over daily totals for the days `[first, end)` and the project."""
+    where, values = ["1"], list[Any]()
+    for clause, value in (("day >= ?", first), ("day < ?", end), ("project = ?", project)):
+        if value is not None:
+            where.append(clause)
+            values.append(value)
+    return " AND ".join(where), values
 
 
 def _request_where(since: float | None, until: float | None, f: Filters) -> tuple[str, list[Any]]:

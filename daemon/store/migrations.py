@@ -693,6 +693,13 @@ _TOKEN_COLUMNS = """input_tokens INTEGER NOT NULL,
         cache_5m_tokens INTEGER NOT NULL,  -- cache writes kept 5 minutes
         cache_1h_tokens INTEGER NOT NULL,  -- cache writes kept 1 hour
         cache_read_tokens INTEGER NOT NULL,"""
+# A request's keys in the daily totals: (trigger name, the condition, the key's two columns):
+# every request once, its skill or command, its subagent run.
+_TOKEN_KEYS = (
+    ("all", "", "'', ''"),
+    ("use", "NEW.use_event IS NOT NULL", "NEW.use_type, NEW.use_name"),
+    ("run", "NEW.run_event IS NOT NULL", "'agent', NEW.run_name"),
+)
 _TOKENS = (
     f"""
     CREATE TABLE requests (
@@ -754,9 +761,7 @@ _TOKENS = (
         END
         """
         for name, when, key in (
-            ("all", "", "'', ''"),
-            ("use", " WHEN NEW.use_event IS NOT NULL", "NEW.use_type, NEW.use_name"),
-            ("run", " WHEN NEW.run_event IS NOT NULL", "'agent', NEW.run_name"),
+            (name, f" WHEN {when}" if when else "", key) for name, when, key in _TOKEN_KEYS
         )
     ),
     """
@@ -799,11 +804,12 @@ _TOKEN_VERSIONS = (
         day INTEGER NOT NULL,
         skill_id TEXT NOT NULL,
         skill_version TEXT NOT NULL,
+        project TEXT NOT NULL,  -- as requests.project, '' for none: for report --project
         requests INTEGER NOT NULL,
         {_TOKEN_COLUMNS}
         cost_usd REAL NOT NULL,  -- over the requests with a price
         unpriced INTEGER NOT NULL,  -- requests whose model has no price
-        PRIMARY KEY (skill_id, skill_version, day)
+        PRIMARY KEY (skill_id, skill_version, day, project)
     ) WITHOUT ROWID
     """,
     """
@@ -811,7 +817,8 @@ _TOKEN_VERSIONS = (
     WHEN NEW.use_event IS NOT NULL
     BEGIN
         INSERT INTO token_versions
-        SELECT NEW.day, e.skill_id, e.skill_version, 1, NEW.input_tokens, NEW.output_tokens,
+        SELECT NEW.day, e.skill_id, e.skill_version, coalesce(NEW.project, ''), 1,
+               NEW.input_tokens, NEW.output_tokens,
                NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
                coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
         FROM events e
@@ -833,11 +840,12 @@ _TOKEN_VERSIONS = (
     WHEN NEW.skill_id IS NOT NULL AND NEW.skill_version IS NOT NULL
     BEGIN
         INSERT INTO token_versions
-        SELECT day, NEW.skill_id, NEW.skill_version, count(*), sum(input_tokens),
-               sum(output_tokens), sum(cache_5m_tokens), sum(cache_1h_tokens),
-               sum(cache_read_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd IS NULL)
+        SELECT day, NEW.skill_id, NEW.skill_version, coalesce(project, ''), count(*),
+               sum(input_tokens), sum(output_tokens), sum(cache_5m_tokens),
+               sum(cache_1h_tokens), sum(cache_read_tokens), sum(coalesce(cost_usd, 0)),
+               sum(cost_usd IS NULL)
         FROM requests WHERE use_event = NEW.event_id
-        GROUP BY day
+        GROUP BY day, coalesce(project, '')
         ON CONFLICT DO UPDATE SET
             requests = requests + excluded.requests,
             input_tokens = input_tokens + excluded.input_tokens,
@@ -898,13 +906,65 @@ _TOKEN_VERSIONS = (
     # versions' figures are lost, as their uses' events are).
     """
     INSERT INTO token_versions
-    SELECT r.day, e.skill_id, e.skill_version, count(*), sum(r.input_tokens),
-           sum(r.output_tokens), sum(r.cache_5m_tokens), sum(r.cache_1h_tokens),
-           sum(r.cache_read_tokens), sum(coalesce(r.cost_usd, 0)), sum(r.cost_usd IS NULL)
+    SELECT r.day, e.skill_id, e.skill_version, coalesce(r.project, ''), count(*),
+           sum(r.input_tokens), sum(r.output_tokens), sum(r.cache_5m_tokens),
+           sum(r.cache_1h_tokens), sum(r.cache_read_tokens), sum(coalesce(r.cost_usd, 0)),
+           sum(r.cost_usd IS NULL)
     FROM requests r JOIN events e ON e.event_id = r.use_event
     WHERE r.use_event IS NOT NULL AND e.skill_id IS NOT NULL AND e.skill_version IS NOT NULL
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4
     """,
+    # As token_days, per project too: without it, `report --project` read every request of
+    # the project (~1.9 s for the busiest project of 1,000,000 events in the bench).
+    f"""
+    CREATE TABLE token_projects (
+        -- Tokens and cost per project and UTC day: per artifact as in token_days, and
+        -- ('', '') for every request of the project once.
+        project TEXT NOT NULL,  -- as requests.project
+        day INTEGER NOT NULL,
+        artifact_type TEXT NOT NULL,
+        artifact_name TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        {_TOKEN_COLUMNS}
+        cost_usd REAL NOT NULL,  -- over the requests with a price
+        unpriced INTEGER NOT NULL,  -- requests whose model has no price
+        PRIMARY KEY (project, day, artifact_type, artifact_name)
+    ) WITHOUT ROWID
+    """,
+    *(
+        f"""
+        CREATE TRIGGER requests_count_project_{name} AFTER INSERT ON requests
+        WHEN NEW.project IS NOT NULL{f" AND {when}" if when else ""}
+        BEGIN
+            INSERT INTO token_projects VALUES (
+                NEW.project, NEW.day, {key}, 1, NEW.input_tokens, NEW.output_tokens,
+                NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
+                coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
+            )
+            ON CONFLICT DO UPDATE SET
+                requests = requests + 1,
+                input_tokens = input_tokens + excluded.input_tokens,
+                output_tokens = output_tokens + excluded.output_tokens,
+                cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+                cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+                cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                cost_usd = cost_usd + excluded.cost_usd,
+                unpriced = unpriced + excluded.unpriced;
+        END
+        """
+        for name, when, key in _TOKEN_KEYS
+    ),
+    *(
+        f"""
+        INSERT INTO token_projects
+        SELECT project, day, {key.replace("NEW.", "")}, count(*), sum(input_tokens),
+               sum(output_tokens), sum(cache_5m_tokens), sum(cache_1h_tokens),
+               sum(cache_read_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd IS NULL)
+        FROM requests WHERE project IS NOT NULL{f" AND {when}".replace("NEW.", "") if when else ""}
+        GROUP BY 1, 2, 3, 4
+        """
+        for _name, when, key in _TOKEN_KEYS
+    ),
 )
 
 

@@ -705,6 +705,7 @@ CREATE TABLE token_versions (
     day INTEGER NOT NULL,
     skill_id TEXT NOT NULL,
     skill_version TEXT NOT NULL,
+    project TEXT NOT NULL,  -- as requests.project, '' for none: for report --project
     requests INTEGER NOT NULL,
     input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
@@ -713,14 +714,15 @@ CREATE TABLE token_versions (
     cache_read_tokens INTEGER NOT NULL,
     cost_usd REAL NOT NULL,  -- over the requests with a price
     unpriced INTEGER NOT NULL,  -- requests whose model has no price
-    PRIMARY KEY (skill_id, skill_version, day)
+    PRIMARY KEY (skill_id, skill_version, day, project)
 ) WITHOUT ROWID;
 
 CREATE TRIGGER requests_count_version AFTER INSERT ON requests
 WHEN NEW.use_event IS NOT NULL
 BEGIN
     INSERT INTO token_versions
-    SELECT NEW.day, e.skill_id, e.skill_version, 1, NEW.input_tokens, NEW.output_tokens,
+    SELECT NEW.day, e.skill_id, e.skill_version, coalesce(NEW.project, ''), 1,
+           NEW.input_tokens, NEW.output_tokens,
            NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
            coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
     FROM events e
@@ -741,11 +743,12 @@ CREATE TRIGGER events_count_version_tokens AFTER INSERT ON events
 WHEN NEW.skill_id IS NOT NULL AND NEW.skill_version IS NOT NULL
 BEGIN
     INSERT INTO token_versions
-    SELECT day, NEW.skill_id, NEW.skill_version, count(*), sum(input_tokens),
-           sum(output_tokens), sum(cache_5m_tokens), sum(cache_1h_tokens),
-           sum(cache_read_tokens), sum(coalesce(cost_usd, 0)), sum(cost_usd IS NULL)
+    SELECT day, NEW.skill_id, NEW.skill_version, coalesce(project, ''), count(*),
+           sum(input_tokens), sum(output_tokens), sum(cache_5m_tokens),
+           sum(cache_1h_tokens), sum(cache_read_tokens), sum(coalesce(cost_usd, 0)),
+           sum(cost_usd IS NULL)
     FROM requests WHERE use_event = NEW.event_id
-    GROUP BY day
+    GROUP BY day, coalesce(project, '')
     ON CONFLICT DO UPDATE SET
         requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens,
@@ -795,6 +798,81 @@ BEGIN
         unpriced = unpriced + excluded.unpriced,
         first_at = min(first_at, excluded.first_at),
         last_at = max(last_at, excluded.last_at);
+END;
+
+CREATE TABLE token_projects (
+    -- Tokens and cost per project and UTC day: per artifact as in token_days, and
+    -- ('', '') for every request of the project once.
+    project TEXT NOT NULL,  -- as requests.project
+    day INTEGER NOT NULL,
+    artifact_type TEXT NOT NULL,
+    artifact_name TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_5m_tokens INTEGER NOT NULL,  -- cache writes kept 5 minutes
+    cache_1h_tokens INTEGER NOT NULL,  -- cache writes kept 1 hour
+    cache_read_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,  -- over the requests with a price
+    unpriced INTEGER NOT NULL,  -- requests whose model has no price
+    PRIMARY KEY (project, day, artifact_type, artifact_name)
+) WITHOUT ROWID;
+
+CREATE TRIGGER requests_count_project_all AFTER INSERT ON requests
+WHEN NEW.project IS NOT NULL
+BEGIN
+    INSERT INTO token_projects VALUES (
+        NEW.project, NEW.day, '', '', 1, NEW.input_tokens, NEW.output_tokens,
+        NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
+        coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
+    )
+    ON CONFLICT DO UPDATE SET
+        requests = requests + 1,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+        cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd,
+        unpriced = unpriced + excluded.unpriced;
+END;
+
+CREATE TRIGGER requests_count_project_use AFTER INSERT ON requests
+WHEN NEW.project IS NOT NULL AND NEW.use_event IS NOT NULL
+BEGIN
+    INSERT INTO token_projects VALUES (
+        NEW.project, NEW.day, NEW.use_type, NEW.use_name, 1, NEW.input_tokens, NEW.output_tokens,
+        NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
+        coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
+    )
+    ON CONFLICT DO UPDATE SET
+        requests = requests + 1,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+        cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd,
+        unpriced = unpriced + excluded.unpriced;
+END;
+
+CREATE TRIGGER requests_count_project_run AFTER INSERT ON requests
+WHEN NEW.project IS NOT NULL AND NEW.run_event IS NOT NULL
+BEGIN
+    INSERT INTO token_projects VALUES (
+        NEW.project, NEW.day, 'agent', NEW.run_name, 1, NEW.input_tokens, NEW.output_tokens,
+        NEW.cache_5m_tokens, NEW.cache_1h_tokens, NEW.cache_read_tokens,
+        coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
+    )
+    ON CONFLICT DO UPDATE SET
+        requests = requests + 1,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
+        cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cost_usd = cost_usd + excluded.cost_usd,
+        unpriced = unpriced + excluded.unpriced;
 END;
 
 CREATE TABLE request_outbox (
