@@ -782,6 +782,14 @@ _TOKENS = (
 )
 
 
+def _add_sums(indent: int) -> str:
+    """The SET clause of an upsert into token totals: the new row's sums added to those there
+    (one per line, `indent` spaces in)."""
+    columns = ("requests", "input_tokens", "output_tokens", "cache_5m_tokens",
+               "cache_1h_tokens", "cache_read_tokens", "cost_usd", "unpriced")  # fmt: skip
+    return f",\n{' ' * indent}".join(f"{c} = {c} + excluded.{c}" for c in columns)
+
+
 @migration
 async def m004_token_versions_and_sessions(db: aiosqlite.Connection) -> None:
     for statement in _TOKEN_VERSIONS:
@@ -812,7 +820,7 @@ _TOKEN_VERSIONS = (
         PRIMARY KEY (skill_id, skill_version, day, project)
     ) WITHOUT ROWID
     """,
-    """
+    f"""
     CREATE TRIGGER requests_count_version AFTER INSERT ON requests
     WHEN NEW.use_event IS NOT NULL
     BEGIN
@@ -825,17 +833,10 @@ _TOKEN_VERSIONS = (
         WHERE e.event_id = NEW.use_event AND e.skill_id IS NOT NULL
               AND e.skill_version IS NOT NULL
         ON CONFLICT DO UPDATE SET
-            requests = requests + 1,
-            input_tokens = input_tokens + excluded.input_tokens,
-            output_tokens = output_tokens + excluded.output_tokens,
-            cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
-            cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
-            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-            cost_usd = cost_usd + excluded.cost_usd,
-            unpriced = unpriced + excluded.unpriced;
+            {_add_sums(12)};
     END
     """,
-    """
+    f"""
     CREATE TRIGGER events_count_version_tokens AFTER INSERT ON events
     WHEN NEW.skill_id IS NOT NULL AND NEW.skill_version IS NOT NULL
     BEGIN
@@ -847,14 +848,7 @@ _TOKEN_VERSIONS = (
         FROM requests WHERE use_event = NEW.event_id
         GROUP BY day, coalesce(project, '')
         ON CONFLICT DO UPDATE SET
-            requests = requests + excluded.requests,
-            input_tokens = input_tokens + excluded.input_tokens,
-            output_tokens = output_tokens + excluded.output_tokens,
-            cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
-            cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
-            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-            cost_usd = cost_usd + excluded.cost_usd,
-            unpriced = unpriced + excluded.unpriced;
+            {_add_sums(12)};
     END
     """,
     f"""
@@ -873,7 +867,7 @@ _TOKEN_VERSIONS = (
     ) WITHOUT ROWID
     """,
     "CREATE INDEX token_sessions_day ON token_sessions (day)",
-    """
+    f"""
     CREATE TRIGGER requests_count_session AFTER INSERT ON requests
     BEGIN
         INSERT INTO token_sessions VALUES (
@@ -882,14 +876,7 @@ _TOKEN_VERSIONS = (
             coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL, NEW.at, NEW.at
         )
         ON CONFLICT DO UPDATE SET
-            requests = requests + 1,
-            input_tokens = input_tokens + excluded.input_tokens,
-            output_tokens = output_tokens + excluded.output_tokens,
-            cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
-            cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
-            cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-            cost_usd = cost_usd + excluded.cost_usd,
-            unpriced = unpriced + excluded.unpriced,
+            {_add_sums(12)},
             first_at = min(first_at, excluded.first_at),
             last_at = max(last_at, excluded.last_at);
     END
@@ -942,14 +929,7 @@ _TOKEN_VERSIONS = (
                 coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
             )
             ON CONFLICT DO UPDATE SET
-                requests = requests + 1,
-                input_tokens = input_tokens + excluded.input_tokens,
-                output_tokens = output_tokens + excluded.output_tokens,
-                cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
-                cache_1h_tokens = cache_1h_tokens + excluded.cache_1h_tokens,
-                cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-                cost_usd = cost_usd + excluded.cost_usd,
-                unpriced = unpriced + excluded.unpriced;
+                {_add_sums(16)};
         END
         """
         for name, when, key in _TOKEN_KEYS

@@ -729,7 +729,7 @@ BEGIN
     WHERE e.event_id = NEW.use_event AND e.skill_id IS NOT NULL
           AND e.skill_version IS NOT NULL
     ON CONFLICT DO UPDATE SET
-        requests = requests + 1,
+        requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
@@ -788,7 +788,7 @@ BEGIN
         coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL, NEW.at, NEW.at
     )
     ON CONFLICT DO UPDATE SET
-        requests = requests + 1,
+        requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
@@ -827,7 +827,7 @@ BEGIN
         coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
     )
     ON CONFLICT DO UPDATE SET
-        requests = requests + 1,
+        requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
@@ -846,7 +846,7 @@ BEGIN
         coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
     )
     ON CONFLICT DO UPDATE SET
-        requests = requests + 1,
+        requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
@@ -865,7 +865,7 @@ BEGIN
         coalesce(NEW.cost_usd, 0), NEW.cost_usd IS NULL
     )
     ON CONFLICT DO UPDATE SET
-        requests = requests + 1,
+        requests = requests + excluded.requests,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cache_5m_tokens = cache_5m_tokens + excluded.cache_5m_tokens,
